@@ -1,0 +1,675 @@
+//! The application: a factory (or router) and a bus, processing whole batches.
+//!
+//! [`App::process`] takes one raw event of any source, turns it into envelopes
+//! with the factory, dispatches them on the bus and returns a [`Report`] with
+//! one [`RecordOutcome`] per input record, in input order. It is the path the
+//! Lambda adapter and the testkit both drive.
+//!
+//! The rules it keeps:
+//! - every input record ends as done or failed, never silently dropped; a
+//!   record no route matches is a failure unless
+//!   [`acknowledge_unmatched`](AppBuilder::acknowledge_unmatched) is set, and
+//!   is logged either way;
+//! - one bad record fails only itself, a handler's panic included;
+//! - records with an order key (FIFO message group, stream shard) run in order,
+//!   and after a failure the rest of that key is not started; others run
+//!   concurrently, at most [`concurrency`](AppBuilder::concurrency) at a time;
+//! - when the invocation deadline is closer than the
+//!   [margin](AppBuilder::deadline_margin), records not yet started are not
+//!   started and are reported failed, so the source redelivers them.
+//!
+//! ```
+//! use eventrail::app::{Invocation, SourceEvent};
+//! use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
+//! use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+//!
+//! #[derive(Debug, serde::Deserialize)]
+//! struct Notification { recipient: String }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let app = App::builder(
+//!     Router::new().sqs("type", "NOTIFICATION").to::<Notification>(),
+//!     Bus::builder()
+//!         .on(handler_fn(|n: Envelope<Notification>| async move {
+//!             Ok::<_, HandlerError>(format!("mailed {}", n.recipient))
+//!         }))
+//!         .build(),
+//! )
+//! .build()
+//! .unwrap();
+//!
+//! let mut batch = SqsEvent::default();
+//! for (id, body) in [("ok", r#"{"type":"NOTIFICATION","recipient":"a@example.com"}"#), ("bad", "{not json")] {
+//!     let mut m = SqsMessage::default();
+//!     m.message_id = Some(id.into());
+//!     m.body = Some(body.into());
+//!     batch.records.push(m);
+//! }
+//!
+//! let report = app.process(SourceEvent::Sqs(batch), &Invocation::default()).await;
+//! assert_eq!(report.failed_ids().collect::<Vec<_>>(), ["bad"]);
+//! # }
+//! ```
+
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_lambda_events::event::s3::S3Event;
+use aws_lambda_events::event::sns::SnsEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
+use futures_util::{FutureExt, StreamExt};
+use tokio::time::Instant;
+
+use crate::bus::{Bus, Output};
+use crate::envelope::{AnyEnvelope, Metadata, Source};
+use crate::error::{classify, BoxError, Classify, RecordError, Retry};
+use crate::factory::{EventFactory, Routed, StepFunctionInput};
+use crate::router::RouteConflict;
+use crate::routes::{short_type_name, RouteRow, RouteTable};
+
+/// One raw event, by source.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum SourceEvent {
+    /// An SQS batch.
+    Sqs(SqsEvent),
+    /// SNS notifications.
+    Sns(SnsEvent),
+    /// S3 event notifications.
+    S3(S3Event),
+    /// A DynamoDB Streams batch.
+    DynamoDb(DynamoDbEvent),
+    /// A Kinesis batch.
+    Kinesis(KinesisEvent),
+    /// An EventBridge event.
+    EventBridge(EventBridgeEvent),
+    /// A Step Functions task input.
+    StepFunction(StepFunctionInput),
+}
+
+impl SourceEvent {
+    /// The source.
+    pub fn source(&self) -> Source {
+        match self {
+            SourceEvent::Sqs(_) => Source::Sqs,
+            SourceEvent::Sns(_) => Source::Sns,
+            SourceEvent::S3(_) => Source::S3,
+            SourceEvent::DynamoDb(_) => Source::DynamoDb,
+            SourceEvent::Kinesis(_) => Source::Kinesis,
+            SourceEvent::EventBridge(_) => Source::EventBridge,
+            SourceEvent::StepFunction(_) => Source::StepFunctions,
+        }
+    }
+}
+
+/// Facts about the invocation processing a batch.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Invocation {
+    /// The Lambda request id.
+    pub request_id: Option<Arc<str>>,
+    /// The invocation deadline.
+    pub deadline: Option<Instant>,
+}
+
+/// Lambda functions run for at most 15 minutes; a deadline further away than
+/// this is not a real one.
+const MAX_PLAUSIBLE_DEADLINE: Duration = Duration::from_secs(16 * 60);
+
+impl Invocation {
+    /// An invocation with a request id and no deadline.
+    pub fn new(request_id: impl Into<Arc<str>>) -> Self {
+        Self {
+            request_id: Some(request_id.into()),
+            deadline: None,
+        }
+    }
+
+    /// Sets the deadline.
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Sets the deadline from Lambda's `Lambda-Runtime-Deadline-Ms` (ms since the
+    /// Unix epoch). A deadline already past or implausibly far away (local
+    /// emulators send such) means "no deadline", with a warning.
+    pub fn with_deadline_epoch_ms(mut self, deadline_ms: u64) -> Self {
+        let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
+        self.deadline = match deadline.duration_since(SystemTime::now()) {
+            Ok(left) if left <= MAX_PLAUSIBLE_DEADLINE => Some(Instant::now() + left),
+            _ => {
+                tracing::warn!(
+                    deadline_ms,
+                    "ignoring an invocation deadline that is past or more than 16 minutes away"
+                );
+                None
+            }
+        };
+        self
+    }
+}
+
+/// What became of one input record.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Status {
+    /// Every event of the record was handled; the output of its handler(s)
+    /// (`null` when the record produced no event, an array when it produced several).
+    Done(Output),
+    /// No route matched and the app acknowledges unmatched records.
+    Acknowledged,
+    /// The record failed.
+    Failed(Failure),
+}
+
+/// Why a record failed.
+#[derive(Debug)]
+pub struct Failure {
+    /// The error.
+    pub error: BoxError,
+    /// Whether a retry can help.
+    pub retry: Retry,
+    /// Whether any handler ran (false for bad input, no route, or records not
+    /// started because of the deadline or an earlier failure in their group).
+    pub attempted: bool,
+}
+
+/// The outcome of one input record.
+#[derive(Debug)]
+pub struct RecordOutcome {
+    /// The record's metadata (id, source, ...).
+    pub meta: Metadata,
+    /// What became of it.
+    pub status: Status,
+}
+
+impl RecordOutcome {
+    /// The record id.
+    pub fn record_id(&self) -> &str {
+        self.meta.record_id()
+    }
+
+    /// Whether the record failed.
+    pub fn is_failed(&self) -> bool {
+        matches!(self.status, Status::Failed(_))
+    }
+}
+
+/// The outcome of a batch: one [`RecordOutcome`] per input record, in input order.
+#[derive(Debug)]
+pub struct Report {
+    /// The source of the batch.
+    pub source: Source,
+    /// The outcomes.
+    pub outcomes: Vec<RecordOutcome>,
+}
+
+impl Report {
+    /// Ids of the failed records, in input order.
+    pub fn failed_ids(&self) -> impl Iterator<Item = &str> {
+        self.outcomes
+            .iter()
+            .filter(|o| o.is_failed())
+            .map(RecordOutcome::record_id)
+    }
+
+    /// The number of failed records.
+    pub fn failed(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.is_failed()).count()
+    }
+
+    /// The number of records done (acknowledged ones included).
+    pub fn done(&self) -> usize {
+        self.outcomes.len() - self.failed()
+    }
+
+    /// The number of unmatched records that were acknowledged.
+    pub fn acknowledged(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o.status, Status::Acknowledged))
+            .count()
+    }
+}
+
+/// Why an app could not be built.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Two routes can never be told apart.
+    Conflict(RouteConflict),
+    /// A route produces an event type that has no handler.
+    NoHandler {
+        /// The route's source.
+        source: Source,
+        /// The route's matcher.
+        matcher: String,
+        /// The event type.
+        event_type: &'static str,
+    },
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Conflict(c) => c.fmt(f),
+            BuildError::NoHandler {
+                source,
+                matcher,
+                event_type,
+            } => write!(
+                f,
+                "{source} route `{matcher}` produces `{event_type}`, which has no handler on the bus"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::Conflict(c) => Some(c),
+            BuildError::NoHandler { .. } => None,
+        }
+    }
+}
+
+/// A handler panicked; the message is kept. Permanent: a panic is a bug.
+#[derive(Debug)]
+pub struct HandlerPanic {
+    message: String,
+}
+
+impl HandlerPanic {
+    /// The panic message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for HandlerPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "handler panicked: {}", self.message)
+    }
+}
+
+impl std::error::Error for HandlerPanic {}
+
+impl Classify for HandlerPanic {
+    fn retry(&self) -> Retry {
+        Retry::Permanent
+    }
+}
+
+/// A record was not started: the deadline was too close, or an earlier
+/// record of its ordered group failed. Retryable: the source redelivers it.
+#[derive(Debug)]
+pub struct NotStarted {
+    reason: &'static str,
+}
+
+impl NotStarted {
+    /// Whether it was the deadline.
+    pub fn is_deadline(&self) -> bool {
+        self.reason == DEADLINE
+    }
+}
+
+const DEADLINE: &str = "not started: the invocation deadline is too close";
+const EARLIER_FAILURE: &str = "not started: an earlier record of its ordered group failed";
+
+impl fmt::Display for NotStarted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.reason)
+    }
+}
+
+impl std::error::Error for NotStarted {}
+
+impl Classify for NotStarted {
+    fn retry(&self) -> Retry {
+        Retry::Retryable
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Config {
+    acknowledge_unmatched: bool,
+    concurrency: usize,
+    deadline_margin: Duration,
+    stop_on_first_failure: bool,
+}
+
+/// Builds an [`App`]. See [`App::builder`].
+#[derive(Debug)]
+pub struct AppBuilder {
+    factory: Arc<dyn EventFactory>,
+    bus: Bus,
+    config: Config,
+}
+
+impl AppBuilder {
+    /// Acknowledge records no route matches instead of failing them. They
+    /// are still logged (at WARN) and counted in the [`Report`].
+    pub fn acknowledge_unmatched(mut self, yes: bool) -> Self {
+        self.config.acknowledge_unmatched = yes;
+        self
+    }
+
+    /// How many records (or ordered groups) run at once. Default: 4 per CPU.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.config.concurrency = n.max(1);
+        self
+    }
+
+    /// Records are not started when less than this is left before the
+    /// deadline. Default: 500 ms.
+    pub fn deadline_margin(mut self, margin: Duration) -> Self {
+        self.config.deadline_margin = margin;
+        self
+    }
+
+    /// Stop the whole batch at its first failure: records after it are
+    /// reported failed without being started. Default: off (only the failed
+    /// record's ordered group stops).
+    pub fn stop_on_first_failure(mut self, yes: bool) -> Self {
+        self.config.stop_on_first_failure = yes;
+        self
+    }
+
+    /// Checks the routes and builds the app.
+    ///
+    /// Fails when two routes can never be told apart, or a route produces an
+    /// event type no handler is registered for.
+    pub fn build(self) -> Result<App, BuildError> {
+        self.factory.check_routes().map_err(BuildError::Conflict)?;
+        for r in self.factory.routes() {
+            if !self.bus.handles(r.event_type_id) {
+                return Err(BuildError::NoHandler {
+                    source: r.source,
+                    matcher: r.matcher,
+                    event_type: r.event_type,
+                });
+            }
+        }
+        Ok(App {
+            inner: Arc::new(Inner {
+                factory: self.factory,
+                bus: self.bus,
+                config: self.config,
+            }),
+        })
+    }
+}
+
+struct Inner {
+    factory: Arc<dyn EventFactory>,
+    bus: Bus,
+    config: Config,
+}
+
+/// A factory and a bus, processing batches. See the [module docs](self).
+///
+/// Cloning is cheap.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for App {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("App")
+            .field("factory", &self.inner.factory)
+            .field("bus", &self.inner.bus)
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+fn default_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 4
+}
+
+impl App {
+    /// Starts an app from a router or factory and a bus.
+    pub fn builder(factory: impl EventFactory, bus: Bus) -> AppBuilder {
+        AppBuilder {
+            factory: Arc::new(factory),
+            bus,
+            config: Config {
+                acknowledge_unmatched: false,
+                concurrency: default_concurrency(),
+                deadline_margin: Duration::from_millis(500),
+                stop_on_first_failure: false,
+            },
+        }
+    }
+
+    /// The bus.
+    pub fn bus(&self) -> &Bus {
+        &self.inner.bus
+    }
+
+    /// The factory.
+    pub fn factory(&self) -> &dyn EventFactory {
+        &*self.inner.factory
+    }
+
+    /// The route table: source → matcher → event type → handlers. Event
+    /// types with handlers that no declared route produces are listed with
+    /// source `-` (a hand-written factory produces them).
+    pub fn routes(&self) -> RouteTable {
+        let bus = &self.inner.bus;
+        let routes = self.inner.factory.routes();
+        let mut rows: Vec<RouteRow> = routes
+            .iter()
+            .map(|r| RouteRow {
+                source: Some(r.source),
+                matcher: r.matcher.clone(),
+                event_type: short_type_name(r.event_type),
+                handlers: bus.handler_names(r.event_type_id),
+            })
+            .collect();
+        for (id, name) in bus.event_types() {
+            if !routes.iter().any(|r| r.event_type_id == id) {
+                rows.push(RouteRow {
+                    source: None,
+                    matcher: "(factory)".into(),
+                    event_type: short_type_name(name),
+                    handlers: bus.handler_names(id),
+                });
+            }
+        }
+        RouteTable::new(rows)
+    }
+
+    /// Transforms one raw event with the factory.
+    pub fn transform(&self, event: SourceEvent) -> Vec<Routed> {
+        let f = &self.inner.factory;
+        match event {
+            SourceEvent::Sqs(e) => f.transform_sqs(e),
+            SourceEvent::Sns(e) => f.transform_sns(e),
+            SourceEvent::S3(e) => f.transform_s3(e),
+            SourceEvent::DynamoDb(e) => f.transform_dynamodb_stream(e),
+            SourceEvent::Kinesis(e) => f.transform_kinesis(e),
+            SourceEvent::EventBridge(e) => f.transform_eventbridge(e),
+            SourceEvent::StepFunction(e) => f.transform_step_function(e),
+        }
+        .into_vec()
+    }
+
+    /// Processes one raw event: transform, dispatch, one outcome per record.
+    /// See the [module docs](self).
+    pub async fn process(&self, event: SourceEvent, inv: &Invocation) -> Report {
+        let source = event.source();
+        let routed = self.transform(event);
+        let outcomes = self.run(routed, inv).await;
+        Report { source, outcomes }
+    }
+
+    /// Dispatches records an [`EventFactory`] produced.
+    pub async fn run(&self, routed: Vec<Routed>, inv: &Invocation) -> Vec<RecordOutcome> {
+        let cfg = &self.inner.config;
+        let ordered = cfg.stop_on_first_failure || routed.iter().any(|r| r.order_key().is_some());
+        if !ordered {
+            return futures_util::stream::iter(routed)
+                .map(|r| self.run_record(r, inv))
+                .buffered(cfg.concurrency)
+                .collect()
+                .await;
+        }
+        // Ordered: group by key, preserving first-appearance order.
+        let n = routed.len();
+        let mut groups: Vec<Group> = Vec::new();
+        for (i, r) in routed.into_iter().enumerate() {
+            let key = if cfg.stop_on_first_failure {
+                Some(Arc::from("batch"))
+            } else {
+                r.order_key().map(Arc::from)
+            };
+            match groups.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
+                Some((_, g)) => g.push((i, r)),
+                None => groups.push((key, vec![(i, r)])),
+            }
+        }
+        let mut slots: Vec<Option<RecordOutcome>> = (0..n).map(|_| None).collect();
+        let results: Vec<Vec<(usize, RecordOutcome)>> = futures_util::stream::iter(groups)
+            .map(|(_, group)| self.run_group(group, inv))
+            .buffer_unordered(cfg.concurrency)
+            .collect()
+            .await;
+        for (i, o) in results.into_iter().flatten() {
+            slots[i] = Some(o);
+        }
+        slots.into_iter().flatten().collect()
+    }
+
+    async fn run_group(
+        &self,
+        group: Vec<(usize, Routed)>,
+        inv: &Invocation,
+    ) -> Vec<(usize, RecordOutcome)> {
+        let mut out = Vec::with_capacity(group.len());
+        let mut failed = false;
+        for (i, r) in group {
+            let outcome = if failed {
+                let (meta, _, _) = r.into_parts();
+                not_started(meta, EARLIER_FAILURE)
+            } else {
+                self.run_record(r, inv).await
+            };
+            failed |= outcome.is_failed();
+            out.push((i, outcome));
+        }
+        out
+    }
+
+    fn deadline_too_close(&self, inv: &Invocation) -> bool {
+        inv.deadline.is_some_and(|d| {
+            d.saturating_duration_since(Instant::now()) < self.inner.config.deadline_margin
+        })
+    }
+
+    async fn run_record(&self, routed: Routed, inv: &Invocation) -> RecordOutcome {
+        let (meta, _, result) = routed.into_parts();
+        let envelopes = match result {
+            Ok(envs) => envs,
+            Err(e) if e.is_no_route() && self.inner.config.acknowledge_unmatched => {
+                tracing::warn!(
+                    record_id = meta.record_id(),
+                    source = %meta.source(),
+                    "no route matched; acknowledged as configured"
+                );
+                return RecordOutcome {
+                    meta,
+                    status: Status::Acknowledged,
+                };
+            }
+            Err(e) => return fail(meta, e.into(), false),
+        };
+        if self.deadline_too_close(inv) {
+            return not_started(meta, DEADLINE);
+        }
+        let stamp = |mut env: AnyEnvelope| {
+            if env.meta().deadline().is_none() {
+                env.meta_mut().set_deadline(inv.deadline);
+            }
+            env
+        };
+        let bus = &self.inner.bus;
+        let work = async {
+            let mut envs = envelopes.into_iter().map(stamp);
+            match (envs.next(), envs.len()) {
+                (None, _) => Ok(Output::Null),
+                (Some(one), 0) => bus.dispatch(one).await,
+                (Some(first), _) => {
+                    let all = std::iter::once(first).chain(envs).map(|e| bus.dispatch(e));
+                    let results = futures_util::future::join_all(all).await;
+                    let mut outputs = Vec::with_capacity(results.len());
+                    for r in results {
+                        outputs.push(r?);
+                    }
+                    Ok(Output::Array(outputs))
+                }
+            }
+        };
+        match AssertUnwindSafe(work).catch_unwind().await {
+            Ok(Ok(output)) => RecordOutcome {
+                meta,
+                status: Status::Done(output),
+            },
+            Ok(Err(e)) => fail(meta, e, true),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(a non-string panic payload)".to_owned());
+                fail(meta, Box::new(HandlerPanic { message }), true)
+            }
+        }
+    }
+}
+
+/// Records sharing an order key, with their input positions.
+type Group = (Option<Arc<str>>, Vec<(usize, Routed)>);
+
+fn not_started(meta: Metadata, reason: &'static str) -> RecordOutcome {
+    fail(meta, Box::new(NotStarted { reason }), false)
+}
+
+fn fail(meta: Metadata, error: BoxError, attempted: bool) -> RecordOutcome {
+    let retry = classify(&*error);
+    tracing::warn!(
+        record_id = meta.record_id(),
+        source = %meta.source(),
+        retryable = retry.is_retryable(),
+        attempted,
+        error = %error,
+        "record failed"
+    );
+    RecordOutcome {
+        meta,
+        status: Status::Failed(Failure {
+            error,
+            retry,
+            attempted,
+        }),
+    }
+}
+
+impl From<RecordError> for Failure {
+    fn from(e: RecordError) -> Self {
+        Failure {
+            error: Box::new(e),
+            retry: Retry::Permanent,
+            attempted: false,
+        }
+    }
+}

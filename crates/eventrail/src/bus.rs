@@ -1,0 +1,494 @@
+//! The bus: typed handlers, dispatched by the event's Rust type.
+//!
+//! A handler for events of type `E` is any `tower::Service<Envelope<E>>` that
+//! is `Clone + Send + Sync + 'static`, whose response is `Serialize` (it
+//! becomes the record's output, e.g. a Step Functions task result) and whose
+//! error converts into a [`BoxError`]. Async functions become handlers
+//! through [`handler_fn`]. Several handlers for one type run as a fan-out:
+//! all run, and the event is done only if all succeed.
+//!
+//! ```
+//! use eventrail::{handler_fn, Bus, Envelope, HandlerError, Metadata, Source};
+//!
+//! #[derive(Debug)]
+//! struct OrderCreated { order_id: String }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let bus = Bus::builder()
+//!     .on(handler_fn(|env: Envelope<OrderCreated>| async move {
+//!         Ok::<_, HandlerError>(format!("reserved stock for {}", env.order_id))
+//!     }))
+//!     .build();
+//!
+//! let env = Envelope::new(OrderCreated { order_id: "42".into() }, Metadata::new("m-1", Source::Direct));
+//! let out = bus.send(env).await.unwrap();
+//! assert_eq!(out, "reserved stock for 42");
+//! # }
+//! ```
+//!
+//! Dispatch costs one allocation per handler call (the type-erased future);
+//! the event itself is shared, never copied.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use serde::Serialize;
+use tower::ServiceExt;
+use tower_service::Service;
+
+use crate::envelope::{AnyEnvelope, Envelope};
+use crate::error::{classify, BoxError, Classify, HandlerError, RecordError, Retry};
+use crate::routes::short_type_name;
+
+/// The output of a handler, as JSON. `()` becomes `null`.
+pub type Output = serde_json::Value;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// A type-erased handler.
+trait ErasedHandler: Send + Sync {
+    fn call(&self, env: AnyEnvelope) -> BoxFuture<Result<Output, BoxError>>;
+}
+
+struct Typed<E, S> {
+    svc: S,
+    _event: PhantomData<fn(E)>,
+}
+
+impl<E, S> ErasedHandler for Typed<E, S>
+where
+    E: Send + Sync + 'static,
+    S: Service<Envelope<E>> + Clone + Send + Sync + 'static,
+    S::Response: Serialize,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    fn call(&self, env: AnyEnvelope) -> BoxFuture<Result<Output, BoxError>> {
+        let svc = self.svc.clone();
+        Box::pin(async move {
+            let env = env
+                .downcast::<E>()
+                .map_err(|e| RecordError::no_handler(e.event_type_name()))?;
+            let resp = svc.oneshot(env).await.map_err(Into::into)?;
+            serde_json::to_value(&resp).map_err(|e| {
+                HandlerError::permanent(format!("the handler's output does not serialize: {e}"))
+                    .into()
+            })
+        })
+    }
+}
+
+struct Handler {
+    name: Arc<str>,
+    inner: Box<dyn ErasedHandler>,
+}
+
+struct EventHandlers {
+    type_name: &'static str,
+    handlers: Vec<Handler>,
+}
+
+/// Dispatches envelopes to handlers by event type. See the [module docs](self).
+///
+/// Cloning a bus is cheap: its handler table is shared.
+#[derive(Clone)]
+pub struct Bus {
+    table: Arc<HashMap<TypeId, EventHandlers>>,
+}
+
+impl fmt::Debug for Bus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for h in self.table.values() {
+            m.entry(
+                &h.type_name,
+                &h.handlers.iter().map(|h| &*h.name).collect::<Vec<_>>(),
+            );
+        }
+        m.finish()
+    }
+}
+
+/// Builds a [`Bus`]. See [`Bus::builder`].
+#[derive(Default)]
+pub struct BusBuilder {
+    table: HashMap<TypeId, EventHandlers>,
+}
+
+impl fmt::Debug for BusBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BusBuilder")
+            .field("event_types", &self.table.len())
+            .finish()
+    }
+}
+
+impl BusBuilder {
+    /// Registers `svc` as a handler for events of type `E`, named after its type.
+    pub fn on<E, S>(self, svc: S) -> Self
+    where
+        E: Send + Sync + 'static,
+        S: Service<Envelope<E>> + Clone + Send + Sync + 'static,
+        S::Response: Serialize,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        let name = short_type_name(std::any::type_name::<S>());
+        self.on_named(name, svc)
+    }
+
+    /// Registers `svc` as a handler for events of type `E` under `name`, which
+    /// route listings and failure reports show.
+    pub fn on_named<E, S>(mut self, name: impl Into<Arc<str>>, svc: S) -> Self
+    where
+        E: Send + Sync + 'static,
+        S: Service<Envelope<E>> + Clone + Send + Sync + 'static,
+        S::Response: Serialize,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        let entry = self
+            .table
+            .entry(TypeId::of::<E>())
+            .or_insert_with(|| EventHandlers {
+                type_name: std::any::type_name::<E>(),
+                handlers: Vec::new(),
+            });
+        entry.handlers.push(Handler {
+            name: name.into(),
+            inner: Box::new(Typed::<E, S> {
+                svc,
+                _event: PhantomData,
+            }),
+        });
+        self
+    }
+
+    /// Finishes the bus.
+    pub fn build(self) -> Bus {
+        Bus {
+            table: Arc::new(self.table),
+        }
+    }
+}
+
+impl Bus {
+    /// Starts a bus.
+    pub fn builder() -> BusBuilder {
+        BusBuilder::default()
+    }
+
+    /// Whether a handler is registered for the event type `id`.
+    pub fn handles(&self, id: TypeId) -> bool {
+        self.table.contains_key(&id)
+    }
+
+    /// The handler names for event type `id`, in registration order.
+    pub fn handler_names(&self, id: TypeId) -> Vec<String> {
+        self.table
+            .get(&id)
+            .map(|h| h.handlers.iter().map(|h| h.name.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every event type with handlers: `(TypeId, type name)`.
+    pub fn event_types(&self) -> Vec<(TypeId, &'static str)> {
+        let mut v: Vec<_> = self.table.iter().map(|(k, v)| (*k, v.type_name)).collect();
+        v.sort_by_key(|(_, n)| *n);
+        v
+    }
+
+    /// Dispatches a type-erased envelope to the handlers of its type.
+    ///
+    /// With one handler, its error is returned as is (so `err.is::<T>()` sees
+    /// the handler's own error type). With several, all run concurrently and a
+    /// failure is a [`FanOutError`] listing every handler that failed. An event
+    /// type with no handler is a permanent [`RecordError`].
+    pub fn dispatch(&self, env: AnyEnvelope) -> Dispatch {
+        let Some(entry) = self.table.get(&env.event_type()) else {
+            return Dispatch::ready(Err(RecordError::no_handler(env.event_type_name()).into()));
+        };
+        match entry.handlers.as_slice() {
+            [] => Dispatch::ready(Err(RecordError::no_handler(env.event_type_name()).into())),
+            [one] => Dispatch::boxed(one.inner.call(env)),
+            many => {
+                let calls: Vec<_> = many
+                    .iter()
+                    .map(|h| (Arc::clone(&h.name), h.inner.call(env.clone())))
+                    .collect();
+                Dispatch::boxed(Box::pin(fan_out(calls)))
+            }
+        }
+    }
+
+    /// Dispatches a typed envelope.
+    pub fn send<E: Send + Sync + 'static>(&self, env: Envelope<E>) -> Dispatch {
+        self.dispatch(AnyEnvelope::new(env))
+    }
+}
+
+/// A named handler call in flight.
+type Call = (Arc<str>, BoxFuture<Result<Output, BoxError>>);
+
+async fn fan_out(calls: Vec<Call>) -> Result<Output, BoxError> {
+    let (names, futs): (Vec<_>, Vec<_>) = calls.into_iter().unzip();
+    let results = futures_util::future::join_all(futs).await;
+    let mut outputs = Vec::with_capacity(results.len());
+    let mut failures = Vec::new();
+    for (name, r) in names.into_iter().zip(results) {
+        match r {
+            Ok(o) => outputs.push(o),
+            Err(e) => failures.push((name, e)),
+        }
+    }
+    if failures.is_empty() {
+        Ok(Output::Array(outputs))
+    } else {
+        Err(FanOutError { failures }.into())
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future [`Bus::dispatch`] returns: the record's output, or its error.
+    pub struct Dispatch {
+        #[pin]
+        state: DispatchState,
+    }
+}
+
+enum DispatchState {
+    Ready(Option<Result<Output, BoxError>>),
+    Boxed(BoxFuture<Result<Output, BoxError>>),
+}
+
+impl Dispatch {
+    fn ready(r: Result<Output, BoxError>) -> Self {
+        Self {
+            state: DispatchState::Ready(Some(r)),
+        }
+    }
+    fn boxed(f: BoxFuture<Result<Output, BoxError>>) -> Self {
+        Self {
+            state: DispatchState::Boxed(f),
+        }
+    }
+}
+
+impl fmt::Debug for Dispatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dispatch").finish_non_exhaustive()
+    }
+}
+
+impl Future for Dispatch {
+    type Output = Result<Output, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // `DispatchState` is `Unpin` (it holds an `Option` or a `Pin<Box<_>>`).
+        match &mut self.project().state.get_mut() {
+            DispatchState::Ready(r) => Poll::Ready(
+                r.take()
+                    .unwrap_or_else(|| Err("`Dispatch` polled after completion".into())),
+            ),
+            DispatchState::Boxed(f) => f.as_mut().poll(cx),
+        }
+    }
+}
+
+/// Several handlers of one event failed. Lists each, in registration order.
+///
+/// Permanent if any failure is permanent (the event can never fully succeed),
+/// retryable otherwise.
+#[derive(Debug)]
+pub struct FanOutError {
+    failures: Vec<(Arc<str>, BoxError)>,
+}
+
+impl FanOutError {
+    /// `(handler name, error)` for every handler that failed.
+    pub fn failures(&self) -> impl Iterator<Item = (&str, &BoxError)> {
+        self.failures.iter().map(|(n, e)| (&**n, e))
+    }
+}
+
+impl Classify for FanOutError {
+    fn retry(&self) -> Retry {
+        if self
+            .failures
+            .iter()
+            .any(|(_, e)| classify(&**e) == Retry::Permanent)
+        {
+            Retry::Permanent
+        } else {
+            Retry::Retryable
+        }
+    }
+}
+
+impl fmt::Display for FanOutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} handler(s) failed: ", self.failures.len())?;
+        for (i, (name, e)) in self.failures.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{name}: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FanOutError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.failures
+            .first()
+            .map(|(_, e)| &**e as &(dyn std::error::Error + 'static))
+    }
+}
+
+// ---------------------------------------------------------------- handler_fn
+
+/// Turns an async function of an [`Envelope<E>`] into a handler (a
+/// `tower::Service`). The function is shared, so it only needs to be `Fn`.
+///
+/// See the [module docs](self) for an example.
+pub fn handler_fn<E, F, Fut, R, Er>(f: F) -> HandlerFn<F, E>
+where
+    F: Fn(Envelope<E>) -> Fut,
+    Fut: Future<Output = Result<R, Er>>,
+{
+    HandlerFn {
+        f: Arc::new(f),
+        _event: PhantomData,
+    }
+}
+
+/// A handler made from an async function. See [`handler_fn`].
+pub struct HandlerFn<F, E> {
+    f: Arc<F>,
+    _event: PhantomData<fn(E)>,
+}
+
+impl<F, E> Clone for HandlerFn<F, E> {
+    fn clone(&self) -> Self {
+        Self {
+            f: Arc::clone(&self.f),
+            _event: PhantomData,
+        }
+    }
+}
+
+impl<F, E> fmt::Debug for HandlerFn<F, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandlerFn")
+            .field("event", &std::any::type_name::<E>())
+            .finish()
+    }
+}
+
+impl<F, E, Fut, R, Er> Service<Envelope<E>> for HandlerFn<F, E>
+where
+    F: Fn(Envelope<E>) -> Fut,
+    Fut: Future<Output = Result<R, Er>>,
+{
+    type Response = R;
+    type Error = Er;
+    type Future = Fut;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Er>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, env: Envelope<E>) -> Fut {
+        (self.f)(env)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::{Metadata, Source};
+    use crate::error::is_retryable;
+
+    fn env<E>(e: E) -> Envelope<E> {
+        Envelope::new(e, Metadata::new("r", Source::Direct))
+    }
+
+    #[tokio::test]
+    async fn fan_out_runs_all_and_requires_all() {
+        let bus = Bus::builder()
+            .on_named(
+                "a",
+                handler_fn(|_: Envelope<u8>| async { Ok::<_, HandlerError>(1) }),
+            )
+            .on_named(
+                "b",
+                handler_fn(|_: Envelope<u8>| async {
+                    Err::<(), _>(HandlerError::permanent("nope"))
+                }),
+            )
+            .on_named(
+                "c",
+                handler_fn(|_: Envelope<u8>| async {
+                    Err::<(), _>(HandlerError::retryable("busy"))
+                }),
+            )
+            .build();
+        let err = bus.send(env(1u8)).await.unwrap_err();
+        let fan = err.downcast_ref::<FanOutError>().unwrap();
+        let names: Vec<_> = fan.failures().map(|(n, _)| n.to_owned()).collect();
+        assert_eq!(names, ["b", "c"]);
+        assert!(
+            !is_retryable(&*err),
+            "one permanent failure makes it permanent"
+        );
+        assert_eq!(err.to_string(), "2 handler(s) failed: b: nope; c: busy");
+    }
+
+    #[tokio::test]
+    async fn fan_out_success_collects_outputs_in_order() {
+        let bus = Bus::builder()
+            .on(handler_fn(|_: Envelope<u8>| async {
+                Ok::<_, HandlerError>(1)
+            }))
+            .on(handler_fn(|_: Envelope<u8>| async {
+                Ok::<_, HandlerError>("two")
+            }))
+            .build();
+        let out = bus.send(env(1u8)).await.unwrap();
+        assert_eq!(out, serde_json::json!([1, "two"]));
+    }
+
+    #[tokio::test]
+    async fn unknown_type_is_a_permanent_no_handler_error() {
+        let bus = Bus::builder().build();
+        let err = bus.send(env("x")).await.unwrap_err();
+        let rec = err.downcast_ref::<RecordError>().unwrap();
+        assert!(rec.is_no_handler());
+        assert!(err.to_string().contains("&str"));
+        assert!(!is_retryable(&*err));
+    }
+
+    #[tokio::test]
+    async fn single_handler_error_is_passed_through() {
+        #[derive(Debug)]
+        struct Mine;
+        impl fmt::Display for Mine {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("mine")
+            }
+        }
+        impl std::error::Error for Mine {}
+        let bus = Bus::builder()
+            .on(handler_fn(|_: Envelope<u8>| async { Err::<(), _>(Mine) }))
+            .build();
+        let err = bus.send(env(1u8)).await.unwrap_err();
+        assert!(err.is::<Mine>());
+    }
+}

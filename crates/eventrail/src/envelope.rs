@@ -1,0 +1,396 @@
+//! Domain events and the metadata that travels with them.
+//!
+//! Any `'static + Send + Sync` type is an event. An [`Envelope<E>`] carries the
+//! event together with its [`Metadata`]: the record it came from, the source,
+//! a correlation id, the tenant, the attempt number, a Step Functions task
+//! token and the invocation deadline. Handlers and layers read metadata
+//! directly, without downcasting.
+//!
+//! Cloning an envelope is cheap (the event sits behind an `Arc`), which is what
+//! lets retries and fan-out hand the same event to several calls.
+//!
+//! ```
+//! use eventrail::{Envelope, Metadata, Source};
+//!
+//! #[derive(Debug)]
+//! struct OrderCreated {
+//!     order_id: String,
+//! }
+//!
+//! let env = Envelope::new(
+//!     OrderCreated { order_id: "42".into() },
+//!     Metadata::new("msg-1", Source::Sqs).with_tenant("acme"),
+//! );
+//! assert_eq!(env.event().order_id, "42");
+//! assert_eq!(env.meta().record_id(), "msg-1");
+//! assert_eq!(env.meta().tenant(), Some("acme"));
+//! assert_eq!(env.meta().attempt(), 1);
+//! ```
+
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::sync::Arc;
+
+use tokio::time::Instant;
+
+/// The AWS service a record came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Source {
+    /// Amazon SQS (including SNS and S3 notifications delivered through SQS).
+    Sqs,
+    /// Amazon SNS.
+    Sns,
+    /// Amazon S3 event notifications.
+    S3,
+    /// DynamoDB Streams.
+    DynamoDb,
+    /// Kinesis Data Streams.
+    Kinesis,
+    /// Amazon EventBridge.
+    EventBridge,
+    /// A Step Functions task invoking the function.
+    StepFunctions,
+    /// Created by application code (tests, direct dispatch).
+    Direct,
+}
+
+impl Source {
+    /// A short, stable name: `sqs`, `sns`, `s3`, `dynamodb`, `kinesis`,
+    /// `eventbridge`, `stepfunctions`, `direct`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Sqs => "sqs",
+            Source::Sns => "sns",
+            Source::S3 => "s3",
+            Source::DynamoDb => "dynamodb",
+            Source::Kinesis => "kinesis",
+            Source::EventBridge => "eventbridge",
+            Source::StepFunctions => "stepfunctions",
+            Source::Direct => "direct",
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Metadata of one event: where it came from and how it is being processed.
+///
+/// Strings are reference counted, so cloning metadata costs a few counter
+/// increments. See the [module docs](self) for an example.
+#[derive(Clone, Debug)]
+pub struct Metadata {
+    record_id: Arc<str>,
+    source: Source,
+    correlation_id: Option<Arc<str>>,
+    tenant: Option<Arc<str>>,
+    attempt: u32,
+    task_token: Option<Arc<str>>,
+    deadline: Option<Instant>,
+}
+
+impl Metadata {
+    /// Metadata for the record `record_id` from `source`, on its first attempt.
+    ///
+    /// The record id identifies the input record in a batch response: the SQS
+    /// `messageId`, the DynamoDB or Kinesis sequence number, the S3 object key
+    /// and sequencer, the SNS message id, the EventBridge event id.
+    pub fn new(record_id: impl Into<Arc<str>>, source: Source) -> Self {
+        Self {
+            record_id: record_id.into(),
+            source,
+            correlation_id: None,
+            tenant: None,
+            attempt: 1,
+            task_token: None,
+            deadline: None,
+        }
+    }
+
+    /// Sets the correlation id.
+    pub fn with_correlation_id(mut self, id: impl Into<Arc<str>>) -> Self {
+        self.correlation_id = Some(id.into());
+        self
+    }
+
+    /// Sets the tenant code.
+    pub fn with_tenant(mut self, tenant: impl Into<Arc<str>>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Sets the Step Functions task token.
+    pub fn with_task_token(mut self, token: impl Into<Arc<str>>) -> Self {
+        self.task_token = Some(token.into());
+        self
+    }
+
+    /// Sets the invocation deadline.
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// The id of the input record this event came from.
+    pub fn record_id(&self) -> &str {
+        &self.record_id
+    }
+
+    /// The source service.
+    pub fn source(&self) -> Source {
+        self.source
+    }
+
+    /// The correlation id; the record id when none was set.
+    pub fn correlation_id(&self) -> &str {
+        self.correlation_id.as_deref().unwrap_or(&self.record_id)
+    }
+
+    /// The tenant code, if the record carried one.
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
+    /// The attempt number, starting at 1. The retry layer increments it.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Sets the attempt number.
+    pub fn set_attempt(&mut self, attempt: u32) {
+        self.attempt = attempt;
+    }
+
+    /// The Step Functions task token, if the event came from a
+    /// `.waitForTaskToken` task.
+    pub fn task_token(&self) -> Option<&str> {
+        self.task_token.as_deref()
+    }
+
+    /// The invocation deadline, if known.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Sets or clears the invocation deadline.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// Sets the correlation id in place.
+    pub fn set_correlation_id(&mut self, id: impl Into<Arc<str>>) {
+        self.correlation_id = Some(id.into());
+    }
+
+    /// Whether a correlation id was set explicitly.
+    pub fn has_correlation_id(&self) -> bool {
+        self.correlation_id.is_some()
+    }
+}
+
+/// A domain event with its [`Metadata`]. See the [module docs](self).
+pub struct Envelope<E> {
+    event: Arc<E>,
+    meta: Metadata,
+}
+
+impl<E> Envelope<E> {
+    /// Wraps `event` with `meta`.
+    pub fn new(event: E, meta: Metadata) -> Self {
+        Self {
+            event: Arc::new(event),
+            meta,
+        }
+    }
+
+    /// Wraps an already shared event.
+    pub fn from_arc(event: Arc<E>, meta: Metadata) -> Self {
+        Self { event, meta }
+    }
+
+    /// The event.
+    pub fn event(&self) -> &E {
+        &self.event
+    }
+
+    /// The event, shared.
+    pub fn event_arc(&self) -> &Arc<E> {
+        &self.event
+    }
+
+    /// The metadata.
+    pub fn meta(&self) -> &Metadata {
+        &self.meta
+    }
+
+    /// The metadata, mutably (layers set the attempt number through it).
+    pub fn meta_mut(&mut self) -> &mut Metadata {
+        &mut self.meta
+    }
+
+    /// Splits the envelope into the shared event and its metadata.
+    pub fn into_parts(self) -> (Arc<E>, Metadata) {
+        (self.event, self.meta)
+    }
+}
+
+impl<E> Clone for Envelope<E> {
+    fn clone(&self) -> Self {
+        Self {
+            event: Arc::clone(&self.event),
+            meta: self.meta.clone(),
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for Envelope<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Envelope")
+            .field("event", &self.event)
+            .field("meta", &self.meta)
+            .finish()
+    }
+}
+
+impl<E> std::ops::Deref for Envelope<E> {
+    type Target = E;
+    fn deref(&self) -> &E {
+        &self.event
+    }
+}
+
+/// An envelope whose event type was erased, as produced by an
+/// [`EventFactory`](crate::factory::EventFactory) and dispatched by the
+/// [`Bus`](crate::bus::Bus) on the event's type.
+///
+/// Erasing costs nothing: the event's `Arc` is reused.
+pub struct AnyEnvelope {
+    event: Arc<dyn Any + Send + Sync>,
+    type_id: TypeId,
+    type_name: &'static str,
+    meta: Metadata,
+}
+
+impl AnyEnvelope {
+    /// Erases the type of `env`.
+    pub fn new<E: Send + Sync + 'static>(env: Envelope<E>) -> Self {
+        let (event, meta) = env.into_parts();
+        Self {
+            event,
+            type_id: TypeId::of::<E>(),
+            type_name: std::any::type_name::<E>(),
+            meta,
+        }
+    }
+
+    /// Shorthand for `AnyEnvelope::new(Envelope::new(event, meta))`.
+    pub fn of<E: Send + Sync + 'static>(event: E, meta: Metadata) -> Self {
+        Self::new(Envelope::new(event, meta))
+    }
+
+    /// The `TypeId` of the event.
+    pub fn event_type(&self) -> TypeId {
+        self.type_id
+    }
+
+    /// The Rust type name of the event.
+    pub fn event_type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// The metadata.
+    pub fn meta(&self) -> &Metadata {
+        &self.meta
+    }
+
+    /// The metadata, mutably.
+    pub fn meta_mut(&mut self) -> &mut Metadata {
+        &mut self.meta
+    }
+
+    /// Whether the event is an `E`.
+    pub fn is<E: 'static>(&self) -> bool {
+        self.type_id == TypeId::of::<E>()
+    }
+
+    /// Recovers the typed envelope, or gives `self` back if the event is not an `E`.
+    #[allow(clippy::result_large_err)] // gives `self` back, as `Box<dyn Any>::downcast` does
+    pub fn downcast<E: Send + Sync + 'static>(self) -> Result<Envelope<E>, Self> {
+        if !self.is::<E>() {
+            return Err(self);
+        }
+        match self.event.downcast::<E>() {
+            Ok(event) => Ok(Envelope::from_arc(event, self.meta)),
+            // Unreachable: the TypeId was checked above. Kept total anyway.
+            Err(event) => Err(Self { event, ..self }),
+        }
+    }
+
+    /// The typed envelope, cloned (two reference-count increments).
+    pub fn downcast_clone<E: Send + Sync + 'static>(&self) -> Option<Envelope<E>> {
+        Arc::clone(&self.event)
+            .downcast::<E>()
+            .ok()
+            .map(|event| Envelope::from_arc(event, self.meta.clone()))
+    }
+
+    /// A reference to the event if it is an `E`.
+    pub fn event_ref<E: 'static>(&self) -> Option<&E> {
+        self.event.downcast_ref::<E>()
+    }
+}
+
+impl Clone for AnyEnvelope {
+    fn clone(&self) -> Self {
+        Self {
+            event: Arc::clone(&self.event),
+            type_id: self.type_id,
+            type_name: self.type_name,
+            meta: self.meta.clone(),
+        }
+    }
+}
+
+impl fmt::Debug for AnyEnvelope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AnyEnvelope")
+            .field("event_type", &self.type_name)
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: Send + Sync + 'static> From<Envelope<E>> for AnyEnvelope {
+    fn from(env: Envelope<E>) -> Self {
+        AnyEnvelope::new(env)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erase_and_recover() {
+        let env = Envelope::new(7u32, Metadata::new("r1", Source::Direct));
+        let any = AnyEnvelope::new(env);
+        assert!(any.is::<u32>());
+        assert_eq!(any.event_ref::<u32>(), Some(&7));
+        let any = any.downcast::<String>().unwrap_err();
+        let back = any.downcast::<u32>().unwrap();
+        assert_eq!(*back.event(), 7);
+        assert_eq!(back.meta().record_id(), "r1");
+    }
+
+    #[test]
+    fn correlation_defaults_to_record_id() {
+        let m = Metadata::new("r1", Source::Sqs);
+        assert_eq!(m.correlation_id(), "r1");
+        let m = m.with_correlation_id("c9");
+        assert_eq!(m.correlation_id(), "c9");
+    }
+}

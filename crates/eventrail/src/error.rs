@@ -1,0 +1,316 @@
+//! The error model: every failure says whether a retry can help.
+//!
+//! Errors cross `tower::Service` boundaries as a [`BoxError`]. Whether a retry
+//! can help is read from the error itself with [`is_retryable`], which walks the
+//! error's `source()` chain and asks every error type eventrail knows about:
+//!
+//! - [`HandlerError`]: what handlers return to say it explicitly;
+//! - [`RecordError`]: bad input, no route, no handler — always permanent;
+//! - [`PortError`](crate::ports::PortError): failures of SNS, SES, S3, Step
+//!   Functions and idempotency stores, classified by the port;
+//! - errors of the middleware layers (a timeout is retryable, an idempotency
+//!   payload mismatch is not, ...).
+//!
+//! An error no one classified is treated as **retryable**, as AWS itself does
+//! with a failed invocation. Return [`HandlerError::permanent`] for failures a
+//! retry cannot fix.
+//!
+//! ```
+//! use eventrail::error::{is_retryable, BoxError, HandlerError};
+//!
+//! let bad: BoxError = HandlerError::permanent("order id missing").into();
+//! assert!(!is_retryable(&*bad));
+//!
+//! let flaky: BoxError = HandlerError::retryable("inventory service busy").into();
+//! assert!(is_retryable(&*flaky));
+//!
+//! let unknown: BoxError = "connection reset".into();
+//! assert!(is_retryable(&*unknown));
+//! ```
+
+use std::error::Error as StdError;
+use std::fmt;
+
+/// A type-erased error, as used across `tower::Service` boundaries.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Whether a retry can help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Retry {
+    /// A later attempt may succeed (throttling, timeouts, a busy dependency).
+    Retryable,
+    /// A later attempt fails the same way (bad input, unknown type, a bug).
+    Permanent,
+}
+
+impl Retry {
+    /// `true` for [`Retry::Retryable`].
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Retry::Retryable)
+    }
+}
+
+impl fmt::Display for Retry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Retry::Retryable => "retryable",
+            Retry::Permanent => "permanent",
+        })
+    }
+}
+
+/// Implemented by error types that know whether a retry can help.
+///
+/// [`is_retryable`] consults it for every error type eventrail defines. Your own
+/// error types are classified by wrapping them in a [`HandlerError`].
+pub trait Classify {
+    /// Whether a retry can help with this error.
+    fn retry(&self) -> Retry;
+}
+
+/// Decides whether a retry can help with `err`.
+///
+/// Walks the `source()` chain and returns the classification of the first error
+/// that carries one (outermost wins, so a layer can reclassify what it wraps).
+/// Unclassified errors are retryable.
+pub fn classify(err: &(dyn StdError + 'static)) -> Retry {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(r) = classify_one(e) {
+            return r;
+        }
+        cur = e.source();
+    }
+    Retry::Retryable
+}
+
+/// Shorthand for `classify(err).is_retryable()`.
+pub fn is_retryable(err: &(dyn StdError + 'static)) -> bool {
+    classify(err).is_retryable()
+}
+
+/// The known error types, outermost first.
+fn classify_one(e: &(dyn StdError + 'static)) -> Option<Retry> {
+    macro_rules! known {
+        ($($ty:ty),* $(,)?) => {
+            $(if let Some(k) = e.downcast_ref::<$ty>() {
+                return Some(Classify::retry(k));
+            })*
+        };
+    }
+    known!(
+        HandlerError,
+        RecordError,
+        crate::ports::PortError,
+        crate::bus::FanOutError,
+        crate::app::HandlerPanic,
+        crate::app::NotStarted,
+    );
+    crate::layers::classify_layer_error(e)
+}
+
+/// The error a handler returns to say whether a retry can help.
+///
+/// Any error converts into a [`BoxError`]; wrap it in `HandlerError` to classify
+/// it. The wrapped error stays reachable through `source()`.
+pub struct HandlerError {
+    retry: Retry,
+    inner: BoxError,
+}
+
+impl HandlerError {
+    /// A failure a retry may fix.
+    pub fn retryable(err: impl Into<BoxError>) -> Self {
+        Self {
+            retry: Retry::Retryable,
+            inner: err.into(),
+        }
+    }
+
+    /// A failure a retry cannot fix; it is never retried.
+    pub fn permanent(err: impl Into<BoxError>) -> Self {
+        Self {
+            retry: Retry::Permanent,
+            inner: err.into(),
+        }
+    }
+
+    /// Whether a retry can help.
+    pub fn is_retryable(&self) -> bool {
+        self.retry.is_retryable()
+    }
+
+    /// The wrapped error.
+    pub fn into_inner(self) -> BoxError {
+        self.inner
+    }
+}
+
+impl Classify for HandlerError {
+    fn retry(&self) -> Retry {
+        self.retry
+    }
+}
+
+impl fmt::Debug for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandlerError")
+            .field("retry", &self.retry)
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner, f)
+    }
+}
+
+impl StdError for HandlerError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.inner.source()
+    }
+}
+
+/// Why a record could not be turned into events or dispatched. Always permanent.
+///
+/// See [`RecordError::kind`] for the conditions.
+#[derive(Debug)]
+pub struct RecordError {
+    kind: RecordErrorKind,
+    message: String,
+    source: Option<BoxError>,
+}
+
+/// The condition behind a [`RecordError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RecordErrorKind {
+    /// The record's payload could not be read: malformed JSON, a body that does
+    /// not deserialize into the event type, an S3 key that does not decode.
+    BadInput,
+    /// No route matched the record.
+    NoRoute,
+    /// The record became an event whose type has no handler on the bus.
+    NoHandler,
+}
+
+impl RecordError {
+    /// The record's payload could not be read.
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self {
+            kind: RecordErrorKind::BadInput,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// No route matched the record.
+    pub fn no_route(message: impl Into<String>) -> Self {
+        Self {
+            kind: RecordErrorKind::NoRoute,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The event type has no handler.
+    pub fn no_handler(event_type: &str) -> Self {
+        Self {
+            kind: RecordErrorKind::NoHandler,
+            message: format!("no handler is registered for event type `{event_type}`"),
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying cause.
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// The condition.
+    pub fn kind(&self) -> RecordErrorKind {
+        self.kind
+    }
+
+    /// `true` when the payload could not be read.
+    pub fn is_bad_input(&self) -> bool {
+        self.kind == RecordErrorKind::BadInput
+    }
+
+    /// `true` when no route matched.
+    pub fn is_no_route(&self) -> bool {
+        self.kind == RecordErrorKind::NoRoute
+    }
+
+    /// `true` when the event type has no handler.
+    pub fn is_no_handler(&self) -> bool {
+        self.kind == RecordErrorKind::NoHandler
+    }
+}
+
+impl Classify for RecordError {
+    fn retry(&self) -> Retry {
+        Retry::Permanent
+    }
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Some(src) => write!(f, "{}: {}", self.message, src),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl StdError for RecordError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Wrapper(BoxError);
+    impl fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("wrapper")
+        }
+    }
+    impl StdError for Wrapper {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&*self.0)
+        }
+    }
+
+    #[test]
+    fn classification_walks_the_source_chain() {
+        let inner: BoxError = HandlerError::permanent("bad").into();
+        let outer = Wrapper(inner);
+        assert_eq!(classify(&outer), Retry::Permanent);
+    }
+
+    #[test]
+    fn record_errors_are_permanent_and_say_why() {
+        let e = RecordError::bad_input("body is not JSON").with_source("eof at 3");
+        assert!(e.is_bad_input());
+        assert!(!is_retryable(&e));
+        assert_eq!(e.to_string(), "body is not JSON: eof at 3");
+        assert!(RecordError::no_route("x").is_no_route());
+        assert!(RecordError::no_handler("T").to_string().contains("`T`"));
+    }
+
+    #[test]
+    fn unclassified_is_retryable() {
+        let e: BoxError = "boom".into();
+        assert_eq!(classify(&*e), Retry::Retryable);
+    }
+}

@@ -1,0 +1,509 @@
+//! The event factory: raw AWS events in, typed envelopes out.
+//!
+//! An [`EventFactory`] has one transform per source, taking the typed AWS
+//! event from `aws_lambda_events` and returning, for **every** input record,
+//! either the envelopes to dispatch (zero or more) or the reason the record
+//! failed. The defaults route nothing: every record comes back unmatched,
+//! which the [`App`](crate::App) reports as a failure unless told otherwise.
+//!
+//! Most applications use the declarative [`Router`](crate::Router) instead; the
+//! two are interchangeable, and a router can fall back to a hand-written
+//! factory.
+//!
+//! ```
+//! use aws_lambda_events::event::sqs::SqsEvent;
+//! use eventrail::error::RecordError;
+//! use eventrail::factory::{EventFactory, Record, Transformed};
+//!
+//! #[derive(Debug, serde::Deserialize)]
+//! struct SyncRequest {
+//!     pk: String,
+//! }
+//!
+//! #[derive(Debug)]
+//! struct MyFactory;
+//!
+//! impl EventFactory for MyFactory {
+//!     fn transform_sqs(&self, event: SqsEvent) -> Transformed {
+//!         event
+//!             .records
+//!             .iter()
+//!             .map(|msg| {
+//!                 let record = Record::sqs(msg);
+//!                 match serde_json::from_str::<SyncRequest>(msg.body.as_deref().unwrap_or("")) {
+//!                     Ok(req) => record.event(req),
+//!                     Err(e) => record.fail(RecordError::bad_input("not a sync request").with_source(e)),
+//!                 }
+//!             })
+//!             .collect()
+//!     }
+//! }
+//!
+//! let mut event = SqsEvent::default();
+//! let mut msg = aws_lambda_events::event::sqs::SqsMessage::default();
+//! msg.message_id = Some("m-1".into());
+//! msg.body = Some(r#"{"pk":"ORDER#1"}"#.into());
+//! event.records.push(msg);
+//!
+//! let out = MyFactory.transform_sqs(event);
+//! assert_eq!(out.len(), 1);
+//! assert_eq!(out.as_slice()[0].record_id(), "m-1");
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord as DynamoDbRecord};
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
+use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
+use aws_lambda_events::event::sns::{SnsEvent, SnsRecord};
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use serde_json::Value;
+
+use crate::envelope::{AnyEnvelope, Envelope, Metadata, Source};
+use crate::error::RecordError;
+use crate::router::RouteConflict;
+use crate::routes::RouteInfo;
+
+/// Message attributes read as the correlation id, first found wins.
+pub const CORRELATION_ATTRIBUTES: [&str; 3] =
+    ["correlationId", "correlation-id", "x-correlation-id"];
+/// Message attributes read as the tenant code, first found wins.
+pub const TENANT_ATTRIBUTES: [&str; 2] = ["tenantCode", "tenant"];
+
+/// The input of a Step Functions task that invokes the function.
+///
+/// With `.waitForTaskToken`, the state machine passes the token in the input
+/// (conventionally as `taskToken`); it is taken out of the input and kept on
+/// every envelope the record produces.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct StepFunctionInput {
+    /// The input, without the `taskToken` field.
+    pub input: Value,
+    /// The task token, if the input carried one.
+    pub task_token: Option<String>,
+}
+
+impl StepFunctionInput {
+    /// Splits `taskToken` off a raw task input.
+    pub fn from_json(mut input: Value) -> Self {
+        let task_token = match &mut input {
+            Value::Object(map) => match map.remove("taskToken") {
+                Some(Value::String(t)) => Some(t),
+                Some(other) => {
+                    // Not a token; leave it where it was.
+                    map.insert("taskToken".into(), other);
+                    None
+                }
+                None => None,
+            },
+            _ => None,
+        };
+        Self { input, task_token }
+    }
+}
+
+/// Turns raw AWS events into envelopes. See the [module docs](self).
+///
+/// Every transform must return one [`Routed`] per input record, in input order.
+pub trait EventFactory: Send + Sync + fmt::Debug + 'static {
+    /// S3 event notifications.
+    fn transform_s3(&self, event: S3Event) -> Transformed {
+        event
+            .records
+            .iter()
+            .map(|r| Record::s3(r).unmatched())
+            .collect()
+    }
+
+    /// SQS messages.
+    fn transform_sqs(&self, event: SqsEvent) -> Transformed {
+        event
+            .records
+            .iter()
+            .map(|r| Record::sqs(r).unmatched())
+            .collect()
+    }
+
+    /// SNS notifications.
+    fn transform_sns(&self, event: SnsEvent) -> Transformed {
+        event
+            .records
+            .iter()
+            .map(|r| Record::sns(r).unmatched())
+            .collect()
+    }
+
+    /// A Step Functions task's input.
+    fn transform_step_function(&self, input: StepFunctionInput) -> Transformed {
+        std::iter::once(Record::step_function(&input).unmatched()).collect()
+    }
+
+    /// DynamoDB Streams records.
+    fn transform_dynamodb_stream(&self, event: DynamoDbEvent) -> Transformed {
+        event
+            .records
+            .iter()
+            .map(|r| Record::dynamodb(r).unmatched())
+            .collect()
+    }
+
+    /// An EventBridge event.
+    fn transform_eventbridge(&self, event: EventBridgeEvent) -> Transformed {
+        std::iter::once(Record::eventbridge(&event).unmatched()).collect()
+    }
+
+    /// Kinesis records.
+    fn transform_kinesis(&self, event: KinesisEvent) -> Transformed {
+        event
+            .records
+            .iter()
+            .map(|r| Record::kinesis(r).unmatched())
+            .collect()
+    }
+
+    /// The routes this factory knows, for [route listing](crate::routes) and
+    /// for checking at build time that every routed event type has a handler.
+    /// Hand-written factories may leave it empty.
+    fn routes(&self) -> Vec<RouteInfo> {
+        Vec::new()
+    }
+
+    /// Reports routes that can never match; [`App`](crate::App) runs it at
+    /// build time. Hand-written factories may leave the default.
+    fn check_routes(&self) -> Result<(), RouteConflict> {
+        Ok(())
+    }
+}
+
+impl<F: EventFactory + ?Sized> EventFactory for Arc<F> {
+    fn transform_s3(&self, event: S3Event) -> Transformed {
+        (**self).transform_s3(event)
+    }
+    fn transform_sqs(&self, event: SqsEvent) -> Transformed {
+        (**self).transform_sqs(event)
+    }
+    fn transform_sns(&self, event: SnsEvent) -> Transformed {
+        (**self).transform_sns(event)
+    }
+    fn transform_step_function(&self, input: StepFunctionInput) -> Transformed {
+        (**self).transform_step_function(input)
+    }
+    fn transform_dynamodb_stream(&self, event: DynamoDbEvent) -> Transformed {
+        (**self).transform_dynamodb_stream(event)
+    }
+    fn transform_eventbridge(&self, event: EventBridgeEvent) -> Transformed {
+        (**self).transform_eventbridge(event)
+    }
+    fn transform_kinesis(&self, event: KinesisEvent) -> Transformed {
+        (**self).transform_kinesis(event)
+    }
+    fn routes(&self) -> Vec<RouteInfo> {
+        (**self).routes()
+    }
+    fn check_routes(&self) -> Result<(), RouteConflict> {
+        (**self).check_routes()
+    }
+}
+
+/// One input record being transformed: its identity and default metadata.
+///
+/// Build it from the raw record ([`Record::sqs`], [`Record::s3`], ...), then
+/// finish it with [`event`](Record::event), [`events`](Record::events),
+/// [`fail`](Record::fail) or [`unmatched`](Record::unmatched).
+#[derive(Clone, Debug)]
+pub struct Record {
+    meta: Metadata,
+    order_key: Option<Arc<str>>,
+}
+
+fn attr<'a>(attrs: impl Fn(&str) -> Option<&'a str>, names: &[&str]) -> Option<&'a str> {
+    names.iter().find_map(|n| attrs(n))
+}
+
+impl Record {
+    /// A record with the given id and source.
+    pub fn new(record_id: impl Into<Arc<str>>, source: Source) -> Self {
+        Self {
+            meta: Metadata::new(record_id, source),
+            order_key: None,
+        }
+    }
+
+    /// An SQS message. The record id is the `messageId`; the correlation id and
+    /// tenant come from message attributes (see [`CORRELATION_ATTRIBUTES`],
+    /// [`TENANT_ATTRIBUTES`]); FIFO messages are ordered by `MessageGroupId`.
+    pub fn sqs(msg: &SqsMessage) -> Self {
+        let mut rec = Self::new(msg.message_id.as_deref().unwrap_or(""), Source::Sqs);
+        let get = |n: &str| {
+            msg.message_attributes
+                .get(n)
+                .and_then(|a| a.string_value.as_deref())
+        };
+        if let Some(c) = attr(get, &CORRELATION_ATTRIBUTES) {
+            rec.meta.set_correlation_id(c);
+        }
+        if let Some(t) = attr(get, &TENANT_ATTRIBUTES) {
+            rec.meta = rec.meta.with_tenant(t);
+        }
+        rec.order_key = msg
+            .attributes
+            .get("MessageGroupId")
+            .map(|g| Arc::from(g.as_str()));
+        rec
+    }
+
+    /// An SNS notification. The record id is the SNS `MessageId`.
+    pub fn sns(r: &SnsRecord) -> Self {
+        let mut rec = Self::new(r.sns.message_id.as_str(), Source::Sns);
+        let get = |n: &str| r.sns.message_attributes.get(n).map(|a| a.value.as_str());
+        if let Some(c) = attr(get, &CORRELATION_ATTRIBUTES) {
+            rec.meta.set_correlation_id(c);
+        }
+        if let Some(t) = attr(get, &TENANT_ATTRIBUTES) {
+            rec.meta = rec.meta.with_tenant(t);
+        }
+        rec
+    }
+
+    /// An S3 notification. The record id is `bucket/key#sequencer` (the key as
+    /// S3 sent it, still encoded), which is unique per object change.
+    pub fn s3(r: &S3EventRecord) -> Self {
+        let o = &r.s3.object;
+        let id = format!(
+            "{}/{}#{}",
+            r.s3.bucket.name.as_deref().unwrap_or(""),
+            o.key.as_deref().unwrap_or(""),
+            o.sequencer.as_deref().unwrap_or("")
+        );
+        Self::new(id, Source::S3)
+    }
+
+    /// A DynamoDB Streams record. The record id is the sequence number, which is
+    /// what a batch response reports; records are ordered by stream.
+    pub fn dynamodb(r: &DynamoDbRecord) -> Self {
+        let id = r
+            .change
+            .sequence_number
+            .clone()
+            .unwrap_or_else(|| r.event_id.clone());
+        let mut rec = Self::new(id, Source::DynamoDb);
+        rec.order_key = Some(Arc::from(r.event_source_arn.as_deref().unwrap_or("")));
+        rec
+    }
+
+    /// A Kinesis record. The record id is the sequence number; records are
+    /// ordered by stream.
+    pub fn kinesis(r: &KinesisEventRecord) -> Self {
+        let mut rec = Self::new(r.kinesis.sequence_number.as_str(), Source::Kinesis);
+        rec.order_key = Some(Arc::from(r.event_source_arn.as_deref().unwrap_or("")));
+        rec
+    }
+
+    /// An EventBridge event. The record id is the event `id`.
+    pub fn eventbridge(e: &EventBridgeEvent) -> Self {
+        Self::new(e.id.as_deref().unwrap_or(""), Source::EventBridge)
+    }
+
+    /// A Step Functions task input. The record id is `"task"`; the task token
+    /// is set on the metadata.
+    pub fn step_function(input: &StepFunctionInput) -> Self {
+        let mut rec = Self::new("task", Source::StepFunctions);
+        if let Some(t) = &input.task_token {
+            rec.meta = rec.meta.with_task_token(t.as_str());
+        }
+        rec
+    }
+
+    /// The metadata envelopes of this record start with.
+    pub fn meta(&self) -> &Metadata {
+        &self.meta
+    }
+
+    /// The metadata, mutably (to set a tenant or correlation id found in the body).
+    pub fn meta_mut(&mut self) -> &mut Metadata {
+        &mut self.meta
+    }
+
+    /// The record id.
+    pub fn id(&self) -> &str {
+        self.meta.record_id()
+    }
+
+    /// Sets the key records are ordered by (FIFO message group, stream).
+    pub fn with_order_key(mut self, key: impl Into<Arc<str>>) -> Self {
+        self.order_key = Some(key.into());
+        self
+    }
+
+    /// The record became one event.
+    pub fn event<E: Send + Sync + 'static>(self, event: E) -> Routed {
+        let env = AnyEnvelope::new(Envelope::new(event, self.meta.clone()));
+        self.finish(Ok(vec![env]))
+    }
+
+    /// The record became these envelopes (possibly none: the record is done).
+    pub fn events(self, envelopes: Vec<AnyEnvelope>) -> Routed {
+        self.finish(Ok(envelopes))
+    }
+
+    /// The record failed.
+    pub fn fail(self, err: RecordError) -> Routed {
+        self.finish(Err(err))
+    }
+
+    /// No route matched the record.
+    pub fn unmatched(self) -> Routed {
+        let msg = format!("no route matched this {} record", self.meta.source());
+        self.finish(Err(RecordError::no_route(msg)))
+    }
+
+    fn finish(self, result: Result<Vec<AnyEnvelope>, RecordError>) -> Routed {
+        Routed {
+            meta: self.meta,
+            order_key: self.order_key,
+            result,
+        }
+    }
+}
+
+/// What became of one input record. See [`Record`].
+#[derive(Debug)]
+pub struct Routed {
+    meta: Metadata,
+    order_key: Option<Arc<str>>,
+    result: Result<Vec<AnyEnvelope>, RecordError>,
+}
+
+impl Routed {
+    /// The input record's id.
+    pub fn record_id(&self) -> &str {
+        self.meta.record_id()
+    }
+
+    /// The input record's shared id.
+    pub fn meta(&self) -> &Metadata {
+        &self.meta
+    }
+
+    /// The key records are ordered by, if the source orders them.
+    pub fn order_key(&self) -> Option<&str> {
+        self.order_key.as_deref()
+    }
+
+    /// The envelopes, or why the record failed.
+    pub fn result(&self) -> &Result<Vec<AnyEnvelope>, RecordError> {
+        &self.result
+    }
+
+    /// Takes the parts.
+    pub fn into_parts(
+        self,
+    ) -> (
+        Metadata,
+        Option<Arc<str>>,
+        Result<Vec<AnyEnvelope>, RecordError>,
+    ) {
+        (self.meta, self.order_key, self.result)
+    }
+}
+
+/// The output of a transform: one [`Routed`] per input record, in input order.
+#[derive(Debug, Default)]
+pub struct Transformed {
+    records: Vec<Routed>,
+}
+
+impl Transformed {
+    /// An empty output with room for `n` records.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            records: Vec::with_capacity(n),
+        }
+    }
+
+    /// Appends a record's outcome.
+    pub fn push(&mut self, routed: Routed) {
+        self.records.push(routed);
+    }
+
+    /// The number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The records.
+    pub fn as_slice(&self) -> &[Routed] {
+        &self.records
+    }
+
+    /// The records, by value.
+    pub fn into_vec(self) -> Vec<Routed> {
+        self.records
+    }
+}
+
+impl FromIterator<Routed> for Transformed {
+    fn from_iter<I: IntoIterator<Item = Routed>>(iter: I) -> Self {
+        Self {
+            records: iter.into_iter().collect(),
+        }
+    }
+}
+
+impl Extend<Routed> for Transformed {
+    fn extend<I: IntoIterator<Item = Routed>>(&mut self, iter: I) {
+        self.records.extend(iter);
+    }
+}
+
+impl IntoIterator for Transformed {
+    type Item = Routed;
+    type IntoIter = std::vec::IntoIter<Routed>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.records.into_iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Nothing;
+    impl EventFactory for Nothing {}
+
+    #[test]
+    fn defaults_route_nothing_but_report_every_record() {
+        let mut ev = SqsEvent::default();
+        for id in ["a", "b"] {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(id.into());
+            ev.records.push(m);
+        }
+        let out = Nothing.transform_sqs(ev).into_vec();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].record_id(), "b");
+        assert!(out
+            .iter()
+            .all(|r| r.result().as_ref().is_err_and(|e| e.is_no_route())));
+    }
+
+    #[test]
+    fn task_token_is_split_off_the_input() {
+        let input = StepFunctionInput::from_json(serde_json::json!({
+            "type": "CSV_IMPORT", "taskToken": "tok", "payload": {"a": 1}
+        }));
+        assert_eq!(input.task_token.as_deref(), Some("tok"));
+        assert!(input.input.get("taskToken").is_none());
+        let rec = Record::step_function(&input);
+        assert_eq!(rec.meta().task_token(), Some("tok"));
+    }
+}

@@ -1,0 +1,72 @@
+//! # eventrail
+//!
+//! Typed, testable event handling for AWS Lambda: raw events from S3, SQS,
+//! SNS, DynamoDB Streams, Kinesis, EventBridge and Step Functions become typed
+//! domain events, which a [`Bus`] dispatches to handlers that are
+//! `tower::Service`s.
+//!
+//! ```text
+//! raw event ──▶ EventFactory / Router ──▶ Envelope<E> ──▶ Bus ──▶ handler stack(s)
+//!                                                              ──▶ one outcome per record
+//! ```
+//!
+//! - [`envelope`]: events and their metadata ([`Envelope`], [`Metadata`]);
+//! - [`factory`]: the [`EventFactory`] trait, one transform per source;
+//! - [`router`]: the declarative [`Router`] for the common cases;
+//! - [`bus`]: the [`Bus`] and [`handler_fn`];
+//! - [`app`]: [`App`], which processes whole batches and reports per record;
+//! - [`error`]: every error says whether a retry can help;
+//! - [`ports`]: SNS, Step Functions, SES, S3 and idempotency stores as traits;
+//! - [`routes`]: the route table, printable.
+//!
+//! ## Quick start
+//!
+//! ```
+//! use eventrail::app::{Invocation, SourceEvent};
+//! use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
+//!
+//! #[derive(Debug, serde::Deserialize)]
+//! struct Notification {
+//!     recipient: String,
+//!     subject: String,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let bus = Bus::builder()
+//!     .on(handler_fn(|n: Envelope<Notification>| async move {
+//!         println!("mail to {}: {}", n.recipient, n.subject);
+//!         Ok::<_, HandlerError>(())
+//!     }))
+//!     .build();
+//! let router = Router::new().sqs("type", "NOTIFICATION").to::<Notification>();
+//! let app = App::builder(router, bus).build().expect("routes are consistent");
+//!
+//! let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(r#"{"Records": [
+//!     {"messageId": "m-1", "body": "{\"type\":\"NOTIFICATION\",\"recipient\":\"a@example.com\",\"subject\":\"Hi\"}"}
+//! ]}"#).unwrap();
+//! let report = app.process(SourceEvent::Sqs(event), &Invocation::default()).await;
+//! assert_eq!(report.failed(), 0);
+//! # }
+//! ```
+
+pub mod app;
+pub mod bus;
+pub mod dynamodb;
+pub mod envelope;
+pub mod error;
+pub mod factory;
+pub mod layers;
+pub mod ports;
+pub mod router;
+pub mod routes;
+pub mod s3;
+
+pub use app::App;
+pub use bus::{handler_fn, Bus};
+pub use envelope::{AnyEnvelope, Envelope, Metadata, Source};
+pub use error::{BoxError, HandlerError, RecordError};
+pub use factory::EventFactory;
+pub use router::Router;
+
+/// Re-exported so that applications use the same `aws_lambda_events` as eventrail.
+pub use aws_lambda_events;

@@ -1,0 +1,151 @@
+//! A single-pass scan of a JSON object that picks out a few top-level fields
+//! without building a tree: wanted values are borrowed as raw JSON, everything
+//! else is skipped.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+/// The raw values of the wanted fields, by position in the wanted list.
+pub(crate) type Fields<'de> = Vec<Option<&'de RawValue>>;
+
+/// Scans `json` for the top-level fields named in `wanted`.
+///
+/// Returns `Ok(None)` when `json` is valid JSON but not an object, and an
+/// error when it is not valid JSON.
+pub(crate) fn probe<'de, S: AsRef<str>>(
+    json: &'de str,
+    wanted: &[S],
+) -> Result<Option<Fields<'de>>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let out = ProbeSeed { wanted }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(out)
+}
+
+/// A raw value as a string, if it is a JSON string.
+pub(crate) fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    if !text.starts_with('"') {
+        return None;
+    }
+    match serde_json::from_str::<&str>(text) {
+        Ok(s) => Some(Cow::Borrowed(s)),
+        // Escapes inside: the string has to be unescaped into a new one.
+        Err(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
+    }
+}
+
+struct ProbeSeed<'w, S> {
+    wanted: &'w [S],
+}
+
+impl<'de, S: AsRef<str>> DeserializeSeed<'de> for ProbeSeed<'_, S> {
+    type Value = Option<Fields<'de>>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, S: AsRef<str>> Visitor<'de> for ProbeSeed<'_, S> {
+    type Value = Option<Fields<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out: Fields<'de> = vec![None; self.wanted.len()];
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match self
+                .wanted
+                .iter()
+                .position(|w| w.as_ref() == key.0.as_ref())
+            {
+                Some(i) => out[i] = Some(map.next_value::<&'de RawValue>()?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// A map key, borrowed when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_wanted_fields_only() {
+        let json = r#"{"a": 1, "type": "NOTIFICATION", "nested": {"type": "x"}, "b": [1,2]}"#;
+        let f = probe(json, &["type", "missing"]).unwrap().unwrap();
+        assert_eq!(raw_str(f[0].unwrap()).unwrap(), "NOTIFICATION");
+        assert!(f[1].is_none());
+    }
+
+    #[test]
+    fn escaped_values_and_keys() {
+        let json = r#"{"ty\u0070e": "a\"b"}"#;
+        let f = probe(json, &["type"]).unwrap().unwrap();
+        assert_eq!(raw_str(f[0].unwrap()).unwrap(), "a\"b");
+    }
+
+    #[test]
+    fn non_objects_and_garbage() {
+        assert!(probe("[1,2]", &["type"]).unwrap().is_none());
+        assert!(probe("\"s\"", &["type"]).unwrap().is_none());
+        assert!(probe(r#"{"type": "#, &["type"]).is_err());
+        assert!(probe(r#"{"a":1} trailing"#, &["type"]).is_err());
+        assert!(raw_str(RawValue::from_string("12".into()).unwrap().as_ref()).is_none());
+    }
+}
