@@ -126,7 +126,6 @@ struct JsonRoute {
 }
 
 /// Routes on a field of a JSON body, for one source.
-#[derive(Default)]
 struct JsonRoutes {
     /// The distinct field names routes look at, then the envelope fields.
     fields: Vec<Box<str>>,
@@ -135,6 +134,18 @@ struct JsonRoutes {
 
 /// Envelope fields looked for in SQS and SNS bodies, after the route fields.
 const ENVELOPE_FIELDS: [&str; 5] = ["Type", "TopicArn", "Message", "Records", "Event"];
+
+impl Default for JsonRoutes {
+    fn default() -> Self {
+        Self {
+            fields: ENVELOPE_FIELDS
+                .iter()
+                .map(|f| Box::<str>::from(*f))
+                .collect(),
+            routes: Vec::new(),
+        }
+    }
+}
 
 struct DynamoRoute {
     key_attribute: String,
