@@ -141,8 +141,23 @@ impl HandlerError {
     }
 
     /// The wrapped error.
+    pub fn get_ref(&self) -> &(dyn StdError + Send + Sync + 'static) {
+        &*self.inner
+    }
+
+    /// The wrapped error.
     pub fn into_inner(self) -> BoxError {
         self.inner
+    }
+}
+
+/// A port failure keeps its classification, so handlers can use `?` on port calls.
+impl From<crate::ports::PortError> for HandlerError {
+    fn from(e: crate::ports::PortError) -> Self {
+        Self {
+            retry: e.retry(),
+            inner: Box::new(e),
+        }
     }
 }
 
