@@ -1,0 +1,159 @@
+//! Alarm: publish an alarm to SNS when a handler finally fails.
+//!
+//! [`AlarmService`] publishes an [`Alarm`] (severity, source, message, error
+//! chain, event id, tenant, correlation id, timestamp, environment) as JSON to
+//! an SNS topic through a [`Notifier`](crate::ports::Notifier), with a subject
+//! `[SEVERITY] source: message` that is always valid for SNS (at most 100
+//! printable ASCII characters, no line breaks: see [`sanitize_subject`]).
+//! Handlers use it directly through its `critical`, `error`, `warning` and
+//! `info` helpers.
+//!
+//! [`AlarmLayer`] publishes an alarm for every error that reaches it; put it
+//! outside the retry layer, so only final failures (after retries) alarm. The
+//! alarm also says how many attempts were made. The handler's error is always
+//! returned as it was: an alarm that fails to publish is logged and counted
+//! ([`AlarmService::failed_publishes`]), never returned instead.
+//!
+//! A [redaction hook](AlarmService::with_redaction) edits each alarm before it
+//! is published, e.g. to drop payload details or [mask e-mail
+//! addresses](mask_emails).
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use eventrail::layers::alarm::{mask_emails, AlarmLayer, AlarmService, Severity};
+//! use eventrail::ports::{Notifier, PortError, PublishReceipt, SnsMessage};
+//! use eventrail::{handler_fn, Envelope, HandlerError, Metadata, Source};
+//! use tower::{Layer, Service, ServiceExt};
+//!
+//! #[derive(Debug, Default)]
+//! struct Topic(Mutex<Vec<SnsMessage>>);
+//!
+//! #[async_trait::async_trait]
+//! impl Notifier for Topic {
+//!     async fn publish(&self, msg: SnsMessage) -> Result<PublishReceipt, PortError> {
+//!         self.0.lock().unwrap().push(msg);
+//!         Ok(PublishReceipt { message_id: "1".into() })
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let topic = Arc::new(Topic::default());
+//! let alarms = AlarmService::new(topic.clone(), "arn:aws:sns:eu-west-1:123456789012:alarms")
+//!     .with_environment("prod")
+//!     .with_redaction(|a| {
+//!         if let Some(e) = a.error.as_mut() {
+//!             e.chain = e.chain.iter().map(|m| mask_emails(m)).collect();
+//!         }
+//!         a.message = mask_emails(&a.message);
+//!     });
+//!
+//! let mut svc = AlarmLayer::new(alarms.clone(), "MailHandler")
+//!     .severity(Severity::Critical)
+//!     .layer(handler_fn(|_: Envelope<()>| async {
+//!         Err::<(), _>(HandlerError::permanent("mailbox jane@example.com is full"))
+//!     }));
+//! let env = Envelope::new((), Metadata::new("m-1", Source::Sqs).with_tenant("acme"));
+//! let err = svc.ready().await.unwrap().call(env).await.unwrap_err();
+//! assert!(err.is::<HandlerError>(), "the handler's own error comes back");
+//!
+//! let sent = topic.0.lock().unwrap();
+//! assert_eq!(sent[0].subject.as_deref(), Some("[CRITICAL] MailHandler: mailbox [email] is full"));
+//! let body: serde_json::Value = serde_json::from_str(&sent[0].message).unwrap();
+//! assert_eq!(body["tenant"], "acme");
+//! assert_eq!(body["environment"], "prod");
+//!
+//! // Handlers can raise alarms too.
+//! # drop(sent);
+//! alarms.warning("MailHandler", "bounce rate above 5%", None).await.unwrap();
+//! # }
+//! ```
+
+mod future;
+mod layer;
+mod message;
+mod service;
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tower_service::Service;
+
+use crate::envelope::Envelope;
+use crate::error::BoxError;
+use crate::layers::util::{AttemptCounter, Tracked};
+use crate::routes::short_type_name;
+
+pub use self::future::ResponseFuture;
+pub use self::layer::AlarmLayer;
+pub use self::message::{mask_emails, sanitize_subject, Alarm, AlarmError, Severity, MAX_SUBJECT_CHARS};
+pub use self::service::AlarmService;
+
+/// Publishes an alarm when the inner service fails. See the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct AlarmOnFailure<S> {
+    inner: S,
+    layer: AlarmLayer,
+}
+
+impl<S> AlarmOnFailure<S> {
+    /// Wraps `inner` with the settings of `layer`.
+    pub fn new(inner: S, layer: AlarmLayer) -> Self {
+        Self { inner, layer }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, E> Service<Envelope<E>> for AlarmOnFailure<S>
+where
+    S: Service<Envelope<E>>,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+    E: Send + Sync + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Response>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, env: Envelope<E>) -> Self::Future {
+        let meta = env.meta().clone();
+        let counter = AttemptCounter::default();
+        let fut = Tracked::new(self.inner.call(env), counter.clone());
+        let layer = self.layer.clone();
+        ResponseFuture::new(async move {
+            let err: BoxError = match fut.await {
+                Ok(resp) => return Ok(resp),
+                Err(e) => e.into(),
+            };
+            let severity = (layer.severity)(&*err);
+            let alarm = Alarm::new(severity, &*layer.source, err.to_string())
+                .with_error(&*err)
+                .with_meta(&meta)
+                .with_event_type(short_type_name(std::any::type_name::<E>()))
+                .with_attempts(counter.attempts(&meta));
+            // Logged and counted by the service; never replaces `err`.
+            let _ = layer.service.send(alarm).await;
+            Err(err)
+        })
+    }
+}
+
+pub(crate) type SeverityFn = Arc<dyn Fn(&(dyn std::error::Error + 'static)) -> Severity + Send + Sync>;

@@ -1,0 +1,138 @@
+use std::fmt;
+
+use crate::error::{Classify, Retry};
+use crate::ports::PortError;
+
+/// A failure of the idempotency layer itself.
+///
+/// | condition | retry |
+/// |---|---|
+/// | [`is_in_progress`](Self::is_in_progress): a duplicate arrived while the first delivery runs | retryable |
+/// | [`is_payload_mismatch`](Self::is_payload_mismatch): the key was used with another payload | permanent |
+/// | [`is_missing_key`](Self::is_missing_key): the envelope has no key | permanent |
+/// | [`is_store`](Self::is_store): the store failed | as the store says |
+/// | [`is_bad_stored_result`](Self::is_bad_stored_result): the stored result does not deserialize | permanent |
+/// | [`is_unhashable`](Self::is_unhashable): the payload does not serialize for hashing | permanent |
+#[derive(Debug)]
+pub struct IdempotencyError {
+    kind: Kind,
+    key: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    InProgress,
+    PayloadMismatch,
+    MissingKey,
+    Store(Retry),
+    BadStoredResult,
+    Unhashable,
+}
+
+impl IdempotencyError {
+    fn new(kind: Kind, key: impl Into<String>) -> Self {
+        Self {
+            kind,
+            key: key.into(),
+            source: None,
+        }
+    }
+
+    pub(super) fn in_progress(key: &str) -> Self {
+        Self::new(Kind::InProgress, key)
+    }
+
+    pub(super) fn payload_mismatch(key: &str) -> Self {
+        Self::new(Kind::PayloadMismatch, key)
+    }
+
+    pub(super) fn missing_key(record_id: &str) -> Self {
+        Self::new(Kind::MissingKey, format!("(none; record {record_id})"))
+    }
+
+    pub(super) fn store(e: PortError) -> Self {
+        let mut me = Self::new(Kind::Store(e.retry()), "");
+        me.source = Some(Box::new(e));
+        me
+    }
+
+    pub(super) fn bad_stored_result(key: &str, e: serde_json::Error) -> Self {
+        let mut me = Self::new(Kind::BadStoredResult, key);
+        me.source = Some(Box::new(e));
+        me
+    }
+
+    pub(super) fn unhashable(e: serde_json::Error) -> Self {
+        let mut me = Self::new(Kind::Unhashable, "");
+        me.source = Some(Box::new(e));
+        me
+    }
+
+    /// The key concerned (empty for store and hashing failures).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// A duplicate arrived while the first delivery is in progress.
+    pub fn is_in_progress(&self) -> bool {
+        self.kind == Kind::InProgress
+    }
+
+    /// The key was used before with a different payload.
+    pub fn is_payload_mismatch(&self) -> bool {
+        self.kind == Kind::PayloadMismatch
+    }
+
+    /// The envelope has no idempotency key.
+    pub fn is_missing_key(&self) -> bool {
+        self.kind == Kind::MissingKey
+    }
+
+    /// The idempotency store failed (the [`PortError`] is the source).
+    pub fn is_store(&self) -> bool {
+        matches!(self.kind, Kind::Store(_))
+    }
+
+    /// The stored result does not deserialize into the handler's response type.
+    pub fn is_bad_stored_result(&self) -> bool {
+        self.kind == Kind::BadStoredResult
+    }
+
+    /// The payload could not be serialized for hashing.
+    pub fn is_unhashable(&self) -> bool {
+        self.kind == Kind::Unhashable
+    }
+}
+
+impl fmt::Display for IdempotencyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = &self.key;
+        match self.kind {
+            Kind::InProgress => write!(f, "idempotency key `{key}` is being processed by another delivery; try again later"),
+            Kind::PayloadMismatch => write!(f, "idempotency key `{key}` was already used with a different payload"),
+            Kind::MissingKey => f.write_str("the event has no idempotency key"),
+            Kind::Store(_) => f.write_str("the idempotency store failed"),
+            Kind::BadStoredResult => write!(f, "the stored result for idempotency key `{key}` does not deserialize"),
+            Kind::Unhashable => f.write_str("the event does not serialize for its payload hash"),
+        }
+    }
+}
+
+impl std::error::Error for IdempotencyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl Classify for IdempotencyError {
+    fn retry(&self) -> Retry {
+        match self.kind {
+            Kind::InProgress => Retry::Retryable,
+            Kind::Store(r) => r,
+            Kind::PayloadMismatch | Kind::MissingKey | Kind::BadStoredResult | Kind::Unhashable => {
+                Retry::Permanent
+            }
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Idempotency: run a handler once per key, and replay its result for
+//! duplicates.
+//!
+//! SQS, SNS and EventBridge deliver at least once; [`IdempotencyLayer`] makes
+//! a handler effectively run once per idempotency key:
+//!
+//! 1. The key comes from the envelope: a closure
+//!    ([`IdempotencyLayer::new`]) or the event's [`IdempotencyKey`]
+//!    implementation ([`IdempotencyLayer::from_event`]). An envelope without a
+//!    key fails with a permanent error, or passes through unprotected
+//!    ([`MissingKey`]).
+//! 2. An *in progress* record is written with a conditional write
+//!    ([`IdempotencyStore::try_lock`](crate::ports::IdempotencyStore::try_lock)).
+//!    It expires after 1 hour ([`expires_after`](IdempotencyLayer::expires_after)),
+//!    and its in-progress state at the envelope's deadline (the invocation
+//!    that wrote it is dead by then), or after
+//!    [`in_progress_expiry`](IdempotencyLayer::in_progress_expiry) when the
+//!    envelope has no deadline.
+//! 3. On success the record becomes *completed* with the handler's result as
+//!    JSON. A later duplicate gets that result back, deserialized, without the
+//!    handler running: the response type must be `Serialize + DeserializeOwned`.
+//! 4. On failure the record is deleted, so a retry can run.
+//! 5. A duplicate arriving while the first is in progress fails with a
+//!    retryable [`IdempotencyError`] ([`is_in_progress`](IdempotencyError::is_in_progress)):
+//!    the source redelivers it later, when the result is stored.
+//! 6. With [`with_payload_hash`](IdempotencyLayer::with_payload_hash), the
+//!    record keeps a 128-bit xxHash3 of the event's JSON; the same key with a
+//!    different payload fails permanently
+//!    ([`is_payload_mismatch`](IdempotencyError::is_payload_mismatch)).
+//!
+//! Time comes from a [`Clock`](crate::ports::Clock) (the system clock by
+//! default; tests pass a [`TokioClock`](crate::ports::TokioClock)). Keys are
+//! stored as `namespace#key`; the namespace is the event's type name unless
+//! [set](IdempotencyLayer::namespace), and two handlers of one event type
+//! sharing a store need different namespaces.
+//! [`MemoryIdempotencyStore`] keeps records in memory; the DynamoDB store is in
+//! `eventrail-aws`.
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU32, Ordering};
+//! use std::sync::Arc;
+//! use eventrail::layers::{IdempotencyLayer, MemoryIdempotencyStore};
+//! use eventrail::{handler_fn, Envelope, HandlerError, Metadata, Source};
+//! use tower::{Layer, Service, ServiceExt};
+//!
+//! #[derive(Debug, serde::Serialize)]
+//! struct Payment { payment_id: String, cents: u64 }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let runs = Arc::new(AtomicU32::new(0));
+//! let counted = runs.clone();
+//! let store = Arc::new(MemoryIdempotencyStore::new());
+//! let mut svc = IdempotencyLayer::new(store, |env: &Envelope<Payment>| Some(env.payment_id.clone()))
+//!     .with_payload_hash()
+//!     .layer(handler_fn(move |env: Envelope<Payment>| {
+//!         let counted = counted.clone();
+//!         async move {
+//!             counted.fetch_add(1, Ordering::SeqCst);
+//!             Ok::<_, HandlerError>(format!("charged {}", env.cents))
+//!         }
+//!     }));
+//!
+//! let pay = || Envelope::new(Payment { payment_id: "p-1".into(), cents: 500 }, Metadata::new("m", Source::Sqs));
+//! let first = svc.ready().await.unwrap().call(pay()).await.unwrap();
+//! let again = svc.ready().await.unwrap().call(pay()).await.unwrap();
+//! assert_eq!((first.as_str(), again.as_str()), ("charged 500", "charged 500"));
+//! assert_eq!(runs.load(Ordering::SeqCst), 1, "the duplicate got the stored result");
+//! # }
+//! ```
+
+mod error;
+mod future;
+mod layer;
+mod memory;
+
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::time::Instant;
+use tower_service::Service;
+
+use crate::envelope::Envelope;
+use crate::error::BoxError;
+use crate::ports::{IdempotencyRecord, IdempotencyStatus, LockOutcome};
+
+pub use self::error::IdempotencyError;
+pub use self::future::ResponseFuture;
+pub use self::layer::{IdempotencyKey, IdempotencyLayer, MissingKey};
+pub use self::memory::MemoryIdempotencyStore;
+
+/// An in-progress record whose deadline is further than this is not believed
+/// (Lambda runs 15 minutes at most).
+const MAX_PLAUSIBLE_DEADLINE: Duration = Duration::from_secs(16 * 60);
+
+/// Runs the inner service once per idempotency key. See the [module docs](self).
+#[derive(Debug)]
+pub struct Idempotent<S, E> {
+    inner: S,
+    layer: IdempotencyLayer<E>,
+}
+
+impl<S: Clone, E> Clone for Idempotent<S, E> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+impl<S, E> Idempotent<S, E> {
+    /// Wraps `inner` with the settings of `layer`.
+    pub fn new(inner: S, layer: IdempotencyLayer<E>) -> Self {
+        Self { inner, layer }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, E> Service<Envelope<E>> for Idempotent<S, E>
+where
+    S: Service<Envelope<E>> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    S::Response: Serialize + DeserializeOwned + Send + 'static,
+    E: Send + Sync + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Response>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, env: Envelope<E>) -> Self::Future {
+        // The ready service runs the call (if it runs at all) from the future.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        ResponseFuture::new(async move {
+            let Some(key) = (layer.key)(&env) else {
+                return match layer.missing {
+                    MissingKey::PassThrough => inner.call(env).await.map_err(Into::into),
+                    MissingKey::Fail => Err(IdempotencyError::missing_key(env.meta().record_id()).into()),
+                };
+            };
+            let key = format!("{}#{}", layer.namespace, key);
+            let hash = match &layer.hash {
+                Some(h) => Some(h(env.event()).map_err(IdempotencyError::unhashable)?),
+                None => None,
+            };
+            let now = layer.clock.now();
+            let left = env
+                .meta()
+                .deadline()
+                .map(|d| d.saturating_duration_since(Instant::now()))
+                .filter(|left| !left.is_zero() && *left <= MAX_PLAUSIBLE_DEADLINE);
+            let in_progress_until = now + left.unwrap_or(layer.in_progress_expiry);
+            let record = IdempotencyRecord::in_progress(
+                key.clone(),
+                now + layer.expiry,
+                Some(in_progress_until),
+                hash.clone(),
+            );
+            match layer.store.try_lock(record, now).await {
+                Ok(LockOutcome::Acquired) => {}
+                Ok(LockOutcome::Exists(existing)) => {
+                    return replay(&key, hash.as_deref(), existing);
+                }
+                Err(e) => return Err(IdempotencyError::store(e).into()),
+            }
+            let result = inner.call(env).await.map_err(Into::<BoxError>::into);
+            match result {
+                Ok(resp) => {
+                    match serde_json::to_string(&resp) {
+                        Ok(json) => {
+                            let until = layer.clock.now() + layer.expiry;
+                            if let Err(e) = layer.store.complete(&key, json, until).await {
+                                // The in-progress record expires on its own; a
+                                // duplicate before then is told to come back.
+                                tracing::warn!(key, error = %e, "could not mark the idempotency record completed");
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(key, error = %e, "the handler's result does not serialize; not kept for duplicates");
+                            delete(&layer, &key).await;
+                        }
+                    }
+                    Ok(resp)
+                }
+                Err(e) => {
+                    delete(&layer, &key).await;
+                    Err(e)
+                }
+            }
+        })
+    }
+}
+
+async fn delete<E>(layer: &IdempotencyLayer<E>, key: &str) {
+    if let Err(e) = layer.store.delete(key).await {
+        tracing::warn!(key, error = %e, "could not delete an idempotency record; a retry waits for it to expire");
+    }
+}
+
+/// What a duplicate gets, given the live record for its key.
+fn replay<R: DeserializeOwned>(
+    key: &str,
+    hash: Option<&str>,
+    existing: IdempotencyRecord,
+) -> Result<R, BoxError> {
+    if let (Some(ours), Some(theirs)) = (hash, existing.payload_hash.as_deref()) {
+        if ours != theirs {
+            return Err(IdempotencyError::payload_mismatch(key).into());
+        }
+    }
+    match existing.status {
+        IdempotencyStatus::InProgress => Err(IdempotencyError::in_progress(key).into()),
+        IdempotencyStatus::Completed => {
+            tracing::info!(key, "duplicate: returning the stored result");
+            let json = existing.result.as_deref().unwrap_or("null");
+            serde_json::from_str(json).map_err(|e| IdempotencyError::bad_stored_result(key, e).into())
+        }
+    }
+}

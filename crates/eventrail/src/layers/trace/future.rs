@@ -1,0 +1,70 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use tokio::time::Instant;
+use tracing::Span;
+
+use crate::error::{is_retryable, BoxError};
+use crate::layers::util::{AttemptCounter, Tracked};
+
+pin_project_lite::pin_project! {
+    /// The future of [`Trace`](super::Trace): polls the call inside its span.
+    #[derive(Debug)]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: Tracked<F>,
+        span: Span,
+        start: Instant,
+        counter: AttemptCounter,
+        first_attempt: u32,
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(super) fn new(inner: Tracked<F>, span: Span, counter: AttemptCounter, first_attempt: u32) -> Self {
+        Self {
+            inner,
+            span,
+            start: Instant::now(),
+            counter,
+            first_attempt,
+        }
+    }
+}
+
+impl<F, T, Er> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<T, Er>>,
+    Er: Into<BoxError>,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _enter = this.span.enter();
+        let result = ready!(this.inner.poll(cx)).map_err(Into::into);
+        let duration_ms = this.start.elapsed().as_millis() as u64;
+        let attempts = this.counter.get().max(*this.first_attempt);
+        this.span.record("duration_ms", duration_ms);
+        this.span.record("attempts", attempts);
+        match &result {
+            Ok(_) => {
+                this.span.record("outcome", "ok");
+                tracing::info!(outcome = "ok", duration_ms, attempts, "event handled");
+            }
+            Err(e) => {
+                this.span.record("outcome", "error");
+                tracing::warn!(
+                    outcome = "error",
+                    duration_ms,
+                    attempts,
+                    retryable = is_retryable(&**e),
+                    error = %e,
+                    "event failed"
+                );
+            }
+        }
+        Poll::Ready(result)
+    }
+}

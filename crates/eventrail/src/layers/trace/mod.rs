@@ -1,0 +1,105 @@
+//! Tracing: one span per event, and its outcome logged at the end.
+//!
+//! [`TraceLayer`] opens an `INFO` span named `event` around each call, with
+//! structured fields: `event_type`, `record_id`, `source`, `tenant`,
+//! `correlation_id` and `attempt`. When the call ends it logs one event inside
+//! that span with `outcome` (`"ok"` or `"error"`), `duration_ms` and `attempts`
+//! (how many attempts a retry layer inside made), plus `retryable` and `error`
+//! on failure; `outcome`, `duration_ms` and `attempts` are also recorded on the
+//! span. Put it outermost so the span covers every other layer.
+//!
+//! ```
+//! use eventrail::layers::ServiceBuilderExt;
+//! use eventrail::{handler_fn, Envelope, HandlerError, Metadata, Source};
+//! use tower::{Service, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let mut svc = ServiceBuilder::new()
+//!     .traced()
+//!     .service(handler_fn(|env: Envelope<u32>| async move {
+//!         tracing::info!("inside the event's span");
+//!         Ok::<_, HandlerError>(*env.event() * 2)
+//!     }));
+//! let env = Envelope::new(21, Metadata::new("m-1", Source::Sqs).with_tenant("acme"));
+//! assert_eq!(svc.ready().await.unwrap().call(env).await.unwrap(), 42);
+//! # }
+//! ```
+
+mod future;
+mod layer;
+
+use std::task::{Context, Poll};
+
+use tower_service::Service;
+
+use crate::envelope::Envelope;
+use crate::error::BoxError;
+use crate::layers::util::{AttemptCounter, Tracked};
+
+pub use self::future::ResponseFuture;
+pub use self::layer::TraceLayer;
+
+/// Wraps each call in a span. See the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct Trace<S> {
+    inner: S,
+}
+
+impl<S> Trace<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S) -> Self {
+        Self { inner }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, E> Service<Envelope<E>> for Trace<S>
+where
+    S: Service<Envelope<E>>,
+    S::Error: Into<BoxError>,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, env: Envelope<E>) -> Self::Future {
+        let meta = env.meta();
+        let span = tracing::info_span!(
+            "event",
+            event_type = %crate::routes::short_type_name(std::any::type_name::<E>()),
+            record_id = meta.record_id(),
+            source = meta.source().as_str(),
+            tenant = meta.tenant(),
+            correlation_id = meta.correlation_id(),
+            attempt = meta.attempt(),
+            outcome = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+        );
+        let first_attempt = meta.attempt();
+        let counter = AttemptCounter::default();
+        let fut = {
+            let _enter = span.enter();
+            self.inner.call(env)
+        };
+        ResponseFuture::new(Tracked::new(fut, counter.clone()), span, counter, first_attempt)
+    }
+}

@@ -1,0 +1,210 @@
+//! Helpers shared by the layers: attempt tracking across layers, error
+//! chains, text limits and timestamps.
+
+use std::cell::RefCell;
+use std::error::Error as StdError;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::envelope::Metadata;
+
+thread_local! {
+    /// Attempt counters of the layers whose futures are being polled on this
+    /// thread, outermost first.
+    static SCOPES: RefCell<Vec<Arc<AtomicU32>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Tells every enclosing [`Tracked`] future that attempt `attempt` started.
+///
+/// The retry layer calls it while it is being polled; the polling is nested,
+/// so the scopes on this thread are exactly the layers around it.
+pub(crate) fn record_attempt(attempt: u32) {
+    SCOPES.with(|s| {
+        for c in s.borrow().iter() {
+            c.fetch_max(attempt, Ordering::Relaxed);
+        }
+    });
+}
+
+/// How many attempts the layers inside an outer layer made.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AttemptCounter(Arc<AtomicU32>);
+
+impl AttemptCounter {
+    /// The highest attempt number seen, or the envelope's own when no retry
+    /// layer ran inside.
+    pub(crate) fn attempts(&self, meta: &Metadata) -> u32 {
+        self.get().max(meta.attempt())
+    }
+
+    /// The highest attempt number a retry layer inside reported (0 for none).
+    pub(crate) fn get(&self) -> u32 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Runs `inner` with `counter` registered, so a retry layer inside can
+    /// report its attempts to the layer that created this future.
+    #[derive(Debug)]
+    pub(crate) struct Tracked<F> {
+        #[pin]
+        inner: F,
+        counter: AttemptCounter,
+    }
+}
+
+impl<F> Tracked<F> {
+    pub(crate) fn new(inner: F, counter: AttemptCounter) -> Self {
+        Self { inner, counter }
+    }
+}
+
+struct PopScope;
+
+impl Drop for PopScope {
+    fn drop(&mut self) {
+        let _ = SCOPES.try_with(|s| s.borrow_mut().pop());
+    }
+}
+
+impl<F: Future> Future for Tracked<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        SCOPES.with(|s| s.borrow_mut().push(Arc::clone(&this.counter.0)));
+        let _pop = PopScope;
+        this.inner.poll(cx)
+    }
+}
+
+/// The messages of `err` and its sources, outermost first. Consecutive
+/// duplicates (wrappers that display their source) are kept once.
+pub(crate) fn error_chain(err: &(dyn StdError + 'static)) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        let msg = e.to_string();
+        if out.last() != Some(&msg) {
+            out.push(msg);
+        }
+        cur = e.source();
+    }
+    out
+}
+
+/// `s` cut to at most `max` characters; when cut, the last characters are
+/// replaced by `...` so the reader sees it was cut.
+pub(crate) fn truncate_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let keep = max.saturating_sub(3);
+    let mut out: String = s.chars().take(keep).collect();
+    out.push_str(&"..."[..max.min(3)]);
+    out
+}
+
+/// `t` as an RFC 3339 UTC timestamp with milliseconds,
+/// e.g. `2026-11-28T14:05:09.123Z`.
+pub(crate) fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX / 2);
+    let rem = secs % 86_400;
+    let (y, m, day) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    // Both are in range by construction (1..=31, 1..=12).
+    (year, month as u32, day as u32)
+}
+
+/// Defines a boxed response future type for a layer whose work is an
+/// `async` block.
+macro_rules! boxed_response_future {
+    ($(#[$doc:meta])*) => {
+        $(#[$doc])*
+        pub struct ResponseFuture<T> {
+            inner: std::pin::Pin<
+                Box<
+                    dyn std::future::Future<Output = Result<T, crate::error::BoxError>>
+                        + Send
+                        + 'static,
+                >,
+            >,
+        }
+
+        impl<T> ResponseFuture<T> {
+            pub(crate) fn new(
+                f: impl std::future::Future<Output = Result<T, crate::error::BoxError>>
+                    + Send
+                    + 'static,
+            ) -> Self {
+                Self { inner: Box::pin(f) }
+            }
+        }
+
+        impl<T> std::future::Future for ResponseFuture<T> {
+            type Output = Result<T, crate::error::BoxError>;
+
+            fn poll(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Self::Output> {
+                self.inner.as_mut().poll(cx)
+            }
+        }
+
+        impl<T> std::fmt::Debug for ResponseFuture<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("ResponseFuture").finish_non_exhaustive()
+            }
+        }
+    };
+}
+pub(crate) use boxed_response_future;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_874_709_123);
+        assert_eq!(rfc3339(t), "2026-11-28T14:05:09.123Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn truncation_marks_the_cut() {
+        assert_eq!(truncate_chars("abcdef", 6), "abcdef");
+        assert_eq!(truncate_chars("abcdefg", 6), "abc...");
+        assert_eq!(truncate_chars("ééééé", 4), "é...");
+    }
+}
