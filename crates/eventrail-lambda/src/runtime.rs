@@ -1,0 +1,103 @@
+//! Serving an app under the Lambda Runtime API.
+
+use std::ffi::OsString;
+
+use eventrail::app::Invocation;
+use eventrail::App;
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+use crate::invoke::invoke_value;
+
+/// The environment variables the Lambda runtime needs; Lambda and the
+/// emulators set them.
+const REQUIRED_ENV: [&str; 4] = [
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+];
+
+/// Serves `app` under the Lambda Runtime API, or runs the local `invoke`
+/// command when the binary was started as `BINARY invoke ...`.
+///
+/// On Lambda, every invocation goes through [`invoke_value`]: the source is
+/// detected, the records processed, one summary line logged and the response
+/// built (see [`response`](crate::response)). Logs are JSON lines on stdout,
+/// at the level of `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (default `info`),
+/// unless the application installed its own `tracing` subscriber first.
+///
+/// Started as `BINARY invoke FILE|- [--deadline-ms N] [--log-level LEVEL]`,
+/// it processes one event and exits the process instead of returning: see
+/// [`local`](crate::local).
+///
+/// # Errors
+///
+/// When the Lambda environment is missing (the binary was started outside
+/// Lambda without `invoke`), or the runtime fails to talk to the Runtime API.
+///
+/// ```no_run
+/// # use eventrail::{App, Bus, Router};
+/// #[tokio::main]
+/// async fn main() -> Result<(), lambda_runtime::Error> {
+///     let app = App::builder(Router::new(), Bus::builder().build()).build()?;
+///     eventrail_lambda::run(app).await
+/// }
+/// ```
+pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if args.first().is_some_and(|a| a == "invoke") {
+        let code = crate::local::main(&app, &args[1..]).await;
+        std::process::exit(code);
+    }
+    let missing: Vec<&str> = REQUIRED_ENV
+        .iter()
+        .copied()
+        .filter(|v| std::env::var_os(v).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "not running under a Lambda Runtime API ({} not set); to process one event locally, run `{} invoke FILE`",
+            missing.join(", "),
+            program_name()
+        )
+        .into());
+    }
+    init_lambda_logs();
+    let handler = service_fn(move |event: LambdaEvent<Value>| {
+        let app = app.clone();
+        async move {
+            let (payload, ctx) = event.into_parts();
+            let inv = Invocation::new(ctx.request_id.as_str()).with_deadline_epoch_ms(ctx.deadline);
+            invoke_value(&app, payload, inv).await
+        }
+    });
+    lambda_runtime::run(handler).await
+}
+
+fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "BINARY".into())
+}
+
+/// JSON logs on stdout, level from `AWS_LAMBDA_LOG_LEVEL`, then `RUST_LOG`,
+/// then `info`. Does nothing if a subscriber is already installed.
+fn init_lambda_logs() {
+    use tracing_subscriber::EnvFilter;
+    let directives = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into());
+    let filter = EnvFilter::builder()
+        .with_default_directive(tracing::Level::INFO.into())
+        .parse_lossy(directives.to_ascii_lowercase());
+    let _already_set = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_current_span(false)
+        .with_writer(std::io::stdout)
+        .try_init();
+}

@@ -1,0 +1,121 @@
+//! The local `invoke` command of the quickstart binary.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn quickstart(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quickstart"))
+        .args(args)
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the quickstart binary starts");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn events() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/events/sqs-batch.json").to_owned()
+}
+
+fn stderr_line(out: &Output) -> String {
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(text.lines().count(), 1, "one line on stderr: {text}");
+    text.trim_end().to_owned()
+}
+
+#[test]
+fn a_file_prints_the_batch_response() {
+    let out = quickstart(&["invoke", &events(), "--log-level", "off"], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        response["batchItemFailures"].as_array().unwrap().len(),
+        2,
+        "{response}"
+    );
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn stdin_works_and_logs_go_to_stderr() {
+    let payload = std::fs::read(events()).unwrap();
+    let out = quickstart(&["invoke", "-"], &payload);
+    assert_eq!(out.status.code(), Some(0));
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.contains("invocation summary"), "{logs}");
+    assert!(logs.contains("records=10"), "{logs}");
+    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(response.get("batchItemFailures").is_some());
+}
+
+#[test]
+fn unusable_input_is_exit_1_with_one_error_line() {
+    let cases: [(&[u8], &str); 4] = [
+        (b"", "error: the payload is empty"),
+        (b"\xff\xfe{}", "error: the payload is not UTF-8"),
+        (b"{\"Records\": [", "error: the payload is not JSON"),
+        (b"{\"hello\": 1}", "error: no event source detected"),
+    ];
+    for (input, expected) in cases {
+        let out = quickstart(&["invoke", "-", "--log-level", "off"], input);
+        assert_eq!(out.status.code(), Some(1), "input {input:?}");
+        assert!(out.stdout.is_empty());
+        let line = stderr_line(&out);
+        assert!(line.starts_with(expected), "{line}");
+    }
+}
+
+#[test]
+fn bad_arguments_and_missing_files_are_exit_1() {
+    let ok = quickstart(
+        &["invoke", "-", "--log-level", "warn"],
+        &std::fs::read(events()).unwrap(),
+    );
+    assert_eq!(ok.status.code(), Some(0));
+    for args in [
+        &["invoke"][..],
+        &["invoke", "/nonexistent/event.json"],
+        &["invoke", "-", "--deadline-ms", "soon"],
+        &["invoke", "-", "--log-level", "chatty"],
+        &["invoke", "-", "--what"],
+    ] {
+        // A good batch on stdin: only the arguments are at fault.
+        let out = quickstart(args, &std::fs::read(events()).unwrap());
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr_line(&out).starts_with("error: "), "{args:?}");
+    }
+}
+
+#[test]
+fn a_spent_deadline_fails_every_record_for_redelivery() {
+    let out = quickstart(
+        &[
+            "invoke",
+            &events(),
+            "--deadline-ms",
+            "0",
+            "--log-level",
+            "off",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(response["batchItemFailures"].as_array().unwrap().len(), 10);
+}
+
+#[test]
+fn outside_lambda_without_invoke_is_a_clear_error() {
+    let out = quickstart(&[], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("invoke FILE"), "{text}");
+}
