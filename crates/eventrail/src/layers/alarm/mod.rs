@@ -85,7 +85,9 @@ use crate::routes::short_type_name;
 
 pub use self::future::ResponseFuture;
 pub use self::layer::AlarmLayer;
-pub use self::message::{mask_emails, sanitize_subject, Alarm, AlarmError, Severity, MAX_SUBJECT_CHARS};
+pub use self::message::{
+    mask_emails, sanitize_subject, Alarm, AlarmError, Severity, MAX_SUBJECT_CHARS,
+};
 pub use self::service::AlarmService;
 
 /// Publishes an alarm when the inner service fails. See the [module docs](self).
@@ -156,4 +158,5 @@ where
     }
 }
 
-pub(crate) type SeverityFn = Arc<dyn Fn(&(dyn std::error::Error + 'static)) -> Severity + Send + Sync>;
+pub(crate) type SeverityFn =
+    Arc<dyn Fn(&(dyn std::error::Error + 'static)) -> Severity + Send + Sync>;

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use super::message::{Alarm, Severity};
 use crate::layers::util::rfc3339;
-use crate::ports::{AttributeValue, Clock, Notifier, PortError, PublishReceipt, SnsMessage, SystemClock};
+use crate::ports::{
+    AttributeValue, Clock, Notifier, PortError, PublishReceipt, SnsMessage, SystemClock,
+};
 
 type Redactor = Arc<dyn Fn(&mut Alarm) + Send + Sync>;
 
@@ -106,7 +108,9 @@ impl AlarmService {
                 // Only a redaction hook putting a non-string map key in
                 // `details` can get here.
                 self.failed.fetch_add(1, Ordering::Relaxed);
-                return Err(PortError::permanent(format!("the alarm does not serialize: {e}")));
+                return Err(PortError::permanent(format!(
+                    "the alarm does not serialize: {e}"
+                )));
             }
         };
         let msg = SnsMessage::new(&*self.topic_arn, body)
@@ -146,8 +150,11 @@ impl AlarmService {
         message: &str,
         error: Option<&(dyn StdError + 'static)>,
     ) -> Result<PublishReceipt, PortError> {
-        self.send(with_error(Alarm::new(Severity::Critical, source, message), error))
-            .await
+        self.send(with_error(
+            Alarm::new(Severity::Critical, source, message),
+            error,
+        ))
+        .await
     }
 
     /// Publishes an `ERROR` alarm, with the error if there is one.
@@ -157,8 +164,11 @@ impl AlarmService {
         message: &str,
         error: Option<&(dyn StdError + 'static)>,
     ) -> Result<PublishReceipt, PortError> {
-        self.send(with_error(Alarm::new(Severity::Error, source, message), error))
-            .await
+        self.send(with_error(
+            Alarm::new(Severity::Error, source, message),
+            error,
+        ))
+        .await
     }
 
     /// Publishes a `WARNING` alarm, with details if there are some.
@@ -168,8 +178,11 @@ impl AlarmService {
         message: &str,
         details: Option<serde_json::Value>,
     ) -> Result<PublishReceipt, PortError> {
-        self.send(with_details(Alarm::new(Severity::Warning, source, message), details))
-            .await
+        self.send(with_details(
+            Alarm::new(Severity::Warning, source, message),
+            details,
+        ))
+        .await
     }
 
     /// Publishes an `INFO` alarm, with details if there are some.
@@ -179,8 +192,11 @@ impl AlarmService {
         message: &str,
         details: Option<serde_json::Value>,
     ) -> Result<PublishReceipt, PortError> {
-        self.send(with_details(Alarm::new(Severity::Info, source, message), details))
-            .await
+        self.send(with_details(
+            Alarm::new(Severity::Info, source, message),
+            details,
+        ))
+        .await
     }
 }
 

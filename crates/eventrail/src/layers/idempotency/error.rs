@@ -109,11 +109,20 @@ impl fmt::Display for IdempotencyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let key = &self.key;
         match self.kind {
-            Kind::InProgress => write!(f, "idempotency key `{key}` is being processed by another delivery; try again later"),
-            Kind::PayloadMismatch => write!(f, "idempotency key `{key}` was already used with a different payload"),
+            Kind::InProgress => write!(
+                f,
+                "idempotency key `{key}` is being processed by another delivery; try again later"
+            ),
+            Kind::PayloadMismatch => write!(
+                f,
+                "idempotency key `{key}` was already used with a different payload"
+            ),
             Kind::MissingKey => f.write_str("the event has no idempotency key"),
             Kind::Store(_) => f.write_str("the idempotency store failed"),
-            Kind::BadStoredResult => write!(f, "the stored result for idempotency key `{key}` does not deserialize"),
+            Kind::BadStoredResult => write!(
+                f,
+                "the stored result for idempotency key `{key}` does not deserialize"
+            ),
             Kind::Unhashable => f.write_str("the event does not serialize for its payload hash"),
         }
     }
@@ -121,7 +130,9 @@ impl fmt::Display for IdempotencyError {
 
 impl std::error::Error for IdempotencyError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 

@@ -4,7 +4,9 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use crate::ports::{IdempotencyRecord, IdempotencyStatus, IdempotencyStore, LockOutcome, PortError};
+use crate::ports::{
+    IdempotencyRecord, IdempotencyStatus, IdempotencyStore, LockOutcome, PortError,
+};
 
 /// An [`IdempotencyStore`] in memory: for tests, local runs, and functions
 /// whose duplicates arrive within one warm instance. Clones share records.
@@ -91,13 +93,30 @@ mod tests {
     async fn lock_complete_expire() {
         let s = MemoryIdempotencyStore::new();
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
-        let rec = |exp| IdempotencyRecord::in_progress("k", t0 + Duration::from_secs(3600), Some(exp), None);
-        assert_eq!(s.try_lock(rec(t0 + Duration::from_secs(10)), t0).await.unwrap(), LockOutcome::Acquired);
-        assert!(matches!(s.try_lock(rec(t0), t0).await.unwrap(), LockOutcome::Exists(_)));
+        let rec = |exp| {
+            IdempotencyRecord::in_progress("k", t0 + Duration::from_secs(3600), Some(exp), None)
+        };
+        assert_eq!(
+            s.try_lock(rec(t0 + Duration::from_secs(10)), t0)
+                .await
+                .unwrap(),
+            LockOutcome::Acquired
+        );
+        assert!(matches!(
+            s.try_lock(rec(t0), t0).await.unwrap(),
+            LockOutcome::Exists(_)
+        ));
         // The in-progress expiry passed: the key can be taken over.
         let later = t0 + Duration::from_secs(11);
-        assert_eq!(s.try_lock(rec(later + Duration::from_secs(10)), later).await.unwrap(), LockOutcome::Acquired);
-        s.complete("k", "1".into(), later + Duration::from_secs(60)).await.unwrap();
+        assert_eq!(
+            s.try_lock(rec(later + Duration::from_secs(10)), later)
+                .await
+                .unwrap(),
+            LockOutcome::Acquired
+        );
+        s.complete("k", "1".into(), later + Duration::from_secs(60))
+            .await
+            .unwrap();
         let got = s.get("k").await.unwrap().unwrap();
         assert_eq!(got.status, IdempotencyStatus::Completed);
         assert_eq!(got.result.as_deref(), Some("1"));

@@ -157,7 +157,9 @@ where
             let Some(key) = (layer.key)(&env) else {
                 return match layer.missing {
                     MissingKey::PassThrough => inner.call(env).await.map_err(Into::into),
-                    MissingKey::Fail => Err(IdempotencyError::missing_key(env.meta().record_id()).into()),
+                    MissingKey::Fail => {
+                        Err(IdempotencyError::missing_key(env.meta().record_id()).into())
+                    }
                 };
             };
             let key = format!("{}#{}", layer.namespace, key);
@@ -235,7 +237,8 @@ fn replay<R: DeserializeOwned>(
         IdempotencyStatus::Completed => {
             tracing::info!(key, "duplicate: returning the stored result");
             let json = existing.result.as_deref().unwrap_or("null");
-            serde_json::from_str(json).map_err(|e| IdempotencyError::bad_stored_result(key, e).into())
+            serde_json::from_str(json)
+                .map_err(|e| IdempotencyError::bad_stored_result(key, e).into())
         }
     }
 }

@@ -20,9 +20,16 @@ pub struct TaskTokenError {
 
 #[derive(Debug)]
 enum Kind {
-    OutputTooLarge { bytes: usize },
-    InvalidOutput { source: serde_json::Error },
-    CallbackFailed { port: PortError, handler: Option<BoxError> },
+    OutputTooLarge {
+        bytes: usize,
+    },
+    InvalidOutput {
+        source: serde_json::Error,
+    },
+    CallbackFailed {
+        port: PortError,
+        handler: Option<BoxError>,
+    },
 }
 
 impl TaskTokenError {

@@ -85,7 +85,9 @@ use crate::envelope::Envelope;
 use crate::error::{classify, BoxError, Retry};
 use crate::layers::idempotency::IdempotencyError;
 use crate::layers::util::{error_chain, truncate_chars};
-use crate::ports::{PortError, TaskCallbacks, SFN_MAX_CAUSE_CHARS, SFN_MAX_ERROR_CHARS, SFN_MAX_OUTPUT_BYTES};
+use crate::ports::{
+    PortError, TaskCallbacks, SFN_MAX_CAUSE_CHARS, SFN_MAX_ERROR_CHARS, SFN_MAX_OUTPUT_BYTES,
+};
 
 pub use self::error::TaskTokenError;
 pub use self::future::ResponseFuture;
@@ -214,12 +216,18 @@ impl Reporter<'_> {
 
     async fn send_failure(&self, error: &str, cause: &str) -> Result<(), PortError> {
         self.with_retries("SendTaskFailure", || {
-            self.layer.callbacks.send_task_failure(self.token, error, cause)
+            self.layer
+                .callbacks
+                .send_task_failure(self.token, error, cause)
         })
         .await
     }
 
-    async fn with_retries<'f, F, Fut>(&self, what: &'static str, mut call: F) -> Result<(), PortError>
+    async fn with_retries<'f, F, Fut>(
+        &self,
+        what: &'static str,
+        mut call: F,
+    ) -> Result<(), PortError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<(), PortError>> + 'f,

@@ -22,7 +22,12 @@ pin_project_lite::pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn new(inner: Tracked<F>, span: Span, counter: AttemptCounter, first_attempt: u32) -> Self {
+    pub(super) fn new(
+        inner: Tracked<F>,
+        span: Span,
+        counter: AttemptCounter,
+        first_attempt: u32,
+    ) -> Self {
         Self {
             inner,
             span,

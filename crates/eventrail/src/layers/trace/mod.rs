@@ -100,6 +100,11 @@ where
             let _enter = span.enter();
             self.inner.call(env)
         };
-        ResponseFuture::new(Tracked::new(fut, counter.clone()), span, counter, first_attempt)
+        ResponseFuture::new(
+            Tracked::new(fut, counter.clone()),
+            span,
+            counter,
+            first_attempt,
+        )
     }
 }
