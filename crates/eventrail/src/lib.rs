@@ -17,6 +17,8 @@
 //! - [`app`]: [`App`], which processes whole batches and reports per record;
 //! - [`error`]: every error says whether a retry can help;
 //! - [`ports`]: SNS, Step Functions, SES, S3 and idempotency stores as traits;
+//! - [`layers`]: retry, timeout, idempotency, alarm, task-token, dead-letter
+//!   and tracing middleware, stacked with [`ServiceBuilderExt`];
 //! - [`routes`]: the route table, printable.
 //!
 //! ## Quick start
@@ -66,6 +68,7 @@ pub use bus::{handler_fn, Bus};
 pub use envelope::{AnyEnvelope, Envelope, Metadata, Source};
 pub use error::{BoxError, HandlerError, RecordError};
 pub use factory::EventFactory;
+pub use layers::ServiceBuilderExt;
 pub use router::Router;
 
 /// Re-exported so that applications use the same `aws_lambda_events` as eventrail.

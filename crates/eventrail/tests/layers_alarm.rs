@@ -356,3 +356,46 @@ fn subjects_from_odd_input() {
     let a = Alarm::new(Severity::Info, "s", "m");
     assert_eq!(a.subject(), "[INFO] s: m");
 }
+
+#[tokio::test(start_paused = true)]
+async fn alarms_can_be_limited_to_some_errors() {
+    let topic = Topic::new();
+    let mut svc = AlarmLayer::new(alarms(&topic), "H")
+        .only_if(|e| !eventrail::error::is_retryable(e))
+        .layer(handler_fn(|e: Envelope<u8>| async move {
+            match e.event() {
+                0 => Err::<(), _>(HandlerError::retryable("busy")),
+                _ => Err(HandlerError::permanent("bad")),
+            }
+        }));
+    let e = |n: u8| Envelope::new(n, Metadata::new("m", Source::Sqs));
+    let err = svc.ready().await.unwrap().call(e(0)).await.unwrap_err();
+    assert_eq!(err.to_string(), "busy");
+    assert!(topic.messages().is_empty());
+    svc.ready().await.unwrap().call(e(1)).await.unwrap_err();
+    assert_eq!(topic.bodies()[0]["message"], "bad");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_huge_error_is_cut_in_the_alarm_but_not_in_the_result() {
+    let topic = Topic::new();
+    let huge: &'static str = Box::leak("x".repeat(300 * 1024).into_boxed_str());
+    let mut svc = AlarmLayer::new(alarms(&topic), "H").layer(failing(huge));
+    let err = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(import_env())
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string().len(), 300 * 1024);
+    let sent = topic.messages();
+    assert!(
+        sent[0].message.len() < 256 * 1024,
+        "fits in one SNS message"
+    );
+    assert!(topic.bodies()[0]["message"]
+        .as_str()
+        .unwrap()
+        .ends_with("..."));
+}

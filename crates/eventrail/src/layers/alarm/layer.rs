@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use super::{AlarmOnFailure, AlarmService, Severity, SeverityFn};
+use super::{AlarmOnFailure, AlarmService, FilterFn, Severity, SeverityFn};
 
 /// Applies [`AlarmOnFailure`] to a service. See the [module docs](super).
 #[derive(Clone)]
@@ -11,6 +11,7 @@ pub struct AlarmLayer {
     pub(super) service: AlarmService,
     pub(super) source: Arc<str>,
     pub(super) severity: SeverityFn,
+    pub(super) filter: Option<FilterFn>,
 }
 
 impl fmt::Debug for AlarmLayer {
@@ -18,6 +19,7 @@ impl fmt::Debug for AlarmLayer {
         f.debug_struct("AlarmLayer")
             .field("service", &self.service)
             .field("source", &self.source)
+            .field("filtered", &self.filter.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -30,6 +32,7 @@ impl AlarmLayer {
             service,
             source: source.into(),
             severity: Arc::new(|_| Severity::Error),
+            filter: None,
         }
     }
 
@@ -45,6 +48,17 @@ impl AlarmLayer {
         f: impl Fn(&(dyn std::error::Error + 'static)) -> Severity + Send + Sync + 'static,
     ) -> Self {
         self.severity = Arc::new(f);
+        self
+    }
+
+    /// Alarms only for errors `f` accepts, e.g. only permanent ones when the
+    /// source redelivers retryable failures and a later delivery may succeed:
+    /// `.only_if(|e| !eventrail::error::is_retryable(e))`.
+    pub fn only_if(
+        mut self,
+        f: impl Fn(&(dyn std::error::Error + 'static)) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.filter = Some(Arc::new(f));
         self
     }
 }

@@ -80,7 +80,7 @@ use tower_service::Service;
 
 use crate::envelope::Envelope;
 use crate::error::BoxError;
-use crate::layers::util::{AttemptCounter, Tracked};
+use crate::layers::util::{truncate_chars, AttemptCounter, Tracked};
 use crate::routes::short_type_name;
 
 pub use self::future::ResponseFuture;
@@ -145,8 +145,12 @@ where
                 Ok(resp) => return Ok(resp),
                 Err(e) => e.into(),
             };
+            if layer.filter.as_ref().is_some_and(|f| !f(&*err)) {
+                return Err(err);
+            }
             let severity = (layer.severity)(&*err);
-            let alarm = Alarm::new(severity, &*layer.source, err.to_string())
+            let message = truncate_chars(&err.to_string(), MAX_MESSAGE_CHARS);
+            let alarm = Alarm::new(severity, &*layer.source, message)
                 .with_error(&*err)
                 .with_meta(&meta)
                 .with_event_type(short_type_name(std::any::type_name::<E>()))
@@ -157,6 +161,12 @@ where
         })
     }
 }
+
+/// An alarm's message is cut to this many characters (SNS takes 256 KiB in
+/// all; the error chain is in the body too).
+const MAX_MESSAGE_CHARS: usize = 32 * 1024;
+
+pub(crate) type FilterFn = Arc<dyn Fn(&(dyn std::error::Error + 'static)) -> bool + Send + Sync>;
 
 pub(crate) type SeverityFn =
     Arc<dyn Fn(&(dyn std::error::Error + 'static)) -> Severity + Send + Sync>;

@@ -2,7 +2,7 @@
 //!
 //! For an envelope carrying a Step Functions task token (a
 //! `.waitForTaskToken` task), [`TaskTokenLayer`] reports the outcome through
-//! [`TaskCallbacks`](crate::ports::TaskCallbacks):
+//! [`TaskCallbacks`]:
 //!
 //! - success: `SendTaskSuccess` with the handler's output as JSON;
 //! - failure: `SendTaskFailure` with an error name (by default
@@ -23,7 +23,7 @@
 //! Put it outside the retry layer so only final failures are reported, and
 //! inside the idempotency layer so a duplicate delivery does not report twice.
 //! A duplicate that arrives while the first delivery is still running (an
-//! [`IdempotencyError`](crate::layers::idempotency::IdempotencyError) that
+//! [`IdempotencyError`] that
 //! [is in progress](crate::layers::idempotency::IdempotencyError::is_in_progress))
 //! never fails the task, whatever the order.
 //!
