@@ -341,3 +341,34 @@ async fn a_duplicate_in_progress_does_not_fail_the_task() {
         }]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_replayed_duplicate_does_not_report_twice() {
+    let sfn = Sfn::new();
+    let store = Arc::new(MemoryIdempotencyStore::new());
+    // The architecture's order again: task token outside idempotency.
+    let mut svc = ServiceBuilder::new()
+        .task_token(sfn.clone())
+        .layer(IdempotencyLayer::new(
+            store,
+            |e: &Envelope<ImportProcess>| Some(e.rows.to_string()),
+        ))
+        .service(importer());
+    let first = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(task(1, "tok"))
+        .await
+        .unwrap();
+    let again = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(task(1, "tok"))
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    assert_eq!(sfn.received().len(), 1, "{:?}", sfn.received());
+    assert_eq!(sfn.calls.load(Ordering::SeqCst), 1);
+}

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,7 +15,17 @@ use crate::envelope::Metadata;
 thread_local! {
     /// Attempt counters of the layers whose futures are being polled on this
     /// thread, outermost first.
-    static SCOPES: RefCell<Vec<Arc<AtomicU32>>> = const { RefCell::new(Vec::new()) };
+    static SCOPES: RefCell<Vec<Arc<Scope>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What the layers inside an outer layer report to it.
+#[derive(Debug, Default)]
+struct Scope {
+    /// The highest attempt number a retry layer started.
+    attempts: AtomicU32,
+    /// An idempotency layer replayed a stored result instead of running the
+    /// handler.
+    replayed: AtomicBool,
 }
 
 /// Tells every enclosing [`Tracked`] future that attempt `attempt` started.
@@ -25,14 +35,25 @@ thread_local! {
 pub(crate) fn record_attempt(attempt: u32) {
     SCOPES.with(|s| {
         for c in s.borrow().iter() {
-            c.fetch_max(attempt, Ordering::Relaxed);
+            c.attempts.fetch_max(attempt, Ordering::Relaxed);
         }
     });
 }
 
-/// How many attempts the layers inside an outer layer made.
+/// Tells every enclosing [`Tracked`] future that the result is a replay of a
+/// stored one (the handler did not run).
+pub(crate) fn record_replay() {
+    SCOPES.with(|s| {
+        for c in s.borrow().iter() {
+            c.replayed.store(true, Ordering::Relaxed);
+        }
+    });
+}
+
+/// How many attempts the layers inside an outer layer made, and whether the
+/// result was replayed.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct AttemptCounter(Arc<AtomicU32>);
+pub(crate) struct AttemptCounter(Arc<Scope>);
 
 impl AttemptCounter {
     /// The highest attempt number seen, or the envelope's own when no retry
@@ -43,7 +64,12 @@ impl AttemptCounter {
 
     /// The highest attempt number a retry layer inside reported (0 for none).
     pub(crate) fn get(&self) -> u32 {
-        self.0.load(Ordering::Relaxed)
+        self.0.attempts.load(Ordering::Relaxed)
+    }
+
+    /// Whether an idempotency layer inside replayed a stored result.
+    pub(crate) fn replayed(&self) -> bool {
+        self.0.replayed.load(Ordering::Relaxed)
     }
 }
 
@@ -191,6 +217,32 @@ pub(crate) use boxed_response_future;
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[tokio::test]
+    async fn nested_scopes_all_hear_reports_and_siblings_do_not() {
+        let outer = AttemptCounter::default();
+        let inner = AttemptCounter::default();
+        let sibling = AttemptCounter::default();
+        let work = Tracked::new(
+            Tracked::new(
+                async {
+                    record_attempt(3);
+                    record_attempt(2);
+                    tokio::task::yield_now().await;
+                    record_replay();
+                },
+                inner.clone(),
+            ),
+            outer.clone(),
+        );
+        let other = Tracked::new(async { tokio::task::yield_now().await }, sibling.clone());
+        tokio::join!(work, other);
+        assert_eq!((outer.get(), inner.get(), sibling.get()), (3, 3, 0));
+        assert!(outer.replayed() && inner.replayed() && !sibling.replayed());
+        // Outside any poll, reports go nowhere.
+        record_attempt(9);
+        assert_eq!(outer.get(), 3);
+    }
 
     #[test]
     fn timestamps() {

@@ -83,6 +83,7 @@ use tower_service::Service;
 
 use crate::envelope::Envelope;
 use crate::error::BoxError;
+use crate::layers::util::record_replay;
 use crate::ports::{IdempotencyRecord, IdempotencyStatus, LockOutcome};
 
 pub use self::error::IdempotencyError;
@@ -236,6 +237,7 @@ fn replay<R: DeserializeOwned>(
         IdempotencyStatus::InProgress => Err(IdempotencyError::in_progress(key).into()),
         IdempotencyStatus::Completed => {
             tracing::info!(key, "duplicate: returning the stored result");
+            record_replay();
             let json = existing.result.as_deref().unwrap_or("null");
             serde_json::from_str(json)
                 .map_err(|e| IdempotencyError::bad_stored_result(key, e).into())

@@ -22,10 +22,11 @@
 //!
 //! Put it outside the retry layer so only final failures are reported, and
 //! inside the idempotency layer so a duplicate delivery does not report twice.
-//! A duplicate that arrives while the first delivery is still running (an
-//! [`IdempotencyError`] that
+//! In either order a duplicate never disturbs the task: one that arrives while
+//! the first delivery is still running (an [`IdempotencyError`] that
 //! [is in progress](crate::layers::idempotency::IdempotencyError::is_in_progress))
-//! never fails the task, whatever the order.
+//! does not fail it, and one answered with the stored result does not report
+//! it a second time.
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};
@@ -84,7 +85,7 @@ use tower_service::Service;
 use crate::envelope::Envelope;
 use crate::error::{classify, BoxError, Retry};
 use crate::layers::idempotency::IdempotencyError;
-use crate::layers::util::{error_chain, truncate_chars};
+use crate::layers::util::{error_chain, truncate_chars, AttemptCounter, Tracked};
 use crate::ports::{
     PortError, TaskCallbacks, SFN_MAX_CAUSE_CHARS, SFN_MAX_ERROR_CHARS, SFN_MAX_OUTPUT_BYTES,
 };
@@ -140,13 +141,20 @@ where
     fn call(&mut self, env: Envelope<E>) -> Self::Future {
         let token: Option<Arc<str>> = env.meta().task_token().map(Arc::from);
         let record_id: Arc<str> = Arc::from(env.meta().record_id());
-        let fut = self.inner.call(env);
+        let scope = AttemptCounter::default();
+        let fut = Tracked::new(self.inner.call(env), scope.clone());
         let layer = self.layer.clone();
         ResponseFuture::new(async move {
             let result = fut.await.map_err(Into::into);
             let Some(token) = token else {
                 return result;
             };
+            if result.is_ok() && scope.replayed() {
+                // A duplicate answered from the idempotency store: the first
+                // delivery already reported this result.
+                tracing::debug!(record_id = &*record_id, "replayed result; no callback");
+                return result;
+            }
             let reporter = Reporter {
                 layer: &layer,
                 token: &token,
@@ -223,14 +231,10 @@ impl Reporter<'_> {
         .await
     }
 
-    async fn with_retries<'f, F, Fut>(
-        &self,
-        what: &'static str,
-        mut call: F,
-    ) -> Result<(), PortError>
+    async fn with_retries<F, Fut>(&self, what: &'static str, mut call: F) -> Result<(), PortError>
     where
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<(), PortError>> + 'f,
+        Fut: std::future::Future<Output = Result<(), PortError>>,
     {
         let policy = self.layer.callback_retry;
         let mut attempt = 1;
