@@ -83,7 +83,8 @@ async fn finish(
     started: Instant,
 ) -> Result<Value, InvokeError> {
     let report = process(app, detected, inv).await;
-    let summary = Summary::new(&report, started.elapsed());
+    let mut summary = Summary::new(&report, started.elapsed());
+    summary.duplicates = inv.counters.duplicates();
     let response = respond(&report);
     summary.log(inv, response.as_ref().err());
     response
@@ -133,18 +134,26 @@ pub struct Summary {
     pub done: usize,
     /// Records failed (reported for redelivery, or counted in the invocation error).
     pub failed: usize,
+    /// Records a retry layer attempted more than once.
+    pub retried: usize,
+    /// Events an idempotency layer answered from a stored result (see
+    /// [`InvocationCounters`](eventrail::app::InvocationCounters)).
+    pub duplicates: usize,
     /// How long processing took.
     pub duration: Duration,
 }
 
 impl Summary {
-    /// The summary of a report that took `duration`.
+    /// The summary of a report that took `duration`. `duplicates` is
+    /// not in the report: [`invoke`] reads it from the invocation's counters.
     pub fn new(report: &Report, duration: Duration) -> Self {
         Self {
             source: report.source,
             records: report.outcomes.len(),
             done: report.done(),
             failed: report.failed(),
+            retried: report.retried(),
+            duplicates: 0,
             duration,
         }
     }
@@ -156,6 +165,8 @@ impl Summary {
             records = self.records,
             done = self.done,
             failed = self.failed,
+            retried = self.retried,
+            duplicates = self.duplicates,
             duration_ms = self.duration.as_millis() as u64,
             error = error.map(tracing::field::display),
             "invocation summary"

@@ -51,9 +51,14 @@
 //! # }
 //! ```
 
+use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
@@ -69,6 +74,7 @@ use crate::bus::{Bus, Output};
 use crate::envelope::{AnyEnvelope, Metadata, Source};
 use crate::error::{classify, BoxError, Classify, RecordError, Retry};
 use crate::factory::{EventFactory, Routed, StepFunctionInput};
+use crate::layers::util::{AttemptCounter, Tracked};
 use crate::router::RouteConflict;
 use crate::routes::{short_type_name, RouteRow, RouteTable};
 
@@ -115,6 +121,73 @@ pub struct Invocation {
     pub request_id: Option<Arc<str>>,
     /// The invocation deadline.
     pub deadline: Option<Instant>,
+    /// What happened during the invocation that outcomes do not show
+    /// (duplicates answered by an idempotency layer). Shared by clones.
+    pub counters: Arc<InvocationCounters>,
+}
+
+/// Counters of one [`Invocation`], filled while [`App::run`] processes it.
+///
+/// Retries are not counted here: a record's [`Metadata::attempt`] in its
+/// [`RecordOutcome`] is the highest attempt a retry layer made for it.
+#[derive(Debug, Default)]
+pub struct InvocationCounters {
+    duplicates: AtomicUsize,
+}
+
+impl InvocationCounters {
+    /// How many events an idempotency layer answered from a stored result
+    /// instead of running the handler again.
+    pub fn duplicates(&self) -> usize {
+        self.duplicates.load(Ordering::Relaxed)
+    }
+}
+
+thread_local! {
+    /// The counters of the invocations whose records are being polled on
+    /// this thread, innermost last.
+    static COUNTERS: RefCell<Vec<Arc<InvocationCounters>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Counts a duplicate for the invocation whose record is being processed on
+/// this thread (the idempotency layer calls it when it replays a stored
+/// result). Outside [`App::run`] it does nothing.
+#[allow(dead_code)] // called by the idempotency layer
+pub(crate) fn record_duplicate() {
+    let _ = COUNTERS.try_with(|c| {
+        if let Some(top) = c.borrow().last() {
+            top.duplicates.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+}
+
+pin_project_lite::pin_project! {
+    /// Runs `inner` with the invocation's counters registered for
+    /// [`record_duplicate`].
+    struct Counted<F> {
+        #[pin]
+        inner: F,
+        counters: Arc<InvocationCounters>,
+    }
+}
+
+struct PopCounters;
+
+impl Drop for PopCounters {
+    fn drop(&mut self) {
+        let _ = COUNTERS.try_with(|c| c.borrow_mut().pop());
+    }
+}
+
+impl<F: Future> Future for Counted<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        COUNTERS.with(|c| c.borrow_mut().push(Arc::clone(this.counters)));
+        let _pop = PopCounters;
+        this.inner.poll(cx)
+    }
 }
 
 /// Lambda functions run for at most 15 minutes; a deadline further away than
@@ -126,7 +199,7 @@ impl Invocation {
     pub fn new(request_id: impl Into<Arc<str>>) -> Self {
         Self {
             request_id: Some(request_id.into()),
-            deadline: None,
+            ..Self::default()
         }
     }
 
@@ -183,7 +256,9 @@ pub struct Failure {
 /// The outcome of one input record.
 #[derive(Debug)]
 pub struct RecordOutcome {
-    /// The record's metadata (id, source, ...).
+    /// The record's metadata (id, source, ...). Its
+    /// [`attempt`](Metadata::attempt) is the highest attempt a retry layer
+    /// made for the record (1 when none retried).
     pub meta: Metadata,
     /// What became of it.
     pub status: Status,
@@ -227,6 +302,14 @@ impl Report {
     /// The number of records done (acknowledged ones included).
     pub fn done(&self) -> usize {
         self.outcomes.len() - self.failed()
+    }
+
+    /// The number of records a retry layer attempted more than once.
+    pub fn retried(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| o.meta.attempt() > 1)
+            .count()
     }
 
     /// The number of unmatched records that were acknowledged.
@@ -619,7 +702,17 @@ impl App {
                 }
             }
         };
-        match AssertUnwindSafe(work).catch_unwind().await {
+        let attempts = AttemptCounter::default();
+        let work = Counted {
+            inner: Tracked::new(work, attempts.clone()),
+            counters: Arc::clone(&inv.counters),
+        };
+        let result = AssertUnwindSafe(work).catch_unwind().await;
+        let mut meta = meta;
+        if attempts.get() > meta.attempt() {
+            meta.set_attempt(attempts.get());
+        }
+        match result {
             Ok(Ok(output)) => RecordOutcome {
                 meta,
                 status: Status::Done(output),
@@ -671,5 +764,39 @@ impl From<RecordError> for Failure {
             retry: Retry::Permanent,
             attempted: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::{Envelope, Source};
+    use crate::error::HandlerError;
+    use crate::factory::Record;
+    use crate::{handler_fn, Router};
+
+    #[derive(Debug)]
+    struct Ping;
+
+    #[tokio::test]
+    async fn duplicates_are_counted_on_the_invocation_being_processed() {
+        let bus = Bus::builder()
+            .on(handler_fn(|_: Envelope<Ping>| async {
+                record_duplicate();
+                Ok::<_, HandlerError>(())
+            }))
+            .build();
+        let app = App::builder(Router::new(), bus).build().unwrap();
+        let routed = vec![
+            Record::new("a", Source::Direct).event(Ping),
+            Record::new("b", Source::Direct).event(Ping),
+        ];
+        let inv = Invocation::new("r-1");
+        let outcomes = app.run(routed, &inv).await;
+        assert_eq!(outcomes.len(), 2);
+        assert_eq!(inv.counters.duplicates(), 2);
+        // Outside a run there is nothing to count on.
+        record_duplicate();
+        assert_eq!(inv.counters.duplicates(), 2);
     }
 }

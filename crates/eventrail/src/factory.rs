@@ -234,7 +234,8 @@ impl Record {
 
     /// An SQS message. The record id is the `messageId`; the correlation id and
     /// tenant come from message attributes (see [`CORRELATION_ATTRIBUTES`],
-    /// [`TENANT_ATTRIBUTES`]); FIFO messages are ordered by `MessageGroupId`.
+    /// [`TENANT_ATTRIBUTES`]); FIFO messages are ordered by `MessageGroupId`
+    /// (a message of a `.fifo` queue without one is ordered by the queue ARN).
     pub fn sqs(msg: &SqsMessage) -> Self {
         let mut rec = Self::new(msg.message_id.as_deref().unwrap_or(""), Source::Sqs);
         let get = |n: &str| {
@@ -248,10 +249,16 @@ impl Record {
         if let Some(t) = attr(get, &TENANT_ATTRIBUTES) {
             rec.meta = rec.meta.with_tenant(t);
         }
-        rec.order_key = msg
-            .attributes
-            .get("MessageGroupId")
-            .map(|g| Arc::from(g.as_str()));
+        rec.order_key = match msg.attributes.get("MessageGroupId") {
+            Some(group) => Some(Arc::from(group.as_str())),
+            // A FIFO queue's message without its group: keep the whole
+            // queue in order rather than none of it.
+            None => msg
+                .event_source_arn
+                .as_deref()
+                .filter(|arn| arn.ends_with(".fifo"))
+                .map(Arc::from),
+        };
         rec
     }
 
@@ -494,6 +501,20 @@ mod tests {
         assert!(out
             .iter()
             .all(|r| r.result().as_ref().is_err_and(|e| e.is_no_route())));
+    }
+
+    #[test]
+    fn fifo_messages_are_ordered_by_group_or_by_queue() {
+        let mut m = SqsMessage::default();
+        m.message_id = Some("m".into());
+        m.event_source_arn = Some("arn:aws:sqs:eu-west-1:1:jobs.fifo".into());
+        let queue = Record::sqs(&m).unmatched();
+        assert_eq!(queue.order_key(), Some("arn:aws:sqs:eu-west-1:1:jobs.fifo"));
+        m.attributes.insert("MessageGroupId".into(), "g-1".into());
+        assert_eq!(Record::sqs(&m).unmatched().order_key(), Some("g-1"));
+        m.attributes.clear();
+        m.event_source_arn = Some("arn:aws:sqs:eu-west-1:1:jobs".into());
+        assert_eq!(Record::sqs(&m).unmatched().order_key(), None);
     }
 
     #[test]

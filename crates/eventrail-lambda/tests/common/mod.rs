@@ -56,7 +56,12 @@ impl Probe {
     }
 }
 
-async fn behave(probe: &Probe, id: &str, fail: &str, sleep_ms: u64) -> Result<String, HandlerError> {
+async fn behave(
+    probe: &Probe,
+    id: &str,
+    fail: &str,
+    sleep_ms: u64,
+) -> Result<String, HandlerError> {
     probe.started.lock().unwrap().push(id.to_owned());
     let now = probe.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     probe.peak.fetch_max(now, Ordering::SeqCst);
@@ -68,14 +73,18 @@ async fn behave(probe: &Probe, id: &str, fail: &str, sleep_ms: u64) -> Result<St
     probe.in_flight.fetch_sub(1, Ordering::SeqCst);
     match fail {
         "permanent" => Err(HandlerError::permanent(format!("job {id} is poison"))),
-        "retryable" => Err(HandlerError::retryable(format!("job {id} hit a busy dependency"))),
+        "retryable" => Err(HandlerError::retryable(format!(
+            "job {id} hit a busy dependency"
+        ))),
         "panic" => panic!("job {id} blew up"),
         _ => Ok(format!("done {id}")),
     }
 }
 
 /// The app, its probe, built with `tune` applied to the builder.
-pub fn app_with(tune: impl FnOnce(eventrail::app::AppBuilder) -> eventrail::app::AppBuilder) -> (App, Arc<Probe>) {
+pub fn app_with(
+    tune: impl FnOnce(eventrail::app::AppBuilder) -> eventrail::app::AppBuilder,
+) -> (App, Arc<Probe>) {
     let probe = Arc::new(Probe::default());
     let (p1, p2, p3) = (probe.clone(), probe.clone(), probe.clone());
     let router = Router::new()
@@ -114,7 +123,9 @@ pub fn app_with(tune: impl FnOnce(eventrail::app::AppBuilder) -> eventrail::app:
             }
         }))
         .build();
-    let app = tune(App::builder(router, bus)).build().expect("routes are consistent");
+    let app = tune(App::builder(router, bus))
+        .build()
+        .expect("routes are consistent");
     (app, probe)
 }
 
