@@ -14,8 +14,11 @@ start_lambda_emulator() {
   fi
   if [ "$have" != "$EVENTRAIL_CARGO_LAMBDA_VERSION" ]; then
     echo "lambda_emulator: installing cargo-lambda $EVENTRAIL_CARGO_LAMBDA_VERSION with pip" >&2
+    # A system Python may refuse global installs; a user install then does.
     if ! timeout 600 python3 -m pip install --quiet --disable-pip-version-check \
-      "cargo-lambda==$EVENTRAIL_CARGO_LAMBDA_VERSION" >&2; then
+      "cargo-lambda==$EVENTRAIL_CARGO_LAMBDA_VERSION" >&2 &&
+      ! timeout 600 python3 -m pip install --quiet --disable-pip-version-check --user \
+        "cargo-lambda==$EVENTRAIL_CARGO_LAMBDA_VERSION" >&2; then
       echo "error: could not install cargo-lambda $EVENTRAIL_CARGO_LAMBDA_VERSION with pip; the emulator test will fail" >&2
       return 0
     fi

@@ -4,13 +4,79 @@
 //!   binary built with it into a local tool too: `BINARY invoke FILE`
 //!   processes one event file the same way and prints the response (see
 //!   [`local`]).
-//! - [`invoke()`] is one invocation without the runtime: [`detect()`] the source
-//!   of the raw JSON, process the records, build the response with
+//! - [`invoke()`] is one invocation without the runtime: [`detect()`] the
+//!   source of the raw JSON, process the records, build the response with
 //!   [`respond`]. Tests and harnesses drive an app through it.
 //!
-//! How each source is answered (partial batch responses, stream checkpoints,
-//! Step Functions output, invocation errors) is described in [`response`];
-//! how the source is recognised, in [`detect`](mod@detect).
+//! How each source is answered (partial batch responses, FIFO groups, stream
+//! checkpoints, Step Functions output, invocation errors) is described in
+//! [`response`]; how the source is recognised, in [`detect`](mod@detect).
+//! Ordering, bounded concurrency, panic isolation and the deadline cut-off
+//! are the [`App`](eventrail::App)'s, configured on its builder
+//! ([`eventrail::app::AppBuilder`]).
+//!
+//! # A Lambda function
+//!
+//! ```no_run
+//! use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
+//!
+//! #[derive(Debug, serde::Deserialize)]
+//! struct Notification {
+//!     recipient: String,
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), eventrail_lambda::lambda_runtime::Error> {
+//!     let bus = Bus::builder()
+//!         .on(handler_fn(|n: Envelope<Notification>| async move {
+//!             if n.recipient.is_empty() {
+//!                 return Err(HandlerError::permanent("no recipient"));
+//!             }
+//!             Ok(())
+//!         }))
+//!         .build();
+//!     let router = Router::new().sqs("type", "NOTIFICATION").to::<Notification>();
+//!     let app = App::builder(router, bus).concurrency(16).build()?;
+//!     eventrail_lambda::run(app).await
+//! }
+//! ```
+//!
+//! Built this way, the binary also runs locally:
+//!
+//! ```text
+//! $ my-function invoke events/sqs-batch.json
+//! {"batchItemFailures":[{"itemIdentifier":"0e6f3c52-..."}]}
+//! ```
+//!
+//! # One invocation in a test
+//!
+//! ```
+//! use eventrail::app::Invocation;
+//! use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
+//!
+//! #[derive(Debug, serde::Deserialize)]
+//! struct Notification {
+//!     recipient: String,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let app = App::builder(
+//!     Router::new().sqs("type", "NOTIFICATION").to::<Notification>(),
+//!     Bus::builder()
+//!         .on(handler_fn(|_: Envelope<Notification>| async { Ok::<_, HandlerError>(()) }))
+//!         .build(),
+//! )
+//! .build()
+//! .unwrap();
+//!
+//! // An S3 notification reaches a function that has no S3 route: the record
+//! // fails, and so does the (asynchronous) invocation.
+//! let s3 = br#"{"Records": [{"eventSource": "aws:s3", "s3": {
+//!     "bucket": {"name": "inbox"}, "object": {"key": "a.csv", "sequencer": "01"}}}]}"#;
+//! let err = eventrail_lambda::invoke(&app, s3, Invocation::default()).await.unwrap_err();
+//! assert!(err.to_string().starts_with("1 of 1 s3 record(s) failed"));
+//! # }
+//! ```
 
 pub mod detect;
 mod error;

@@ -132,6 +132,10 @@ fn read_input(input: &OsString) -> Result<Vec<u8>, String> {
 /// Runs the `invoke` command with `args` (the words after `invoke`) and
 /// returns the process exit code: 0 on success, 1 with an `error:` line on
 /// stderr otherwise. See the [module docs](self).
+///
+/// Meant for a process that exits right after: it replaces the panic hook
+/// (a panic is reported as the `error:` line instead) and installs a
+/// `tracing` subscriber writing to stderr if none is installed.
 pub async fn main(app: &App, args: &[OsString]) -> i32 {
     // Panics that reach here are reported as one `error:` line below; the
     // default hook's multi-line message would only add noise.
