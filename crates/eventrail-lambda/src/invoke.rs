@@ -136,7 +136,7 @@ pub struct Summary {
     pub failed: usize,
     /// Records a retry layer attempted more than once.
     pub retried: usize,
-    /// Events an idempotency layer answered from a stored result (see
+    /// Records an idempotency layer answered from a stored result (see
     /// [`InvocationCounters`](eventrail::app::InvocationCounters)).
     pub duplicates: usize,
     /// How long processing took.

@@ -51,14 +51,10 @@
 //! # }
 //! ```
 
-use std::cell::RefCell;
 use std::fmt;
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
@@ -129,64 +125,18 @@ pub struct Invocation {
 /// Counters of one [`Invocation`], filled while [`App::run`] processes it.
 ///
 /// Retries are not counted here: a record's [`Metadata::attempt`] in its
-/// [`RecordOutcome`] is the highest attempt a retry layer made for it.
+/// [`RecordOutcome`] is the highest attempt a retry layer made for it
+/// ([`Report::retried`]).
 #[derive(Debug, Default)]
 pub struct InvocationCounters {
     duplicates: AtomicUsize,
 }
 
 impl InvocationCounters {
-    /// How many events an idempotency layer answered from a stored result
+    /// How many records an idempotency layer answered from a stored result
     /// instead of running the handler again.
     pub fn duplicates(&self) -> usize {
         self.duplicates.load(Ordering::Relaxed)
-    }
-}
-
-thread_local! {
-    /// The counters of the invocations whose records are being polled on
-    /// this thread, innermost last.
-    static COUNTERS: RefCell<Vec<Arc<InvocationCounters>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Counts a duplicate for the invocation whose record is being processed on
-/// this thread (the idempotency layer calls it when it replays a stored
-/// result). Outside [`App::run`] it does nothing.
-#[allow(dead_code)] // called by the idempotency layer
-pub(crate) fn record_duplicate() {
-    let _ = COUNTERS.try_with(|c| {
-        if let Some(top) = c.borrow().last() {
-            top.duplicates.fetch_add(1, Ordering::Relaxed);
-        }
-    });
-}
-
-pin_project_lite::pin_project! {
-    /// Runs `inner` with the invocation's counters registered for
-    /// [`record_duplicate`].
-    struct Counted<F> {
-        #[pin]
-        inner: F,
-        counters: Arc<InvocationCounters>,
-    }
-}
-
-struct PopCounters;
-
-impl Drop for PopCounters {
-    fn drop(&mut self) {
-        let _ = COUNTERS.try_with(|c| c.borrow_mut().pop());
-    }
-}
-
-impl<F: Future> Future for Counted<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        COUNTERS.with(|c| c.borrow_mut().push(Arc::clone(this.counters)));
-        let _pop = PopCounters;
-        this.inner.poll(cx)
     }
 }
 
@@ -703,11 +653,11 @@ impl App {
             }
         };
         let attempts = AttemptCounter::default();
-        let work = Counted {
-            inner: Tracked::new(work, attempts.clone()),
-            counters: Arc::clone(&inv.counters),
-        };
+        let work = Tracked::new(work, attempts.clone());
         let result = AssertUnwindSafe(work).catch_unwind().await;
+        if attempts.replayed() {
+            inv.counters.duplicates.fetch_add(1, Ordering::Relaxed);
+        }
         let mut meta = meta;
         if attempts.get() > meta.attempt() {
             meta.set_attempt(attempts.get());
@@ -770,33 +720,55 @@ impl From<RecordError> for Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::{Envelope, Source};
-    use crate::error::HandlerError;
     use crate::factory::Record;
-    use crate::{handler_fn, Router};
+    use crate::layers::{MemoryIdempotencyStore, RetryPolicy, ServiceBuilderExt};
+    use crate::{handler_fn, Envelope, HandlerError, Router, Source};
+    use tower::ServiceBuilder;
 
     #[derive(Debug)]
-    struct Ping;
+    struct Ping(&'static str);
 
-    #[tokio::test]
-    async fn duplicates_are_counted_on_the_invocation_being_processed() {
-        let bus = Bus::builder()
-            .on(handler_fn(|_: Envelope<Ping>| async {
-                record_duplicate();
-                Ok::<_, HandlerError>(())
-            }))
-            .build();
+    #[tokio::test(start_paused = true)]
+    async fn retries_and_replayed_duplicates_are_counted() {
+        let flaky = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let handler = ServiceBuilder::new()
+            .idempotent(
+                Arc::new(MemoryIdempotencyStore::new()),
+                |env: &Envelope<Ping>| Some(env.event().0.to_owned()),
+            )
+            .retries(RetryPolicy::default().max_attempts(3))
+            .service(handler_fn(move |env: Envelope<Ping>| {
+                let flaky = Arc::clone(&flaky);
+                async move {
+                    if env.event().0 == "flaky" && flaky.swap(false, Ordering::SeqCst) {
+                        return Err(HandlerError::retryable("busy"));
+                    }
+                    Ok::<_, HandlerError>(())
+                }
+            }));
+        let bus = Bus::builder().on(handler).build();
         let app = App::builder(Router::new(), bus).build().unwrap();
         let routed = vec![
-            Record::new("a", Source::Direct).event(Ping),
-            Record::new("b", Source::Direct).event(Ping),
+            Record::new("a", Source::Direct).event(Ping("flaky")),
+            Record::new("b", Source::Direct).event(Ping("once")),
         ];
         let inv = Invocation::new("r-1");
         let outcomes = app.run(routed, &inv).await;
-        assert_eq!(outcomes.len(), 2);
-        assert_eq!(inv.counters.duplicates(), 2);
-        // Outside a run there is nothing to count on.
-        record_duplicate();
+        let report = Report {
+            source: Source::Direct,
+            outcomes,
+        };
+        assert_eq!((report.failed(), report.retried()), (0, 1));
+        assert_eq!(inv.counters.duplicates(), 0);
+
+        // The same events again: both answered from the store.
+        let again = vec![
+            Record::new("a2", Source::Direct).event(Ping("flaky")),
+            Record::new("b2", Source::Direct).event(Ping("once")),
+        ];
+        let inv = Invocation::new("r-2");
+        let outcomes = app.run(again, &inv).await;
+        assert!(outcomes.iter().all(|o| !o.is_failed()));
         assert_eq!(inv.counters.duplicates(), 2);
     }
 }
