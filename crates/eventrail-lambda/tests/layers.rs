@@ -1,11 +1,13 @@
-//! The adapter with the core's middleware layers: task tokens and retries.
+//! The adapter with the core's middleware layers: task tokens, retries, idempotency.
+
+mod common;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventrail::app::Invocation;
-use eventrail::layers::{RetryPolicy, ServiceBuilderExt};
+use eventrail::layers::{MemoryIdempotencyStore, RetryPolicy, ServiceBuilderExt};
 use eventrail::ports::{PortError, TaskCallbacks};
 use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
 use eventrail_lambda::{detect, invoke, process, Summary};
@@ -131,4 +133,51 @@ async fn records_a_retry_layer_attempted_again_are_counted_as_retried() {
     assert_eq!(report.outcomes[1].meta.attempt(), 2);
     let summary = Summary::new(&report, Duration::ZERO);
     assert_eq!((summary.retried, summary.done), (1, 2));
+}
+
+#[tokio::test]
+async fn duplicates_answered_by_the_idempotency_layer_are_in_the_summary() {
+    let handler = ServiceBuilder::new()
+        .idempotent(
+            Arc::new(MemoryIdempotencyStore::new()),
+            |i: &Envelope<Import>| Some(i.id.clone()),
+        )
+        .service(handler_fn(|_: Envelope<Import>| async {
+            Ok::<_, HandlerError>(())
+        }));
+    let app = App::builder(
+        Router::new().sqs("type", "IMPORT").to::<Import>(),
+        Bus::builder().on(handler).build(),
+    )
+    .build()
+    .unwrap();
+    let payload = |ids: &[&str]| {
+        let records: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                json!({"eventSource": "aws:sqs", "messageId": format!("m-{id}"),
+                       "body": json!({"type": "IMPORT", "id": id}).to_string()})
+            })
+            .collect();
+        json!({ "Records": records }).to_string()
+    };
+    let logs = common::capture_logs();
+    invoke(&app, payload(&["a"]).as_bytes(), Invocation::new("first"))
+        .await
+        .unwrap();
+    // "a" again (a redelivery) next to a new "b".
+    invoke(
+        &app,
+        payload(&["a", "b"]).as_bytes(),
+        Invocation::new("second"),
+    )
+    .await
+    .unwrap();
+    let text = logs.text();
+    let second = text
+        .lines()
+        .find(|l| l.contains("invocation summary") && l.contains("request_id=\"second\""))
+        .unwrap_or_else(|| panic!("no summary for the second invocation: {text}"));
+    assert!(second.contains("records=2"), "{second}");
+    assert!(second.contains("duplicates=1"), "{second}");
 }

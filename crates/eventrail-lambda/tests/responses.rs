@@ -2,10 +2,9 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{app, app_with, batch, failing, failures, fifo_record, job, sqs_record};
+use common::{app, app_with, batch, capture_logs, failing, failures, fifo_record, job, sqs_record};
 use eventrail::app::{Invocation, Status};
 use eventrail_lambda::{detect, invoke, process, InvokeError};
 use serde_json::{json, Value};
@@ -378,41 +377,5 @@ async fn the_summary_line_counts_records() {
         "duration_ms=",
     ] {
         assert!(line.contains(field), "{field} missing from {line}");
-    }
-}
-
-/// Log lines written while the returned guard lives (this thread only).
-struct Captured {
-    buf: Arc<Mutex<Vec<u8>>>,
-    _guard: tracing::subscriber::DefaultGuard,
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.buf.lock().unwrap()).into_owned()
-    }
-}
-
-fn capture_logs() -> Captured {
-    #[derive(Clone)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Arc::new(Mutex::new(Vec::new()));
-    let sink = Sink(buf.clone());
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    Captured {
-        buf,
-        _guard: tracing::subscriber::set_default(subscriber),
     }
 }

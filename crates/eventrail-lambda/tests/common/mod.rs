@@ -180,3 +180,39 @@ pub fn failures(resp: &serde_json::Value) -> Vec<String> {
         .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// Log lines written while the returned guard lives (this thread only).
+pub struct Captured {
+    buf: Arc<Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buf.lock().unwrap()).into_owned()
+    }
+}
+
+pub fn capture_logs() -> Captured {
+    #[derive(Clone)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let sink = Sink(buf.clone());
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .finish();
+    Captured {
+        buf,
+        _guard: tracing::subscriber::set_default(subscriber),
+    }
+}
