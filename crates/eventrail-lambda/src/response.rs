@@ -11,7 +11,9 @@
 //!
 //! An SQS or stream batch whose records all failed is still answered with
 //! the list (never an invocation error, so Lambda's per-record accounting
-//! keeps working), and logged at ERROR.
+//! keeps working), and logged at ERROR. For a stream the list is the
+//! checkpoint alone in that case too: Lambda resumes from the lowest
+//! sequence number reported, so naming the records after it changes nothing.
 //!
 //! Requires the event source mapping to have `ReportBatchItemFailures` turned
 //! on; without it Lambda ignores the list and treats the invocation as a success.

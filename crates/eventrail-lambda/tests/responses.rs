@@ -194,6 +194,21 @@ async fn kinesis_reports_the_first_failure_as_the_checkpoint() {
 }
 
 #[tokio::test]
+async fn a_stream_batch_that_failed_entirely_answers_its_checkpoint_and_logs_an_error() {
+    let (app, probe) = app();
+    let logs = capture_logs();
+    let mut payload: Value =
+        serde_json::from_slice(include_bytes!("fixtures/dynamodb.json")).unwrap();
+    payload["Records"][0]["dynamodb"]["NewImage"]["fail"]["S"] = "permanent".into();
+    let resp = run(&app, &serde_json::to_vec(&payload).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(failures(&resp), ["111000000000000000001"]);
+    assert_eq!(probe.started(), ["JOB#1"]);
+    assert!(logs.text().contains("every record of the batch failed"));
+}
+
+#[tokio::test]
 async fn a_stream_without_failures_answers_an_empty_list() {
     let (app, _) = app();
     let mut payload: Value =
