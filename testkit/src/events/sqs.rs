@@ -122,6 +122,16 @@ impl Message {
         self
     }
 
+    /// The body.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
+    /// The FIFO message group, if any.
+    pub fn message_group(&self) -> Option<&str> {
+        self.group_id.as_deref()
+    }
+
     /// The `messageId` this message gets at `index` in a batch.
     pub fn message_id_at(&self, index: usize) -> String {
         self.id
@@ -159,7 +169,7 @@ impl Message {
         attributes.extend(self.attributes.clone());
         json!({
             "messageId": id,
-            "receiptHandle": format!("AQEB{}", md5_hex(id.as_bytes())),
+            "receiptHandle": format!("AQEB{}", id.replace('-', "")),
             "body": self.body,
             "attributes": attributes,
             "messageAttributes": self.message_attributes,
