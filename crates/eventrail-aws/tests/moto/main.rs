@@ -12,4 +12,5 @@ mod s3;
 mod ses;
 mod sfn;
 mod sns;
+mod stack;
 mod transport;

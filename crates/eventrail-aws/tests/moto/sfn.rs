@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::harness::{enable_sfn_execution, eventually, Aws};
 
 /// A running execution waiting on one task; returns (execution ARN, token).
-async fn waiting_execution(aws: &Aws) -> (String, String) {
+pub(crate) async fn waiting_execution(aws: &Aws) -> (String, String) {
     enable_sfn_execution().await;
     // moto runs a state machine's SQS calls in its default account, so the
     // token queue lives there; the state machine and its execution stay in
@@ -75,7 +75,7 @@ async fn waiting_execution(aws: &Aws) -> (String, String) {
 }
 
 /// The execution once it left RUNNING.
-async fn finished(
+pub(crate) async fn finished(
     aws: &Aws,
     execution: &str,
 ) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::harness::{eventually, Aws};
 
 /// A topic with a queue subscribed to it; returns (topic ARN, queue URL).
-async fn topic_with_queue(aws: &Aws, fifo: bool, raw: bool) -> (String, String) {
+pub(crate) async fn topic_with_queue(aws: &Aws, fifo: bool, raw: bool) -> (String, String) {
     let sns = aws.sns();
     let sqs = aws.sqs();
     let suffix = if fifo { ".fifo" } else { "" };
@@ -48,7 +48,7 @@ async fn topic_with_queue(aws: &Aws, fifo: bool, raw: bool) -> (String, String) 
     (topic_arn, queue_url)
 }
 
-async fn receive_one(aws: &Aws, queue_url: &str) -> aws_sdk_sqs::types::Message {
+pub(crate) async fn receive_one(aws: &Aws, queue_url: &str) -> aws_sdk_sqs::types::Message {
     let sqs = aws.sqs();
     eventually("a message in the subscribed queue", || async {
         sqs.receive_message()
