@@ -4,7 +4,7 @@
 //! [`TestApp::new`] hands the [`Fakes`] to a closure that builds the app (so
 //! handlers and layers get the fakes as their ports), and
 //! [`TestApp::send`] takes a built event through the same three steps as
-//! [`eventrail_lambda::invoke`]: detect the source of the raw JSON, run the
+//! [`eventrail_lambda::invoke()`]: detect the source of the raw JSON, run the
 //! records through factory → bus → layers, build the Lambda response. The
 //! [`Outcome`] has both the per-record report and that response.
 //!
@@ -292,7 +292,11 @@ impl TestApp {
     async fn finish(&self, detected: eventrail_lambda::Detected, inv: &Invocation) -> Outcome {
         let report = eventrail_lambda::process(&self.app, detected, inv).await;
         let response = eventrail_lambda::respond(&report);
-        Outcome { report, response }
+        Outcome {
+            report,
+            response,
+            duplicates: inv.counters.duplicates(),
+        }
     }
 }
 
@@ -301,6 +305,7 @@ impl TestApp {
 pub struct Outcome {
     report: Report,
     response: Result<Value, InvokeError>,
+    duplicates: usize,
 }
 
 impl fmt::Debug for Outcome {
@@ -308,6 +313,7 @@ impl fmt::Debug for Outcome {
         f.debug_struct("Outcome")
             .field("records", &self.summary())
             .field("response", &self.response)
+            .field("duplicates", &self.duplicates)
             .finish()
     }
 }
@@ -332,6 +338,17 @@ impl Outcome {
     /// failed Step Functions task).
     pub fn invocation_error(&self) -> Option<&InvokeError> {
         self.response.as_ref().err()
+    }
+
+    /// How many events an idempotency layer answered from its store
+    /// instead of running the handler.
+    pub fn duplicates(&self) -> usize {
+        self.duplicates
+    }
+
+    /// How many records a retry layer ran more than once.
+    pub fn retried(&self) -> usize {
+        self.report.retried()
     }
 
     /// The ids of the records that are done (acknowledged ones included), in

@@ -16,7 +16,7 @@
 //! use std::sync::Arc;
 //! use eventrail::ports::{Notifier, PublishReceipt, SnsMessage};
 //! use eventrail_testkit::mocks::MockNotifier;
-//! use mockall::predicate::function;
+//! use eventrail_testkit::mocks::mockall::predicate::function;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let mut sns = MockNotifier::new();
@@ -44,6 +44,9 @@ use eventrail::ports::{
     PortError, PublishReceipt, SnsMessage, TaskCallbacks,
 };
 use mockall::mock;
+
+/// `mockall` itself, for its `predicate`s without another dependency.
+pub use mockall;
 
 mock! {
     /// A mock [`Notifier`] (SNS).

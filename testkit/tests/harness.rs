@@ -283,3 +283,106 @@ fn ports_are_usable_as_trait_objects() {
         fakes.clock(),
     );
 }
+
+#[derive(Debug, serde::Deserialize)]
+struct Shipped {
+    n: u32,
+}
+
+#[tokio::test(start_paused = true)]
+async fn what_one_handler_publishes_can_drive_the_next() {
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:shipped";
+    let shipped = Arc::new(Mutex::new(Vec::new()));
+    let app = TestApp::new(|f| {
+        let (sns, shipped) = (f.notifier(), shipped.clone());
+        let bus = Bus::builder()
+            .on(handler_fn(move |p: Envelope<Ping>| {
+                let sns = sns.clone();
+                async move {
+                    let body = json!({"type": "SHIPPED", "n": p.n}).to_string();
+                    let msg = eventrail::ports::SnsMessage::new(TOPIC, body).with_attribute(
+                        "tenantCode",
+                        eventrail::ports::AttributeValue::String("acme".into()),
+                    );
+                    sns.publish(msg).await?;
+                    Ok::<_, HandlerError>(())
+                }
+            }))
+            .on(handler_fn(move |s: Envelope<Shipped>| {
+                let shipped = shipped.clone();
+                async move {
+                    let tenant = s.meta().tenant().map(str::to_owned);
+                    shipped.lock().unwrap().push((s.n, tenant));
+                    Ok::<_, HandlerError>(())
+                }
+            }))
+            .build();
+        App::builder(
+            Router::new()
+                .sqs("type", "PING")
+                .to::<Ping>()
+                .sns("type", "SHIPPED")
+                .to::<Shipped>()
+                // SNS-in-SQS bodies are unwrapped and routed with the SQS routes.
+                .sqs("type", "SHIPPED")
+                .to::<Shipped>(),
+            bus,
+        )
+    });
+    app.send(sqs::batch((1..=3).map(|n| {
+        sqs::message(json!({"type": "PING", "n": n}).to_string())
+    })))
+    .await
+    .assert_all_done();
+    let notifications = app.sns().notifications(TOPIC);
+    assert_eq!(notifications.len(), 3);
+    app.send(&notifications).await.assert_all_done();
+    let mut direct = std::mem::take(&mut *shipped.lock().unwrap());
+    direct.sort();
+    let acme = Some("acme".to_owned());
+    assert_eq!(
+        direct,
+        [(1, acme.clone()), (2, acme.clone()), (3, acme.clone())]
+    );
+
+    // The same notifications through a subscribed queue.
+    app.send(notifications.to_sqs()).await.assert_all_done();
+    let mut via_sqs: Vec<u32> = shipped.lock().unwrap().iter().map(|(n, _)| *n).collect();
+    via_sqs.sort();
+    assert_eq!(via_sqs, [1, 2, 3]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn idempotency_records_expire_on_the_test_clock() {
+    use eventrail::layers::IdempotencyLayer;
+    use tower::Layer;
+
+    let runs = Arc::new(Mutex::new(0u32));
+    let app = TestApp::new(|f| {
+        let runs = runs.clone();
+        let handler = IdempotencyLayer::new(f.idempotency_store(), |p: &Envelope<Ping>| {
+            Some(p.n.to_string())
+        })
+        .with_clock(f.clock())
+        .expires_after(Duration::from_secs(3600))
+        .layer(handler_fn(move |_: Envelope<Ping>| {
+            let runs = runs.clone();
+            async move {
+                *runs.lock().unwrap() += 1;
+                Ok::<_, HandlerError>(())
+            }
+        }));
+        App::builder(
+            Router::new().sqs("type", "PING").to::<Ping>(),
+            Bus::builder().on(handler).build(),
+        )
+    });
+    let ping = || sqs::message(r#"{"type":"PING","n":7}"#);
+    app.send(ping()).await.assert_all_done();
+    let again = app.send(ping()).await;
+    assert_eq!((again.duplicates(), *runs.lock().unwrap()), (1, 1));
+    app.advance(Duration::from_secs(3600)).await;
+    app.send(ping()).await.assert_all_done();
+    assert_eq!(*runs.lock().unwrap(), 2, "the record expired an hour later");
+    assert_eq!(app.idempotency().acquired("Ping#7"), 2);
+}

@@ -17,6 +17,7 @@
 //! ```
 
 use aws_lambda_events::event::sns::SnsEvent;
+use eventrail::ports::{AttributeValue, SnsMessage};
 use serde_json::{json, Map, Value};
 
 use super::{iso_time, sqs, typed, uuid, TestEvent, ACCOUNT, REGION};
@@ -72,6 +73,39 @@ impl Notification {
             json!({"Type": "String", "Value": value.into()}),
         );
         self
+    }
+
+    /// Adds a message attribute of any SNS data type (`String`, `Number`,
+    /// `Binary` with a base64 value, `String.Array`).
+    pub fn typed_attribute(
+        mut self,
+        name: impl Into<String>,
+        data_type: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.attributes.insert(
+            name.into(),
+            json!({"Type": data_type.into(), "Value": value.into()}),
+        );
+        self
+    }
+
+    /// The notification SNS delivers for a message published through the
+    /// [`Notifier`](eventrail::ports::Notifier) port (what
+    /// [`FakeSns::notifications`](crate::fakes::FakeSns::notifications) uses).
+    pub fn from_message(msg: &SnsMessage, message_id: &str) -> Self {
+        let mut n = notification(msg.topic_arn.as_str(), msg.message.as_str()).id(message_id);
+        n.subject = msg.subject.clone();
+        for (name, value) in &msg.attributes {
+            n = match value {
+                AttributeValue::String(s) => n.typed_attribute(name, "String", s),
+                AttributeValue::Number(s) => n.typed_attribute(name, "Number", s),
+                AttributeValue::StringArray(s) => n.typed_attribute(name, "String.Array", s),
+                AttributeValue::Binary(b) => n.typed_attribute(name, "Binary", base64(b)),
+                _ => n,
+            };
+        }
+        n
     }
 
     /// The topic ARN.
@@ -171,6 +205,29 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// The notifications.
+    pub fn notifications(&self) -> &[Notification] {
+        &self.notifications
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.notifications.is_empty()
+    }
+
+    /// The number of notifications.
+    pub fn len(&self) -> usize {
+        self.notifications.len()
+    }
+
+    /// The same notifications as delivered to a subscribed SQS queue.
+    pub fn to_sqs(&self) -> sqs::Batch {
+        self.notifications
+            .iter()
+            .map(Notification::to_sqs)
+            .collect()
+    }
+
     /// The event as the `aws_lambda_events` type.
     pub fn typed(&self) -> SnsEvent {
         typed(self.to_json(), "SNS event")
@@ -186,5 +243,45 @@ impl TestEvent for Batch {
             .map(|(i, n)| n.to_json_at(i))
             .collect();
         json!({ "Records": records })
+    }
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_reference_vectors() {
+        for (raw, enc) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(raw.as_bytes()), enc);
+        }
     }
 }

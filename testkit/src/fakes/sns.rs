@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use eventrail::ports::{Notifier, PortError, PublishReceipt, SnsMessage};
 
 use super::{fake_id, fault_methods, lock, record, Call, Faults};
+use crate::events::sns as sns_events;
 
 /// SNS's limit on a message, in bytes.
 const MAX_MESSAGE_BYTES: usize = 256 * 1024;
@@ -73,6 +74,19 @@ impl FakeSns {
             }
         }
         out
+    }
+
+    /// The messages published to `topic_arn`, as the SNS event a subscribed
+    /// Lambda function receives (use `.to_sqs()` on it for a subscribed
+    /// queue), so a test can push them through the next handler.
+    pub fn notifications(&self, topic_arn: &str) -> sns_events::Batch {
+        sns_events::batch(
+            lock(&self.inner)
+                .published
+                .iter()
+                .filter(|(_, m)| m.topic_arn == topic_arn)
+                .map(|(id, m)| sns_events::Notification::from_message(m, id)),
+        )
     }
 
     /// Forgets every published message and call (faults stay).
