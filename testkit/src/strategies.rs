@@ -60,8 +60,8 @@ pub fn malformed_json() -> impl Strategy<Value = String> {
     ]
 }
 
-/// Any JSON value (nested up to a few levels), including ones of the wrong
-/// shape for the handler.
+/// Any JSON value (nested up to 2 levels), including ones of the wrong shape
+/// for the handler.
 pub fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -72,10 +72,10 @@ pub fn json_value() -> impl Strategy<Value = Value> {
             .prop_map(Value::from),
         ".{0,20}".prop_map(Value::String),
     ];
-    leaf.prop_recursive(3, 32, 6, |inner| {
+    leaf.prop_recursive(2, 12, 4, |inner| {
         prop_oneof![
-            vec(inner.clone(), 0..6).prop_map(Value::Array),
-            proptest::collection::btree_map("[a-zA-Z_]{1,10}", inner, 0..6)
+            vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::btree_map("[a-zA-Z_]{1,10}", inner, 0..4)
                 .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
