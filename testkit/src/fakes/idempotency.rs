@@ -57,7 +57,9 @@ impl IdempotencyCall {
 /// gets `now` from the idempotency layer, which reads it from a
 /// [`TokioClock`](eventrail::ports::TokioClock) in tests, so advancing tokio's
 /// paused clock expires records. Locks are atomic (one mutex), like the
-/// conditional write of the DynamoDB store.
+/// conditional write of the DynamoDB store; otherwise it behaves as the
+/// core's [`MemoryIdempotencyStore`](eventrail::layers::MemoryIdempotencyStore),
+/// and adds fault injection, a call log and per-key lock counts.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
@@ -190,11 +192,13 @@ impl IdempotencyStore for FakeIdempotencyStore {
         let call = IdempotencyCall::Complete {
             key: key.to_owned(),
         };
+        // Like the DynamoDB store's `UpdateItem` (and the core's memory
+        // store): a missing record is created completed.
         self.run(call, |state| {
-            let rec = state.records.get_mut(key).ok_or_else(|| {
-                PortError::permanent(format!("no idempotency record for {key}"))
-                    .with_code("ConditionalCheckFailedException")
-            })?;
+            let rec = state
+                .records
+                .entry(key.to_owned())
+                .or_insert_with(|| IdempotencyRecord::in_progress(key, expires_at, None, None));
             rec.status = IdempotencyStatus::Completed;
             rec.result = Some(result);
             rec.expires_at = expires_at;
@@ -257,5 +261,20 @@ mod tests {
         store.delete("k").await.unwrap();
         assert_eq!(store.get("k").await.unwrap(), None);
         assert_eq!(store.calls().len(), 5);
+    }
+
+    #[tokio::test]
+    async fn completing_a_missing_key_creates_it_and_faults_apply() {
+        let store = FakeIdempotencyStore::new();
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        store.complete("gone", "1".into(), t).await.unwrap();
+        assert_eq!(store.completed_keys(), ["gone"]);
+        store.fail_when(
+            |c| matches!(c, IdempotencyCall::TryLock { .. }),
+            crate::fakes::Fault::throttled(),
+        );
+        let rec = IdempotencyRecord::in_progress("k", t, None, None);
+        assert!(store.try_lock(rec, t).await.unwrap_err().is_retryable());
+        assert_eq!(store.acquired("k"), 0);
     }
 }
