@@ -386,3 +386,36 @@ async fn idempotency_records_expire_on_the_test_clock() {
     assert_eq!(*runs.lock().unwrap(), 2, "the record expired an hour later");
     assert_eq!(app.idempotency().acquired("Ping#7"), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_handler_slower_than_its_task_timeout_is_told_by_step_functions() {
+    use eventrail_testkit::fakes::TaskOptions;
+
+    let app = TestApp::new(|f| {
+        let handler = ServiceBuilder::new()
+            .task_token(f.task_callbacks())
+            .service(handler_fn(|p: Envelope<Ping>| async move {
+                tokio::time::sleep(Duration::from_secs(u64::from(p.n))).await;
+                Ok::<_, HandlerError>(json!({ "slept": p.n }))
+            }));
+        App::builder(
+            Router::new().step_function("PING").to::<Ping>(),
+            Bus::builder().on(handler).build(),
+        )
+    });
+    let options = TaskOptions::new().timeout(Duration::from_secs(60));
+    let (fast, task) = app
+        .sfn()
+        .task_with(json!({"type": "PING", "payload": {"n": 30}}), options);
+    app.send(task).await.assert_all_done();
+    assert_eq!(app.sfn().succeeded(&fast), Some(json!({ "slept": 30 })));
+
+    let (slow, task) = app
+        .sfn()
+        .task_with(json!({"type": "PING", "payload": {"n": 90}}), options);
+    let out = app.send(task).await;
+    assert!(out.invocation_error().is_some());
+    assert!(app.sfn().timed_out(&slow));
+    let last = app.sfn().calls().pop().unwrap();
+    assert_eq!(last.error.unwrap().code.as_deref(), Some("TaskTimedOut"));
+}

@@ -230,7 +230,12 @@ impl FakeSfn {
     /// Issues a token and returns the Step Functions task event that carries
     /// it (`{"type": ..., "payload": ..., "taskToken": ...}`), ready to send.
     pub fn task(&self, input: Value) -> (String, StepFunctionTask) {
-        let token = self.issue_token();
+        self.task_with(input, TaskOptions::new())
+    }
+
+    /// Like [`task`](Self::task), for a task state with timeouts.
+    pub fn task_with(&self, input: Value, options: TaskOptions) -> (String, StepFunctionTask) {
+        let token = self.issue_token_with(options);
         let event = step_functions::task(input, &token);
         (token, event)
     }
