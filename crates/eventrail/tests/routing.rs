@@ -297,7 +297,7 @@ async fn sns_and_s3_notifications_inside_sqs_are_unwrapped() {
         seen.lines(),
         [
             "csv orders-uploads/imports/csv/daily report(2026-11-28).csv Some(5120)",
-            "mail Email ana@example.com tenant=None corr=8a2b0000-0001-4000-8000-0000000000b1",
+            "mail Email ana@example.com tenant=Some(\"initech\") corr=corr-sns-1",
         ]
     );
     // The S3 test event produces no event and is done.

@@ -45,6 +45,7 @@
 mod probe;
 
 use std::any::TypeId;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -133,7 +134,14 @@ struct JsonRoutes {
 }
 
 /// Envelope fields looked for in SQS and SNS bodies, after the route fields.
-const ENVELOPE_FIELDS: [&str; 5] = ["Type", "TopicArn", "Message", "Records", "Event"];
+const ENVELOPE_FIELDS: [&str; 6] = [
+    "Type",
+    "TopicArn",
+    "Message",
+    "Records",
+    "Event",
+    "MessageAttributes",
+];
 
 impl Default for JsonRoutes {
     fn default() -> Self {
@@ -389,6 +397,16 @@ impl Router {
         if unwrap_sns && field(env).as_deref() == Some("Notification") && fields[env + 1].is_some()
         {
             if let Some(message) = field(env + 2) {
+                // The SNS message attributes say who and what the message is
+                // about, as the SQS ones would have.
+                let inner;
+                let meta = match fields[env + 5] {
+                    Some(attrs) => {
+                        inner = with_sns_attributes(meta, attrs);
+                        &inner
+                    }
+                    None => meta,
+                };
                 return self.route_body(routes, &message, meta, false, unwrap_s3);
             }
         }
@@ -440,6 +458,38 @@ impl Router {
             },
         }
     }
+}
+
+/// `meta` with the tenant and correlation id found in the `MessageAttributes`
+/// of an SNS notification delivered through SQS (what the SQS record itself
+/// set wins).
+fn with_sns_attributes(meta: &Metadata, attrs: &serde_json::value::RawValue) -> Metadata {
+    #[derive(serde::Deserialize)]
+    struct Attr {
+        #[serde(rename = "Value")]
+        value: String,
+    }
+    let mut meta = meta.clone();
+    let Ok(attrs) = serde_json::from_str::<HashMap<&str, Attr>>(attrs.get()) else {
+        return meta;
+    };
+    fn find<'a>(attrs: &'a HashMap<&str, Attr>, names: &[&str]) -> Option<&'a str> {
+        names
+            .iter()
+            .find_map(|n| attrs.get(*n))
+            .map(|a| a.value.as_str())
+    }
+    if !meta.has_correlation_id() {
+        if let Some(c) = find(&attrs, &crate::factory::CORRELATION_ATTRIBUTES) {
+            meta.set_correlation_id(c);
+        }
+    }
+    if meta.tenant().is_none() {
+        if let Some(t) = find(&attrs, &crate::factory::TENANT_ATTRIBUTES) {
+            meta = meta.with_tenant(t);
+        }
+    }
+    meta
 }
 
 fn single<T: Default, R>(records: Vec<R>, set: impl FnOnce(&mut T, Vec<R>)) -> T {
@@ -687,13 +737,8 @@ impl JsonRouteBuilder {
             Source::Sns => &mut self.router.sns,
             _ => &mut self.router.kinesis,
         };
-        // Keep the envelope fields last: route fields come first.
+        // The envelope fields stay last: route fields go before them.
         let env_len = ENVELOPE_FIELDS.len();
-        if routes.fields.is_empty() {
-            routes
-                .fields
-                .extend(ENVELOPE_FIELDS.iter().map(|f| Box::<str>::from(*f)));
-        }
         let (on, matcher) = match self.on {
             None => (None, "any body".to_owned()),
             Some((field, value)) => {
