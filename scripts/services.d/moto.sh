@@ -23,7 +23,7 @@ _moto_python() {
   if ! "$venv/bin/python" -c "$check" 2>/dev/null; then
     echo "moto: installing moto[server]==$want into $venv" >&2
     python3 -m venv "$venv" >&2 &&
-      "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      timeout 600 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
         "moto[server]==$want" >&2 ||
       { echo "error: could not install moto[server]==$want (needs python3 with venv and pip)" >&2; return 1; }
   fi

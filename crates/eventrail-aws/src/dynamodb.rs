@@ -15,7 +15,8 @@
 //! [`LockOutcome::Exists`] carries it: no second read, and no window between
 //! a read and a write for another invocation to slip into. The condition is
 //! [`IdempotencyRecord::is_live_at`] written for DynamoDB.
-//! [`complete`](IdempotencyStore::complete) is an `UpdateItem`,
+//! [`complete`](IdempotencyStore::complete) is an unconditional `UpdateItem`
+//! (a handler whose lock was taken over still records its result),
 //! [`delete`](IdempotencyStore::delete) a `DeleteItem` and
 //! [`get`](IdempotencyStore::get) a strongly consistent `GetItem`.
 //!
