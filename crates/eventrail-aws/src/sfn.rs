@@ -31,6 +31,9 @@
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
+use aws_sdk_sfn::operation::send_task_failure::SendTaskFailureError;
+use aws_sdk_sfn::operation::send_task_heartbeat::SendTaskHeartbeatError;
+use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError;
 use aws_sdk_sfn::Client;
 use eventrail::error::Retry;
 use eventrail::ports::{
@@ -81,19 +84,7 @@ impl TaskCallbacks for SfnTaskCallbacks {
             .send()
             .await
             .map(drop)
-            .map_err(|e| {
-                use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError as E;
-                from_sdk_refined("Step Functions SendTaskSuccess", e, |e| match e {
-                    E::TaskDoesNotExist(_) => Some((PERMANENT, "TaskDoesNotExist")),
-                    E::InvalidToken(_) => Some((PERMANENT, "InvalidToken")),
-                    E::TaskTimedOut(_) => Some((PERMANENT, "TaskTimedOut")),
-                    E::InvalidOutput(_) => Some((PERMANENT, "InvalidOutput")),
-                    E::KmsThrottlingException(_) => {
-                        Some((Retry::Retryable, "KmsThrottlingException"))
-                    }
-                    _ => None,
-                })
-            })
+            .map_err(|e| from_sdk_refined("Step Functions SendTaskSuccess", e, success_error))
     }
 
     async fn send_task_failure(
@@ -110,18 +101,7 @@ impl TaskCallbacks for SfnTaskCallbacks {
             .send()
             .await
             .map(drop)
-            .map_err(|e| {
-                use aws_sdk_sfn::operation::send_task_failure::SendTaskFailureError as E;
-                from_sdk_refined("Step Functions SendTaskFailure", e, |e| match e {
-                    E::TaskDoesNotExist(_) => Some((PERMANENT, "TaskDoesNotExist")),
-                    E::InvalidToken(_) => Some((PERMANENT, "InvalidToken")),
-                    E::TaskTimedOut(_) => Some((PERMANENT, "TaskTimedOut")),
-                    E::KmsThrottlingException(_) => {
-                        Some((Retry::Retryable, "KmsThrottlingException"))
-                    }
-                    _ => None,
-                })
-            })
+            .map_err(|e| from_sdk_refined("Step Functions SendTaskFailure", e, failure_error))
     }
 
     async fn send_task_heartbeat(&self, token: &str) -> Result<(), PortError> {
@@ -131,15 +111,42 @@ impl TaskCallbacks for SfnTaskCallbacks {
             .send()
             .await
             .map(drop)
-            .map_err(|e| {
-                use aws_sdk_sfn::operation::send_task_heartbeat::SendTaskHeartbeatError as E;
-                from_sdk_refined("Step Functions SendTaskHeartbeat", e, |e| match e {
-                    E::TaskDoesNotExist(_) => Some((PERMANENT, "TaskDoesNotExist")),
-                    E::InvalidToken(_) => Some((PERMANENT, "InvalidToken")),
-                    E::TaskTimedOut(_) => Some((PERMANENT, "TaskTimedOut")),
-                    _ => None,
-                })
-            })
+            .map_err(|e| from_sdk_refined("Step Functions SendTaskHeartbeat", e, heartbeat_error))
+    }
+}
+
+// The service's typed errors, classified whatever their HTTP status.
+
+fn success_error(e: &SendTaskSuccessError) -> Option<(Retry, &'static str)> {
+    use SendTaskSuccessError as E;
+    match e {
+        E::TaskDoesNotExist(_) => Some((PERMANENT, "TaskDoesNotExist")),
+        E::InvalidToken(_) => Some((PERMANENT, "InvalidToken")),
+        E::TaskTimedOut(_) => Some((PERMANENT, "TaskTimedOut")),
+        E::InvalidOutput(_) => Some((PERMANENT, "InvalidOutput")),
+        E::KmsThrottlingException(_) => Some((Retry::Retryable, "KmsThrottlingException")),
+        _ => None,
+    }
+}
+
+fn failure_error(e: &SendTaskFailureError) -> Option<(Retry, &'static str)> {
+    use SendTaskFailureError as E;
+    match e {
+        E::TaskDoesNotExist(_) => Some((PERMANENT, "TaskDoesNotExist")),
+        E::InvalidToken(_) => Some((PERMANENT, "InvalidToken")),
+        E::TaskTimedOut(_) => Some((PERMANENT, "TaskTimedOut")),
+        E::KmsThrottlingException(_) => Some((Retry::Retryable, "KmsThrottlingException")),
+        _ => None,
+    }
+}
+
+fn heartbeat_error(e: &SendTaskHeartbeatError) -> Option<(Retry, &'static str)> {
+    use SendTaskHeartbeatError as E;
+    match e {
+        E::TaskDoesNotExist(_) => Some((PERMANENT, "TaskDoesNotExist")),
+        E::InvalidToken(_) => Some((PERMANENT, "InvalidToken")),
+        E::TaskTimedOut(_) => Some((PERMANENT, "TaskTimedOut")),
+        _ => None,
     }
 }
 
@@ -154,6 +161,61 @@ fn truncate_chars(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_sfn::types::error::{InvalidOutput, InvalidToken, TaskDoesNotExist, TaskTimedOut};
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::client::result::SdkError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    fn classify(err: SendTaskSuccessError, status: u16) -> PortError {
+        let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+        from_sdk_refined("op", SdkError::service_error(err, raw), success_error)
+    }
+
+    // moto only ever answers InvalidToken; these are the other typed errors.
+    #[test]
+    fn typed_errors_are_permanent_with_their_code_whatever_the_status() {
+        let cases = [
+            (
+                SendTaskSuccessError::TaskDoesNotExist(TaskDoesNotExist::builder().build()),
+                "TaskDoesNotExist",
+            ),
+            (
+                SendTaskSuccessError::TaskTimedOut(TaskTimedOut::builder().build()),
+                "TaskTimedOut",
+            ),
+            (
+                SendTaskSuccessError::InvalidOutput(InvalidOutput::builder().build()),
+                "InvalidOutput",
+            ),
+            (
+                SendTaskSuccessError::InvalidToken(InvalidToken::builder().build()),
+                "InvalidToken",
+            ),
+        ];
+        for (err, code) in cases {
+            // Even if a proxy turned it into a 5xx, no retry can help.
+            let e = classify(err, 500);
+            assert!(!e.is_retryable(), "{code}");
+            assert_eq!(e.code(), Some(code));
+        }
+    }
+
+    #[test]
+    fn failure_and_heartbeat_errors_are_classified_alike() {
+        assert_eq!(
+            failure_error(&SendTaskFailureError::TaskTimedOut(
+                TaskTimedOut::builder().build()
+            )),
+            Some((PERMANENT, "TaskTimedOut"))
+        );
+        assert_eq!(
+            heartbeat_error(&SendTaskHeartbeatError::TaskDoesNotExist(
+                TaskDoesNotExist::builder().build()
+            )),
+            Some((PERMANENT, "TaskDoesNotExist"))
+        );
+    }
 
     #[test]
     fn truncation_counts_characters_not_bytes() {
