@@ -51,6 +51,7 @@
 //! # }
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -557,23 +558,31 @@ impl App {
                 .collect()
                 .await;
         }
-        // Ordered: group by key, preserving first-appearance order.
+        // Ordered: group by key, preserving first-appearance order. Records
+        // without a key are groups of their own.
         let n = routed.len();
-        let mut groups: Vec<Group> = Vec::new();
+        let mut groups: Vec<Vec<(usize, Routed)>> = Vec::new();
+        let mut by_key: HashMap<Arc<str>, usize> = HashMap::new();
         for (i, r) in routed.into_iter().enumerate() {
-            let key = if cfg.stop_on_first_failure {
-                Some(Arc::from("batch"))
+            let key: Option<Arc<str>> = if cfg.stop_on_first_failure {
+                Some(Arc::from(""))
             } else {
                 r.order_key().map(Arc::from)
             };
-            match groups.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
-                Some((_, g)) => g.push((i, r)),
-                None => groups.push((key, vec![(i, r)])),
+            match key {
+                Some(k) => {
+                    let g = *by_key.entry(k).or_insert_with(|| {
+                        groups.push(Vec::new());
+                        groups.len() - 1
+                    });
+                    groups[g].push((i, r));
+                }
+                None => groups.push(vec![(i, r)]),
             }
         }
         let mut slots: Vec<Option<RecordOutcome>> = (0..n).map(|_| None).collect();
         let results: Vec<Vec<(usize, RecordOutcome)>> = futures_util::stream::iter(groups)
-            .map(|(_, group)| self.run_group(group, inv))
+            .map(|group| self.run_group(group, inv))
             .buffer_unordered(cfg.concurrency)
             .collect()
             .await;
@@ -679,9 +688,6 @@ impl App {
         }
     }
 }
-
-/// Records sharing an order key, with their input positions.
-type Group = (Option<Arc<str>>, Vec<(usize, Routed)>);
 
 fn not_started(meta: Metadata, reason: &'static str) -> RecordOutcome {
     fail(meta, Box::new(NotStarted { reason }), false)
