@@ -496,6 +496,15 @@ impl IdempotencyRecord {
         }
     }
 
+    /// Marks the record completed with `result` (JSON text) until `expires_at`,
+    /// as [`IdempotencyStore::complete`] does.
+    pub fn complete(&mut self, result: String, expires_at: SystemTime) {
+        self.status = IdempotencyStatus::Completed;
+        self.result = Some(result);
+        self.expires_at = expires_at;
+        self.in_progress_expires_at = None;
+    }
+
     /// Whether, at `now`, this record still blocks a new lock on its key.
     ///
     /// It does unless it expired, or it is in progress and its in-progress

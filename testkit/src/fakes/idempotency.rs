@@ -195,14 +195,11 @@ impl IdempotencyStore for FakeIdempotencyStore {
         // Like the DynamoDB store's `UpdateItem` (and the core's memory
         // store): a missing record is created completed.
         self.run(call, |state| {
-            let rec = state
+            state
                 .records
                 .entry(key.to_owned())
-                .or_insert_with(|| IdempotencyRecord::in_progress(key, expires_at, None, None));
-            rec.status = IdempotencyStatus::Completed;
-            rec.result = Some(result);
-            rec.expires_at = expires_at;
-            rec.in_progress_expires_at = None;
+                .or_insert_with(|| IdempotencyRecord::in_progress(key, expires_at, None, None))
+                .complete(result, expires_at);
             Ok(())
         })
     }

@@ -4,9 +4,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use crate::ports::{
-    IdempotencyRecord, IdempotencyStatus, IdempotencyStore, LockOutcome, PortError,
-};
+use crate::ports::{IdempotencyRecord, IdempotencyStore, LockOutcome, PortError};
 
 /// An [`IdempotencyStore`] in memory: for tests, local runs, and functions
 /// whose duplicates arrive within one warm instance. Clones share records.
@@ -64,13 +62,10 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         expires_at: SystemTime,
     ) -> Result<(), PortError> {
         let mut records = self.lock();
-        let record = records
+        records
             .entry(key.to_owned())
-            .or_insert_with(|| IdempotencyRecord::in_progress(key, expires_at, None, None));
-        record.status = IdempotencyStatus::Completed;
-        record.result = Some(result);
-        record.expires_at = expires_at;
-        record.in_progress_expires_at = None;
+            .or_insert_with(|| IdempotencyRecord::in_progress(key, expires_at, None, None))
+            .complete(result, expires_at);
         Ok(())
     }
 
@@ -118,7 +113,7 @@ mod tests {
             .await
             .unwrap();
         let got = s.get("k").await.unwrap().unwrap();
-        assert_eq!(got.status, IdempotencyStatus::Completed);
+        assert_eq!(got.status, crate::ports::IdempotencyStatus::Completed);
         assert_eq!(got.result.as_deref(), Some("1"));
         s.delete("k").await.unwrap();
         assert!(s.is_empty());
