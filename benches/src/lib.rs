@@ -3,7 +3,8 @@
 //! - `cargo bench -p eventrail-benches --bench dispatch`: criterion benches of
 //!   the hot path (router transform, bus dispatch, whole-batch processing).
 //!
-//! This library holds what the benches share: the order app's SQS workload,
+//! This library holds what the benches share: the order app's SQS workload
+//! (its event types come from `example-orders`),
 //! shaped like the workload generator the team benchmarks with (bodies
 //! `{"type": "NOTIFICATION" | "SYNC_REQUEST", ...}`, every 100th record with
 //! malformed JSON and every 100th with an unknown channel), built in memory so
@@ -11,44 +12,10 @@
 
 use aws_events::SqsEvent;
 use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
-use serde::Deserialize;
+pub use example_orders::{Channel, Notification, SyncRequest};
 
 mod aws_events {
     pub(crate) use eventrail::aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-}
-
-/// A notification channel.
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Channel {
-    /// E-mail.
-    Email,
-    /// Text message.
-    Sms,
-}
-
-/// `{"type": "NOTIFICATION", ...}`.
-#[derive(Debug, Deserialize)]
-pub struct Notification {
-    /// The channel; unknown channels fail deserialization.
-    pub channel: Channel,
-    /// The recipient.
-    pub recipient: String,
-    /// The subject.
-    pub subject: String,
-    /// The body.
-    pub body: String,
-}
-
-/// `{"type": "SYNC_REQUEST", ...}`.
-#[derive(Debug, Deserialize)]
-pub struct SyncRequest {
-    /// The entity.
-    pub entity: String,
-    /// Partition key.
-    pub pk: String,
-    /// Sort key.
-    pub sk: String,
 }
 
 /// The workload's app: two SQS routes, two no-op handlers.
