@@ -2,6 +2,8 @@
 //!
 //! - `cargo bench -p eventrail-benches --bench dispatch`: criterion benches of
 //!   the hot path (router transform, bus dispatch, whole-batch processing).
+//! - `cargo run --release -p eventrail-benches --bin allocs`: heap allocations
+//!   per dispatch and per record, counted exactly.
 //!
 //! This library holds what the benches share: the order app's SQS workload
 //! (its event types come from `example-orders`),

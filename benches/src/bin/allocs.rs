@@ -1,0 +1,64 @@
+//! Counts heap allocations on the hot path, per dispatch and per record.
+//!
+//! Run with `cargo run --release -p eventrail-benches --bin allocs`.
+//!
+//! Counted with `dhat`'s allocator. Allocation counts, unlike timings, do not depend on how busy the machine
+//! is: the figures are exact and repeatable.
+
+use eventrail::app::{Invocation, SourceEvent};
+use eventrail::{Envelope, Metadata, Source};
+use eventrail_benches::{app, sqs_batch, Channel, Notification};
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+fn allocations() -> u64 {
+    dhat::HeapStats::get().total_blocks
+}
+
+fn count<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let before = allocations();
+    let out = f();
+    (out, allocations() - before)
+}
+
+fn main() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a tokio runtime");
+    let app = app();
+    let env = Envelope::new(
+        Notification {
+            channel: Channel::Email,
+            recipient: "a@example.com".into(),
+            subject: "s".into(),
+            body: "b".into(),
+        },
+        Metadata::new("m-1", Source::Sqs),
+    );
+
+    // Warm up (lazy statics, runtime internals).
+    rt.block_on(app.bus().send(env.clone())).expect("handled");
+    let (_, per_dispatch) = count(|| rt.block_on(app.bus().send(env.clone())).expect("handled"));
+    println!("bus.send, one handler:            {per_dispatch} allocation(s) per dispatch");
+
+    const N: usize = 1_000;
+    let (batch, failing) = sqs_batch(N, true);
+    let (_, transform) = count(|| app.factory().transform_sqs(batch.clone()));
+    let (_, cloning) = count(|| batch.clone());
+    let inv = Invocation::default();
+    let (report, process) =
+        count(|| rt.block_on(app.process(SourceEvent::Sqs(batch.clone()), &inv)));
+    assert_eq!(report.failed_ids().collect::<Vec<_>>(), failing);
+    let per = |n: u64| n.saturating_sub(cloning) as f64 / N as f64;
+    println!(
+        "router transform (SQS, {N} records): {:.1} allocation(s) per record",
+        per(transform)
+    );
+    println!(
+        "app.process (SQS, {N} records):      {:.1} allocation(s) per record (transform, dispatch, outcome)",
+        per(process)
+    );
+    println!("(the input batch's own copy, {cloning} allocations, is not counted)");
+}
