@@ -186,6 +186,11 @@ impl Metadata {
         self.correlation_id = Some(id.into());
     }
 
+    /// Sets the tenant code in place.
+    pub fn set_tenant(&mut self, tenant: impl Into<Arc<str>>) {
+        self.tenant = Some(tenant.into());
+    }
+
     /// Whether a correlation id was set explicitly.
     pub fn has_correlation_id(&self) -> bool {
         self.correlation_id.is_some()

@@ -219,8 +219,20 @@ pub struct Record {
     order_key: Option<Arc<str>>,
 }
 
-fn attr<'a>(attrs: impl Fn(&str) -> Option<&'a str>, names: &[&str]) -> Option<&'a str> {
-    names.iter().find_map(|n| attrs(n))
+/// Sets the correlation id and tenant from message attributes (see
+/// [`CORRELATION_ATTRIBUTES`], [`TENANT_ATTRIBUTES`]) where `meta` has none yet.
+pub(crate) fn apply_attributes<'a>(meta: &mut Metadata, get: impl Fn(&str) -> Option<&'a str>) {
+    let find = |names: &[&str]| names.iter().find_map(|n| get(n));
+    if !meta.has_correlation_id() {
+        if let Some(c) = find(&CORRELATION_ATTRIBUTES) {
+            meta.set_correlation_id(c);
+        }
+    }
+    if meta.tenant().is_none() {
+        if let Some(t) = find(&TENANT_ATTRIBUTES) {
+            meta.set_tenant(t);
+        }
+    }
 }
 
 impl Record {
@@ -238,17 +250,11 @@ impl Record {
     /// (a message of a `.fifo` queue without one is ordered by the queue ARN).
     pub fn sqs(msg: &SqsMessage) -> Self {
         let mut rec = Self::new(msg.message_id.as_deref().unwrap_or(""), Source::Sqs);
-        let get = |n: &str| {
+        apply_attributes(&mut rec.meta, |n| {
             msg.message_attributes
                 .get(n)
                 .and_then(|a| a.string_value.as_deref())
-        };
-        if let Some(c) = attr(get, &CORRELATION_ATTRIBUTES) {
-            rec.meta.set_correlation_id(c);
-        }
-        if let Some(t) = attr(get, &TENANT_ATTRIBUTES) {
-            rec.meta = rec.meta.with_tenant(t);
-        }
+        });
         rec.order_key = match msg.attributes.get("MessageGroupId") {
             Some(group) => Some(Arc::from(group.as_str())),
             // A FIFO queue's message without its group: keep the whole
@@ -265,13 +271,9 @@ impl Record {
     /// An SNS notification. The record id is the SNS `MessageId`.
     pub fn sns(r: &SnsRecord) -> Self {
         let mut rec = Self::new(r.sns.message_id.as_str(), Source::Sns);
-        let get = |n: &str| r.sns.message_attributes.get(n).map(|a| a.value.as_str());
-        if let Some(c) = attr(get, &CORRELATION_ATTRIBUTES) {
-            rec.meta.set_correlation_id(c);
-        }
-        if let Some(t) = attr(get, &TENANT_ATTRIBUTES) {
-            rec.meta = rec.meta.with_tenant(t);
-        }
+        apply_attributes(&mut rec.meta, |n| {
+            r.sns.message_attributes.get(n).map(|a| a.value.as_str())
+        });
         rec
     }
 

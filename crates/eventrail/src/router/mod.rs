@@ -470,24 +470,8 @@ fn with_sns_attributes(meta: &Metadata, attrs: &serde_json::value::RawValue) -> 
         value: String,
     }
     let mut meta = meta.clone();
-    let Ok(attrs) = serde_json::from_str::<HashMap<&str, Attr>>(attrs.get()) else {
-        return meta;
-    };
-    fn find<'a>(attrs: &'a HashMap<&str, Attr>, names: &[&str]) -> Option<&'a str> {
-        names
-            .iter()
-            .find_map(|n| attrs.get(*n))
-            .map(|a| a.value.as_str())
-    }
-    if !meta.has_correlation_id() {
-        if let Some(c) = find(&attrs, &crate::factory::CORRELATION_ATTRIBUTES) {
-            meta.set_correlation_id(c);
-        }
-    }
-    if meta.tenant().is_none() {
-        if let Some(t) = find(&attrs, &crate::factory::TENANT_ATTRIBUTES) {
-            meta = meta.with_tenant(t);
-        }
+    if let Ok(attrs) = serde_json::from_str::<HashMap<&str, Attr>>(attrs.get()) {
+        crate::factory::apply_attributes(&mut meta, |n| attrs.get(n).map(|a| a.value.as_str()));
     }
     meta
 }
