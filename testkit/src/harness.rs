@@ -278,7 +278,8 @@ impl TestApp {
     /// Invokes the app with `event`; fails if the payload is unusable.
     pub async fn try_send(&self, event: impl TestEvent) -> Result<Outcome, InvokeError> {
         let inv = self.context.invocation();
-        let detected = eventrail_lambda::detect_value(event.to_json())?;
+        let payload = serde_json::to_vec(&event.to_json()).map_err(InvokeError::NotJson)?;
+        let detected = eventrail_lambda::detect(&payload)?;
         Ok(self.finish(detected, &inv).await)
     }
 
@@ -289,7 +290,7 @@ impl TestApp {
         Ok(self.finish(detected, &inv).await)
     }
 
-    async fn finish(&self, detected: eventrail_lambda::Detected, inv: &Invocation) -> Outcome {
+    async fn finish(&self, detected: eventrail_lambda::Detected<'_>, inv: &Invocation) -> Outcome {
         let report = eventrail_lambda::process(&self.app, detected, inv).await;
         let response = eventrail_lambda::respond(&report);
         Outcome {

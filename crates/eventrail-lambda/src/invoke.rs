@@ -44,7 +44,7 @@ use eventrail::{App, Source};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::detect::{detect, detect_value, Detected};
+use crate::detect::{detect, Detected};
 use crate::error::InvokeError;
 use crate::response::respond;
 
@@ -57,69 +57,35 @@ use crate::response::respond;
 pub async fn invoke(app: &App, payload: &[u8], inv: Invocation) -> Result<Value, InvokeError> {
     let started = Instant::now();
     let detected = detect(payload).inspect_err(log_bad_payload)?;
-    finish(app, detected, &inv, started).await
+    let report = process(app, detected, &inv).await;
+    let mut summary = Summary::new(&report, started.elapsed());
+    summary.duplicates = inv.counters.duplicates();
+    let response = respond(&report);
+    summary.log(&inv, response.as_ref().err());
+    response
 }
 
-/// Like [`invoke`], for a payload already parsed as JSON (what the Lambda
-/// runtime hands over).
+/// Like [`invoke`], for a payload already parsed as JSON (a test's or a
+/// tool's; the runtime path hands over the raw bytes).
 pub async fn invoke_value(
     app: &App,
     payload: Value,
     inv: Invocation,
 ) -> Result<Value, InvokeError> {
-    let started = Instant::now();
-    let detected = detect_value(payload).inspect_err(log_bad_payload)?;
-    finish(app, detected, &inv, started).await
+    let bytes = serde_json::to_vec(&payload).map_err(InvokeError::NotJson)?;
+    invoke(app, &bytes, inv).await
 }
 
 fn log_bad_payload(e: &InvokeError) {
     tracing::error!(error = %e, "unusable payload");
 }
 
-async fn finish(
-    app: &App,
-    detected: Detected,
-    inv: &Invocation,
-    started: Instant,
-) -> Result<Value, InvokeError> {
-    let report = process(app, detected, inv).await;
-    let mut summary = Summary::new(&report, started.elapsed());
-    summary.duplicates = inv.counters.duplicates();
-    let response = respond(&report);
-    summary.log(inv, response.as_ref().err());
-    response
-}
-
-/// Runs the records of a detected payload through the app: the well-formed
-/// ones through the factory, the malformed ones as failures, all in input
-/// order (so a malformed record stops the rest of its FIFO group or stream
-/// like any other failure).
-pub async fn process(app: &App, detected: Detected, inv: &Invocation) -> Report {
-    let source = detected.source();
-    let (event, malformed) = detected.into_parts();
-    match event {
-        Some(event) if malformed.is_empty() => app.process(event, inv).await,
-        event => {
-            let good = event.map(|e| app.transform(e)).unwrap_or_default();
-            let total = good.len() + malformed.len();
-            let mut good = good.into_iter();
-            let mut bad = malformed.into_iter().peekable();
-            let mut routed = Vec::with_capacity(total);
-            for i in 0..total {
-                if let Some(m) = bad.next_if(|m| m.index() == i) {
-                    routed.push(m.into_routed());
-                } else if let Some(r) = good.next() {
-                    routed.push(r);
-                }
-            }
-            // A factory that broke its contract (not one output per record)
-            // leaves some behind; they still get an outcome.
-            routed.extend(bad.map(|m| m.into_routed()));
-            routed.extend(good);
-            let outcomes = app.run(routed, inv).await;
-            Report { source, outcomes }
-        }
-    }
+/// Runs the records of a detected payload through the app, each decoded
+/// once by the factory; malformed records fail in their place (so a
+/// malformed record stops the rest of its FIFO group or stream like any
+/// other failure).
+pub async fn process(app: &App, detected: Detected<'_>, inv: &Invocation) -> Report {
+    app.process_raw(detected.raw(), inv).await
 }
 
 /// The numbers of one invocation, logged as one line at INFO.

@@ -85,7 +85,7 @@ pub mod local;
 pub mod response;
 mod runtime;
 
-pub use detect::{detect, detect_value, Detected, MalformedRecord};
+pub use detect::{detect, Detected, MalformedRecord};
 pub use error::InvokeError;
 pub use invoke::{invoke, invoke_value, process, Summary};
 pub use response::respond;

@@ -5,9 +5,9 @@ use std::ffi::OsString;
 use eventrail::app::Invocation;
 use eventrail::App;
 use lambda_runtime::{service_fn, LambdaEvent};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
-use crate::invoke::invoke_value;
+use crate::invoke::invoke;
 
 /// The environment variables the Lambda runtime needs; Lambda and the
 /// emulators set them.
@@ -21,7 +21,7 @@ const REQUIRED_ENV: [&str; 4] = [
 /// Serves `app` under the Lambda Runtime API, or runs the local `invoke`
 /// command when the binary was started as `BINARY invoke ...`.
 ///
-/// On Lambda, every invocation goes through [`invoke_value`]: the source is
+/// On Lambda, every invocation goes through [`invoke`]: the source is
 /// detected, the records processed, one summary line logged and the response
 /// built (see [`response`](crate::response)). Logs are JSON lines on stdout,
 /// at the level of `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (default `info`),
@@ -64,12 +64,14 @@ pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
         .into());
     }
     init_lambda_logs();
-    let handler = service_fn(move |event: LambdaEvent<Value>| {
+    // The payload is kept as the runtime received it: the records are read
+    // from it once, without a JSON tree in between.
+    let handler = service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let app = app.clone();
         async move {
             let (payload, ctx) = event.into_parts();
             let inv = Invocation::new(ctx.request_id.as_str()).with_deadline_epoch_ms(ctx.deadline);
-            invoke_value(&app, payload, inv).await
+            invoke(&app, payload.get().as_bytes(), inv).await
         }
     });
     lambda_runtime::run(handler).await

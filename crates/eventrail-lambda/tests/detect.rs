@@ -32,17 +32,17 @@ fn every_source_is_recognised() {
         assert_eq!(d.source(), source);
         assert_eq!(d.records(), records, "{source}");
         assert!(d.malformed().is_empty(), "{source}: {:?}", d.malformed());
-        assert_eq!(d.event().unwrap().source(), source);
+        assert_eq!(d.to_event().unwrap().source(), source);
     }
 }
 
 #[test]
 fn fixtures_round_trip_through_the_typed_events() {
     let d = detect(include_bytes!("fixtures/sqs_batch.json")).unwrap();
-    let Some(SourceEvent::Sqs(e)) = d.event() else {
+    let Some(SourceEvent::Sqs(e)) = d.to_event() else {
         panic!("not SQS")
     };
-    let again = serde_json::to_value(e).unwrap();
+    let again = serde_json::to_value(&e).unwrap();
     let raw: serde_json::Value =
         serde_json::from_slice(include_bytes!("fixtures/sqs_batch.json")).unwrap();
     assert_eq!(

@@ -9,7 +9,7 @@ fn send_sync_static<T: Send + Sync + 'static>() {}
 #[test]
 fn public_types_and_futures_are_send() {
     send_sync_static::<eventrail_lambda::InvokeError>();
-    send_sync_static::<eventrail_lambda::Detected>();
+    send_sync_static::<eventrail_lambda::Detected<'static>>();
     send_sync_static::<eventrail_lambda::MalformedRecord>();
     send_sync_static::<eventrail_lambda::Summary>();
 

@@ -74,6 +74,7 @@ use crate::factory::{EventFactory, Routed, StepFunctionInput};
 use crate::layers::util::{AttemptCounter, Tracked};
 use crate::router::RouteConflict;
 use crate::routes::{short_type_name, RouteRow, RouteTable};
+use crate::source::RawEvent;
 
 /// One raw event, by source.
 #[derive(Clone, Debug)]
@@ -543,6 +544,17 @@ impl App {
     pub async fn process(&self, event: SourceEvent, inv: &Invocation) -> Report {
         let source = event.source();
         let routed = self.transform(event);
+        let outcomes = self.run(routed, inv).await;
+        Report { source, outcomes }
+    }
+
+    /// Processes the records of a raw payload (see [`RawEvent`]), the path
+    /// the Lambda adapter takes: each record is decoded once, by the
+    /// factory's [`transform_raw`](EventFactory::transform_raw), then
+    /// dispatched as [`process`](Self::process) does.
+    pub async fn process_raw(&self, event: &RawEvent<'_>, inv: &Invocation) -> Report {
+        let source = event.source();
+        let routed = self.inner.factory.transform_raw(event).into_vec();
         let outcomes = self.run(routed, inv).await;
         Report { source, outcomes }
     }

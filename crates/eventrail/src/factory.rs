@@ -59,56 +59,32 @@ use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use aws_lambda_events::event::sns::{SnsEvent, SnsRecord};
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use serde_json::Value;
 
 use crate::envelope::{AnyEnvelope, Envelope, Metadata, Source};
 use crate::error::RecordError;
 use crate::router::RouteConflict;
 use crate::routes::RouteInfo;
+use crate::source::{self, Identity, MalformedRecord, RawEvent};
 
-/// Message attributes read as the correlation id, first found wins.
-pub const CORRELATION_ATTRIBUTES: [&str; 3] =
-    ["correlationId", "correlation-id", "x-correlation-id"];
-/// Message attributes read as the tenant code, first found wins.
-pub const TENANT_ATTRIBUTES: [&str; 2] = ["tenantCode", "tenant"];
-
-/// The input of a Step Functions task that invokes the function.
-///
-/// With `.waitForTaskToken`, the state machine passes the token in the input
-/// (conventionally as `taskToken`); it is taken out of the input and kept on
-/// every envelope the record produces.
-#[derive(Clone, Debug, Default, PartialEq)]
-#[non_exhaustive]
-pub struct StepFunctionInput {
-    /// The input, without the `taskToken` field.
-    pub input: Value,
-    /// The task token, if the input carried one.
-    pub task_token: Option<String>,
-}
-
-impl StepFunctionInput {
-    /// Splits `taskToken` off a raw task input.
-    pub fn from_json(mut input: Value) -> Self {
-        let task_token = match &mut input {
-            Value::Object(map) => match map.remove("taskToken") {
-                Some(Value::String(t)) => Some(t),
-                Some(other) => {
-                    // Not a token; leave it where it was.
-                    map.insert("taskToken".into(), other);
-                    None
-                }
-                None => None,
-            },
-            _ => None,
-        };
-        Self { input, task_token }
-    }
-}
+pub use crate::source::step_functions::StepFunctionInput;
+pub use crate::source::{CORRELATION_ATTRIBUTES, TENANT_ATTRIBUTES};
 
 /// Turns raw AWS events into envelopes. See the [module docs](self).
 ///
 /// Every transform must return one [`Routed`] per input record, in input order.
 pub trait EventFactory: Send + Sync + fmt::Debug + 'static {
+    /// The records of a raw payload, borrowed from it (see [`RawEvent`]):
+    /// what the Lambda adapter calls.
+    ///
+    /// The default decodes each record into its `aws_lambda_events` type (a
+    /// record that does not have its source's shape fails alone, see
+    /// [`Record::malformed`]) and calls the source's transform below.
+    /// [`Router`](crate::Router) overrides it to read SQS records without
+    /// that copy.
+    fn transform_raw(&self, event: &RawEvent<'_>) -> Transformed {
+        transform_typed(self, event)
+    }
+
     /// S3 event notifications.
     fn transform_s3(&self, event: S3Event) -> Transformed {
         event
@@ -179,6 +155,9 @@ pub trait EventFactory: Send + Sync + fmt::Debug + 'static {
 }
 
 impl<F: EventFactory + ?Sized> EventFactory for Arc<F> {
+    fn transform_raw(&self, event: &RawEvent<'_>) -> Transformed {
+        (**self).transform_raw(event)
+    }
     fn transform_s3(&self, event: S3Event) -> Transformed {
         (**self).transform_s3(event)
     }
@@ -208,6 +187,99 @@ impl<F: EventFactory + ?Sized> EventFactory for Arc<F> {
     }
 }
 
+/// Decodes each record of `event` into its `aws_lambda_events` type and
+/// hands the well-formed ones to `factory`'s transform for the source; the
+/// malformed ones fail alone, in their place. What
+/// [`EventFactory::transform_raw`] does by default.
+pub fn transform_typed<F: EventFactory + ?Sized>(factory: &F, event: &RawEvent<'_>) -> Transformed {
+    let records = event.records();
+    let source = event.source();
+    match source {
+        Source::Sqs => split(source, records, |v| {
+            let mut e = SqsEvent::default();
+            e.records = v;
+            factory.transform_sqs(e)
+        }),
+        Source::Sns => split(source, records, |v| {
+            let mut e = SnsEvent::default();
+            e.records = v;
+            factory.transform_sns(e)
+        }),
+        Source::S3 => split(source, records, |v| {
+            let mut e = S3Event::default();
+            e.records = v;
+            factory.transform_s3(e)
+        }),
+        Source::DynamoDb => split(source, records, |v| {
+            let mut e = DynamoDbEvent::default();
+            e.records = v;
+            factory.transform_dynamodb_stream(e)
+        }),
+        Source::Kinesis => split(source, records, |v| {
+            let mut e = KinesisEvent::default();
+            e.records = v;
+            factory.transform_kinesis(e)
+        }),
+        Source::EventBridge => split(source, records, |v: Vec<EventBridgeEvent>| {
+            v.into_iter()
+                .flat_map(|e| factory.transform_eventbridge(e))
+                .collect()
+        }),
+        Source::StepFunctions => split(source, records, |v: Vec<serde_json::Value>| {
+            v.into_iter()
+                .flat_map(|input| {
+                    factory.transform_step_function(StepFunctionInput::from_json(input))
+                })
+                .collect()
+        }),
+        _ => records
+            .iter()
+            .map(|_| Record::new("", source).unmatched())
+            .collect(),
+    }
+}
+
+/// Decodes every record on its own, transforms the good ones together and
+/// puts the malformed ones back in their places.
+fn split<T: serde::de::DeserializeOwned>(
+    source: Source,
+    records: &[&serde_json::value::RawValue],
+    transform: impl FnOnce(Vec<T>) -> Transformed,
+) -> Transformed {
+    let mut good = Vec::with_capacity(records.len());
+    let mut bad = Vec::new();
+    for (i, raw) in records.iter().enumerate() {
+        match serde_json::from_str::<T>(raw.get()) {
+            Ok(r) => good.push(r),
+            Err(e) => bad.push(MalformedRecord::new(source, i, raw, e.to_string())),
+        }
+    }
+    if bad.is_empty() {
+        return transform(good);
+    }
+    let good = if good.is_empty() {
+        Vec::new()
+    } else {
+        transform(good).into_vec()
+    };
+    let total = good.len() + bad.len();
+    let mut good = good.into_iter();
+    let mut bad = bad.into_iter().peekable();
+    let mut out = Transformed::with_capacity(total);
+    for i in 0..total {
+        if let Some(m) = bad.next_if(|m| m.index() == i) {
+            out.push(Record::malformed(m));
+        } else if let Some(r) = good.next() {
+            out.push(r);
+        }
+    }
+    // A factory that broke its contract (not one output per record) leaves
+    // some behind; they still get an outcome.
+    out.extend(bad.map(Record::malformed));
+    out.extend(good);
+    out
+}
+
 /// One input record being transformed: its identity and default metadata.
 ///
 /// Build it from the raw record ([`Record::sqs`], [`Record::s3`], ...), then
@@ -219,22 +291,6 @@ pub struct Record {
     order_key: Option<Arc<str>>,
 }
 
-/// Sets the correlation id and tenant from message attributes (see
-/// [`CORRELATION_ATTRIBUTES`], [`TENANT_ATTRIBUTES`]) where `meta` has none yet.
-pub(crate) fn apply_attributes<'a>(meta: &mut Metadata, get: impl Fn(&str) -> Option<&'a str>) {
-    let find = |names: &[&str]| names.iter().find_map(|n| get(n));
-    if !meta.has_correlation_id() {
-        if let Some(c) = find(&CORRELATION_ATTRIBUTES) {
-            meta.set_correlation_id(c);
-        }
-    }
-    if meta.tenant().is_none() {
-        if let Some(t) = find(&TENANT_ATTRIBUTES) {
-            meta.set_tenant(t);
-        }
-    }
-}
-
 impl Record {
     /// A record with the given id and source.
     pub fn new(record_id: impl Into<Arc<str>>, source: Source) -> Self {
@@ -244,86 +300,58 @@ impl Record {
         }
     }
 
-    /// An SQS message. The record id is the `messageId`; the correlation id and
-    /// tenant come from message attributes (see [`CORRELATION_ATTRIBUTES`],
-    /// [`TENANT_ATTRIBUTES`]); FIFO messages are ordered by `MessageGroupId`
-    /// (a message of a `.fifo` queue without one is ordered by the queue ARN).
-    pub fn sqs(msg: &SqsMessage) -> Self {
-        let mut rec = Self::new(msg.message_id.as_deref().unwrap_or(""), Source::Sqs);
-        apply_attributes(&mut rec.meta, |n| {
-            msg.message_attributes
-                .get(n)
-                .and_then(|a| a.string_value.as_deref())
-        });
-        rec.order_key = match msg.attributes.get("MessageGroupId") {
-            Some(group) => Some(Arc::from(group.as_str())),
-            // A FIFO queue's message without its group: keep the whole
-            // queue in order rather than none of it.
-            None => msg
-                .event_source_arn
-                .as_deref()
-                .filter(|arn| arn.ends_with(".fifo"))
-                .map(Arc::from),
-        };
-        rec
-    }
-
-    /// An SNS notification. The record id is the SNS `MessageId`.
-    pub fn sns(r: &SnsRecord) -> Self {
-        let mut rec = Self::new(r.sns.message_id.as_str(), Source::Sns);
-        apply_attributes(&mut rec.meta, |n| {
-            r.sns.message_attributes.get(n).map(|a| a.value.as_str())
-        });
-        rec
-    }
-
-    /// An S3 notification. The record id is `bucket/key#sequencer` (the key as
-    /// S3 sent it, still encoded), which is unique per object change.
-    pub fn s3(r: &S3EventRecord) -> Self {
-        let o = &r.s3.object;
-        let id = format!(
-            "{}/{}#{}",
-            r.s3.bucket.name.as_deref().unwrap_or(""),
-            o.key.as_deref().unwrap_or(""),
-            o.sequencer.as_deref().unwrap_or("")
-        );
-        Self::new(id, Source::S3)
-    }
-
-    /// A DynamoDB Streams record. The record id is the sequence number, which is
-    /// what a batch response reports; records are ordered by stream.
-    pub fn dynamodb(r: &DynamoDbRecord) -> Self {
-        let id = r
-            .change
-            .sequence_number
-            .clone()
-            .unwrap_or_else(|| r.event_id.clone());
-        let mut rec = Self::new(id, Source::DynamoDb);
-        rec.order_key = Some(Arc::from(r.event_source_arn.as_deref().unwrap_or("")));
-        rec
-    }
-
-    /// A Kinesis record. The record id is the sequence number; records are
-    /// ordered by stream.
-    pub fn kinesis(r: &KinesisEventRecord) -> Self {
-        let mut rec = Self::new(r.kinesis.sequence_number.as_str(), Source::Kinesis);
-        rec.order_key = Some(Arc::from(r.event_source_arn.as_deref().unwrap_or("")));
-        rec
-    }
-
-    /// An EventBridge event. The record id is the event `id`.
-    pub fn eventbridge(e: &EventBridgeEvent) -> Self {
-        Self::new(e.id.as_deref().unwrap_or(""), Source::EventBridge)
-    }
-
-    /// A Step Functions task input. The record id is `"task"`; the task token
-    /// is set on the metadata.
-    pub fn step_function(input: &StepFunctionInput) -> Self {
-        let mut rec = Self::new("task", Source::StepFunctions);
-        if let Some(t) = &input.task_token {
-            rec.meta = rec.meta.with_task_token(t.as_str());
+    /// A record with this identity.
+    pub fn from_identity(identity: Identity) -> Self {
+        Self {
+            meta: identity.meta,
+            order_key: identity.order_key,
         }
-        rec
+    }
+
+    /// An SQS message: see [`source::sqs`](crate::source::sqs) for its id,
+    /// order key, correlation id and tenant.
+    pub fn sqs(msg: &SqsMessage) -> Self {
+        Self::from_identity(source::sqs::identity(msg))
+    }
+
+    /// An SNS notification: see [`source::sns`](crate::source::sns).
+    pub fn sns(r: &SnsRecord) -> Self {
+        Self::from_identity(source::sns::identity(r))
+    }
+
+    /// An S3 notification: see [`source::s3`](crate::source::s3).
+    pub fn s3(r: &S3EventRecord) -> Self {
+        Self::from_identity(source::s3::identity(r))
+    }
+
+    /// A DynamoDB Streams record: see [`source::dynamodb`](crate::source::dynamodb).
+    pub fn dynamodb(r: &DynamoDbRecord) -> Self {
+        Self::from_identity(source::dynamodb::identity(r))
+    }
+
+    /// A Kinesis record: see [`source::kinesis`](crate::source::kinesis).
+    pub fn kinesis(r: &KinesisEventRecord) -> Self {
+        Self::from_identity(source::kinesis::identity(r))
+    }
+
+    /// An EventBridge event: see [`source::eventbridge`](crate::source::eventbridge).
+    pub fn eventbridge(e: &EventBridgeEvent) -> Self {
+        Self::from_identity(source::eventbridge::identity(e))
+    }
+
+    /// A Step Functions task input: see
+    /// [`source::step_functions`](crate::source::step_functions).
+    pub fn step_function(input: &StepFunctionInput) -> Self {
+        Self::from_identity(source::step_functions::identity(input))
+    }
+
+    /// A record that does not have its source's shape: it fails (permanent,
+    /// bad input) under the identity read from its raw bytes.
+    pub fn malformed(m: MalformedRecord) -> Routed {
+        let source = m.source();
+        let (identity, reason) = m.into_parts();
+        let msg = format!("the {source} record does not have its source's shape");
+        Self::from_identity(identity).fail(RecordError::bad_input(msg).with_source(reason))
     }
 
     /// The metadata envelopes of this record start with.

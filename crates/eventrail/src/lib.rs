@@ -11,6 +11,8 @@
 //! ```
 //!
 //! - [`envelope`]: events and their metadata ([`Envelope`], [`Metadata`]);
+//! - [`source`]: how a raw payload is recognised, and each source's record
+//!   identity and order key;
 //! - [`factory`]: the [`EventFactory`] trait, one transform per source;
 //! - [`router`]: the declarative [`Router`] for the common cases;
 //! - [`bus`]: the [`Bus`] and [`handler_fn`];
@@ -57,11 +59,13 @@ pub mod dynamodb;
 pub mod envelope;
 pub mod error;
 pub mod factory;
+mod json;
 pub mod layers;
 pub mod ports;
 pub mod router;
 pub mod routes;
 pub mod s3;
+pub mod source;
 
 pub use app::App;
 pub use bus::{handler_fn, Bus};

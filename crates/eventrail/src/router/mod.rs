@@ -42,8 +42,6 @@
 //! an earlier one always wins over) are reported by [`Router::check`], which
 //! [`App::builder`](crate::App::builder)'s `build` runs.
 
-mod probe;
-
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::fmt;
@@ -56,16 +54,20 @@ use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
 use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::dynamodb::{key_str, DataChange};
 use crate::envelope::{AnyEnvelope, Envelope, Metadata, Source};
 use crate::error::RecordError;
-use crate::factory::{EventFactory, Record, Routed, StepFunctionInput, Transformed};
+use crate::factory::{
+    transform_typed, EventFactory, Record, Routed, StepFunctionInput, Transformed,
+};
 use crate::routes::RouteInfo;
 use crate::s3::S3Object;
+use crate::source::{sqs, MalformedRecord, RawEvent};
 
-use probe::{probe, raw_str};
+use crate::json::{probe, raw_str};
 
 type BuildFrom<I> = Box<dyn Fn(&I, &Metadata) -> Result<AnyEnvelope, RecordError> + Send + Sync>;
 
@@ -463,7 +465,7 @@ impl Router {
 /// `meta` with the tenant and correlation id found in the `MessageAttributes`
 /// of an SNS notification delivered through SQS (what the SQS record itself
 /// set wins).
-fn with_sns_attributes(meta: &Metadata, attrs: &serde_json::value::RawValue) -> Metadata {
+fn with_sns_attributes(meta: &Metadata, attrs: &RawValue) -> Metadata {
     #[derive(serde::Deserialize)]
     struct Attr {
         #[serde(rename = "Value")]
@@ -471,7 +473,7 @@ fn with_sns_attributes(meta: &Metadata, attrs: &serde_json::value::RawValue) -> 
     }
     let mut meta = meta.clone();
     if let Ok(attrs) = serde_json::from_str::<HashMap<&str, Attr>>(attrs.get()) {
-        crate::factory::apply_attributes(&mut meta, |n| attrs.get(n).map(|a| a.value.as_str()));
+        crate::source::apply_attributes(&mut meta, |n| attrs.get(n).map(|a| a.value.as_str()));
     }
     meta
 }
@@ -482,7 +484,53 @@ fn single<T: Default, R>(records: Vec<R>, set: impl FnOnce(&mut T, Vec<R>)) -> T
     t
 }
 
+impl Router {
+    /// An SQS record read straight from the payload: no typed message is
+    /// built unless the record goes to the fallback factory.
+    fn route_sqs_raw(&self, index: usize, raw: &RawValue) -> Routed {
+        let view = match serde_json::from_str::<sqs::View<'_>>(raw.get()) {
+            Ok(v) => v,
+            Err(e) => {
+                return Record::malformed(MalformedRecord::new(
+                    Source::Sqs,
+                    index,
+                    raw,
+                    e.to_string(),
+                ))
+            }
+        };
+        let record = Record::from_identity(view.identity());
+        let result = match view.body() {
+            Some(body) => self.route_body(&self.sqs, body, record.meta(), true, true),
+            None => Some(Err(RecordError::bad_input("SQS message has no body"))),
+        };
+        self.with_fallback(
+            record,
+            result,
+            || {
+                let mut e = SqsEvent::default();
+                // The view accepted the record, so the typed message does too.
+                e.records.extend(serde_json::from_str(raw.get()).ok());
+                e
+            },
+            |f, e| f.transform_sqs(e),
+        )
+    }
+}
+
 impl EventFactory for Router {
+    fn transform_raw(&self, event: &RawEvent<'_>) -> Transformed {
+        match event.source() {
+            Source::Sqs => event
+                .records()
+                .iter()
+                .enumerate()
+                .map(|(i, raw)| self.route_sqs_raw(i, raw))
+                .collect(),
+            _ => transform_typed(self, event),
+        }
+    }
+
     fn transform_s3(&self, event: S3Event) -> Transformed {
         let mut out = Transformed::with_capacity(event.records.len());
         for r in event.records {

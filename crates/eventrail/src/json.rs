@@ -1,6 +1,6 @@
-//! A single-pass scan of a JSON object that picks out a few top-level fields
-//! without building a tree: wanted values are borrowed as raw JSON, everything
-//! else is skipped.
+//! Borrowed JSON reading: a single-pass scan of a JSON object that picks out
+//! a few top-level fields without building a tree (wanted values are borrowed
+//! as raw JSON, everything else is skipped), and string lookups along a path.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -35,6 +35,53 @@ pub(crate) fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
         Ok(s) => Some(Cow::Borrowed(s)),
         // Escapes inside: the string has to be unescaped into a new one.
         Err(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
+    }
+}
+
+/// The string at `path` inside the raw JSON `json` (e.g. `["s3", "bucket",
+/// "name"]`), if every step is an object and the last value a string. Reads
+/// only what the path needs.
+pub(crate) fn str_at(json: &str, path: &[&str]) -> Option<String> {
+    let (first, rest) = path.split_first()?;
+    let fields = probe(json, &[*first]).ok()??;
+    let value = fields[0]?;
+    if rest.is_empty() {
+        raw_str(value).map(Cow::into_owned)
+    } else {
+        str_at(value.get(), rest)
+    }
+}
+
+/// A JSON string, borrowed from the input when it has no escapes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> de::Deserialize<'de> for Text<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
     }
 }
 
@@ -138,6 +185,19 @@ mod tests {
         let json = r#"{"ty\u0070e": "a\"b"}"#;
         let f = probe(json, &["type"]).unwrap().unwrap();
         assert_eq!(raw_str(f[0].unwrap()).unwrap(), "a\"b");
+    }
+
+    #[test]
+    fn strings_along_a_path() {
+        let json = r#"{"s3": {"bucket": {"name": "in\u0062ox"}, "size": 3}}"#;
+        assert_eq!(
+            str_at(json, &["s3", "bucket", "name"]).as_deref(),
+            Some("inbox")
+        );
+        assert_eq!(str_at(json, &["s3", "size"]), None);
+        assert_eq!(str_at(json, &["s3", "bucket", "name", "x"]), None);
+        assert_eq!(str_at("[1]", &["s3"]), None);
+        assert_eq!(str_at("{bad", &["s3"]), None);
     }
 
     #[test]

@@ -1,0 +1,41 @@
+//! Kinesis Data Streams: a record is one data record.
+//!
+//! - Record id: the sequence number.
+//! - Order key: the stream (`eventSourceARN`), as for DynamoDB Streams.
+//! - Response: the first failed record only, the checkpoint the shard
+//!   resumes from.
+
+pub use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
+
+use std::sync::Arc;
+
+use super::{Identity, Spec};
+use crate::envelope::Source;
+use crate::json::str_at;
+
+pub(super) const SPEC: Spec = Spec {
+    source: Source::Kinesis,
+    event_source: "aws:kinesis",
+    shape: &["kinesis"],
+};
+
+fn ordered(id: impl Into<Arc<str>>, arn: &str) -> Identity {
+    let mut identity = Identity::new(id, Source::Kinesis);
+    identity.order_key = Some(Arc::from(arn));
+    identity
+}
+
+/// The identity of a typed Kinesis record. See the [module docs](self).
+pub fn identity(r: &KinesisEventRecord) -> Identity {
+    ordered(
+        r.kinesis.sequence_number.as_str(),
+        r.event_source_arn.as_deref().unwrap_or(""),
+    )
+}
+
+pub(super) fn identify_raw(raw: &str) -> Identity {
+    ordered(
+        str_at(raw, &["kinesis", "sequenceNumber"]).unwrap_or_default(),
+        &str_at(raw, &["eventSourceARN"]).unwrap_or_default(),
+    )
+}

@@ -1,0 +1,638 @@
+//! The AWS sources: how a raw Lambda payload is recognised, and what each
+//! source's records are called and ordered by.
+//!
+//! A payload is read once. [`RawEvent::parse`] scans the top level without
+//! building a tree, recognises the source, and keeps every record as a
+//! borrowed slice of the payload ([`RawValue`]); the factory then decodes each
+//! record straight into what it needs. A record that does not have its
+//! source's shape fails alone, under the id read from its raw bytes
+//! ([`MalformedRecord`]).
+//!
+//! | payload | source |
+//! |---|---|
+//! | `Records` with `eventSource` `aws:sqs` (or records with `messageId` and `body`) | SQS |
+//! | `Records` with `EventSource` `aws:sns` (or records with `Sns`) | SNS |
+//! | `Records` with `eventSource` `aws:s3` (or records with `s3`) | S3 |
+//! | `Records` with `eventSource` `aws:dynamodb` (or records with `dynamodb`) | DynamoDB Streams |
+//! | `Records` with `eventSource` `aws:kinesis` (or records with `kinesis`) | Kinesis |
+//! | an object with `source` and `detail-type` | EventBridge |
+//! | an object with a string `type` or a `taskToken` | Step Functions task input |
+//!
+//! Each source has one module here that owns its record identity (the id a
+//! batch response reports), its order key, and how it is recognised; adding a
+//! source means one module and its line in the registry below.
+//!
+//! ```
+//! use eventrail::source::RawEvent;
+//! use eventrail::Source;
+//!
+//! let payload = br#"{"Records": [
+//!     {"eventSource": "aws:sqs", "messageId": "m-1", "body": "{}"},
+//!     {"eventSource": "aws:sqs", "messageId": 7}
+//! ]}"#;
+//! let event = RawEvent::parse(payload).unwrap();
+//! assert_eq!(event.source(), Source::Sqs);
+//! assert_eq!(event.len(), 2);
+//! // The second record's messageId is not a string: it fails alone.
+//! assert_eq!(event.malformed()[0].index(), 1);
+//!
+//! let err = RawEvent::parse(br#"{"hello": "world"}"#).unwrap_err();
+//! assert_eq!(err.to_string(), "no event source detected: the payload is a JSON object with keys `hello`");
+//! ```
+
+pub mod dynamodb;
+pub mod eventbridge;
+pub mod kinesis;
+pub mod s3;
+pub mod sns;
+pub mod sqs;
+pub mod step_functions;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::envelope::{Metadata, Source};
+use crate::json::{probe, raw_str};
+
+/// Message attributes read as the correlation id, first found wins.
+pub const CORRELATION_ATTRIBUTES: [&str; 3] =
+    ["correlationId", "correlation-id", "x-correlation-id"];
+/// Message attributes read as the tenant code, first found wins.
+pub const TENANT_ATTRIBUTES: [&str; 2] = ["tenantCode", "tenant"];
+
+/// Sets the correlation id and tenant from message attributes (see
+/// [`CORRELATION_ATTRIBUTES`], [`TENANT_ATTRIBUTES`]) where `meta` has none yet.
+pub(crate) fn apply_attributes<'a>(meta: &mut Metadata, get: impl Fn(&str) -> Option<&'a str>) {
+    let find = |names: &[&str]| names.iter().find_map(|n| get(n));
+    if !meta.has_correlation_id() {
+        if let Some(c) = find(&CORRELATION_ATTRIBUTES) {
+            meta.set_correlation_id(c);
+        }
+    }
+    if meta.tenant().is_none() {
+        if let Some(t) = find(&TENANT_ATTRIBUTES) {
+            meta.set_tenant(t);
+        }
+    }
+}
+
+/// Who a record is: its metadata (id, source, correlation id, tenant, task
+/// token) and the key its source orders it by.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// The metadata envelopes of the record start with.
+    pub meta: Metadata,
+    /// The key records are ordered by (FIFO message group, stream).
+    pub order_key: Option<Arc<str>>,
+}
+
+impl Identity {
+    /// A record with the given id and source, unordered.
+    pub fn new(record_id: impl Into<Arc<str>>, source: Source) -> Self {
+        Self {
+            meta: Metadata::new(record_id, source),
+            order_key: None,
+        }
+    }
+}
+
+/// How a batch source is recognised: the `eventSource` its records declare,
+/// and the keys a record of it has when the declaration is missing.
+struct Spec {
+    source: Source,
+    event_source: &'static str,
+    shape: &'static [&'static str],
+}
+
+/// The batch sources, in the order their shapes are tried.
+const BATCH_SOURCES: [Spec; 5] = [
+    sns::SPEC,
+    s3::SPEC,
+    dynamodb::SPEC,
+    kinesis::SPEC,
+    sqs::SPEC,
+];
+
+/// Why a payload could not be read at all.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PayloadError {
+    /// The payload is empty (or only whitespace).
+    Empty,
+    /// The payload is not UTF-8.
+    NotUtf8 {
+        /// The length of the valid UTF-8 prefix.
+        valid_up_to: usize,
+    },
+    /// The payload is not JSON.
+    NotJson(serde_json::Error),
+    /// The payload is JSON, but no event source was recognised.
+    UnknownSource {
+        /// What the payload looked like, e.g. ``a JSON object with keys `a`, `b` ``.
+        seen: String,
+    },
+}
+
+impl fmt::Display for PayloadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PayloadError::Empty => f.write_str("the payload is empty"),
+            PayloadError::NotUtf8 { valid_up_to } => write!(
+                f,
+                "the payload is not UTF-8 (invalid byte at offset {valid_up_to})"
+            ),
+            PayloadError::NotJson(e) => write!(f, "the payload is not JSON: {e}"),
+            PayloadError::UnknownSource { seen } => {
+                write!(f, "no event source detected: the payload is {seen}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PayloadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PayloadError::NotJson(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A payload whose source was recognised, its records borrowed from it. See
+/// the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct RawEvent<'a> {
+    source: Source,
+    records: Vec<&'a RawValue>,
+}
+
+impl<'a> RawEvent<'a> {
+    /// Reads a payload: recognises the source and splits it into records,
+    /// without decoding them. See the [module docs](self).
+    ///
+    /// Fails when the payload is empty, not UTF-8, not JSON, or of no known
+    /// source.
+    pub fn parse(payload: &'a [u8]) -> Result<Self, PayloadError> {
+        if payload.iter().all(u8::is_ascii_whitespace) {
+            return Err(PayloadError::Empty);
+        }
+        let text = std::str::from_utf8(payload).map_err(|e| PayloadError::NotUtf8 {
+            valid_up_to: e.valid_up_to(),
+        })?;
+        Self::parse_str(text)
+    }
+
+    /// Like [`parse`](Self::parse), for a payload known to be UTF-8.
+    pub fn parse_str(text: &'a str) -> Result<Self, PayloadError> {
+        if text.trim_ascii().is_empty() {
+            return Err(PayloadError::Empty);
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let top = TopSeed
+            .deserialize(&mut de)
+            .map_err(PayloadError::NotJson)?;
+        de.end().map_err(PayloadError::NotJson)?;
+        let unknown = |seen: String| PayloadError::UnknownSource { seen };
+        let (records, keys) = match top {
+            Top::Other(seen) => return Err(unknown(seen.into())),
+            Top::Object(o) => (o.records, o.keys),
+        };
+        match records {
+            Some(RecordsField::Array(records)) => {
+                let source = records
+                    .iter()
+                    .find_map(|r| record_kind(r.get()))
+                    .ok_or_else(|| unknown(describe_records(&records)))?;
+                return Ok(Self { source, records });
+            }
+            Some(RecordsField::Other(seen)) => {
+                return Err(unknown(format!("an object whose `Records` is {seen}")))
+            }
+            None => {}
+        }
+        let source = if keys.eventbridge() {
+            Source::EventBridge
+        } else if keys.step_function() {
+            Source::StepFunctions
+        } else {
+            return Err(unknown(keys.describe()));
+        };
+        let whole: &'a RawValue = serde_json::from_str(text).map_err(PayloadError::NotJson)?;
+        Ok(Self {
+            source,
+            records: vec![whole],
+        })
+    }
+
+    /// The source.
+    pub fn source(&self) -> Source {
+        self.source
+    }
+
+    /// The number of input records, malformed ones included. EventBridge
+    /// events and Step Functions inputs are one record.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether there are no records (never true for a parsed payload).
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The records, as raw JSON borrowed from the payload.
+    pub fn records(&self) -> &[&'a RawValue] {
+        &self.records
+    }
+
+    /// The records that do not have their source's shape, in input order.
+    ///
+    /// Decodes every record into its `aws_lambda_events` type to find out:
+    /// a diagnostic, not something the processing path calls.
+    pub fn malformed(&self) -> Vec<MalformedRecord> {
+        self.records
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let reason = match self.source {
+                    Source::Sqs => check::<sqs::SqsMessage>(r),
+                    Source::Sns => check::<sns::SnsRecord>(r),
+                    Source::S3 => check::<s3::S3EventRecord>(r),
+                    Source::DynamoDb => check::<dynamodb::DynamoDbRecord>(r),
+                    Source::Kinesis => check::<kinesis::KinesisEventRecord>(r),
+                    Source::EventBridge => check::<eventbridge::EventBridgeEvent>(r),
+                    _ => None,
+                }?;
+                Some(MalformedRecord::new(self.source, i, r, reason))
+            })
+            .collect()
+    }
+}
+
+fn check<T: serde::de::DeserializeOwned>(raw: &RawValue) -> Option<String> {
+    serde_json::from_str::<T>(raw.get())
+        .err()
+        .map(|e| e.to_string())
+}
+
+/// An input record that does not have its source's shape. It is reported
+/// failed (permanent, bad input) under the id and order key read from the
+/// raw record, where present.
+///
+/// A malformed SQS record without a `messageId` is reported with an empty
+/// item identifier, which Lambda answers by retrying the whole batch:
+/// nothing is lost.
+#[derive(Clone, Debug)]
+pub struct MalformedRecord {
+    index: usize,
+    identity: Identity,
+    reason: String,
+}
+
+impl MalformedRecord {
+    /// Record `index` of a `source` batch, `raw`, could not be read: `reason`.
+    pub fn new(source: Source, index: usize, raw: &RawValue, reason: String) -> Self {
+        Self {
+            index,
+            identity: identify_raw(source, raw.get()),
+            reason,
+        }
+    }
+
+    /// The record's position in the input.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The source.
+    pub fn source(&self) -> Source {
+        self.identity.meta.source()
+    }
+
+    /// The record id read from the raw record (empty if there was none).
+    pub fn record_id(&self) -> &str {
+        self.identity.meta.record_id()
+    }
+
+    /// The order key read from the raw record (FIFO message group, stream).
+    pub fn order_key(&self) -> Option<&str> {
+        self.identity.order_key.as_deref()
+    }
+
+    /// Why the record could not be read.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The identity and the reason.
+    pub fn into_parts(self) -> (Identity, String) {
+        (self.identity, self.reason)
+    }
+}
+
+impl fmt::Display for MalformedRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "record {} (`{}`): {}",
+            self.index,
+            self.record_id(),
+            self.reason
+        )
+    }
+}
+
+/// The identity of a raw record of `source`, read leniently: what cannot be
+/// read is left out.
+fn identify_raw(source: Source, raw: &str) -> Identity {
+    match source {
+        Source::Sqs => sqs::identify_raw(raw),
+        Source::Sns => sns::identify_raw(raw),
+        Source::S3 => s3::identify_raw(raw),
+        Source::DynamoDb => dynamodb::identify_raw(raw),
+        Source::Kinesis => kinesis::identify_raw(raw),
+        Source::EventBridge => eventbridge::identify_raw(raw),
+        other => Identity::new("", other),
+    }
+}
+
+/// The kind of a batch record, from its `eventSource` or its shape.
+fn record_kind(raw: &str) -> Option<Source> {
+    const DECLARED: [&str; 2] = ["eventSource", "EventSource"];
+    let declared = probe(raw, &DECLARED).ok()??;
+    if let Some(name) = declared.iter().flatten().find_map(|v| raw_str(v)) {
+        return BATCH_SOURCES
+            .iter()
+            .find(|s| s.event_source == name)
+            .map(|s| s.source);
+    }
+    BATCH_SOURCES.iter().find_map(|s| {
+        let present = probe(raw, s.shape).ok()??;
+        present.iter().all(Option::is_some).then_some(s.source)
+    })
+}
+
+fn describe_records(records: &[&RawValue]) -> String {
+    let Some(first) = records.first() else {
+        return "an object with an empty `Records` array".into();
+    };
+    let declared = crate::json::str_at(first.get(), &["eventSource"])
+        .or_else(|| crate::json::str_at(first.get(), &["EventSource"]));
+    if let Some(s) = declared {
+        return format!("`Records` from the unsupported eventSource `{s}`");
+    }
+    let mut de = serde_json::Deserializer::from_str(first.get());
+    match TopSeed.deserialize(&mut de) {
+        Ok(Top::Object(o)) => format!("`Records` whose first record has keys {}", o.keys.list()),
+        Ok(Top::Other(seen)) => format!("`Records` whose first record is {seen}"),
+        Err(_) => "`Records` whose first record is not JSON".into(),
+    }
+}
+
+// ------------------------------------------------------------ the top level
+
+/// What the top level of a payload is.
+enum Top<'a> {
+    /// An object.
+    Object(TopObject<'a>),
+    /// Something else, described.
+    Other(&'static str),
+}
+
+struct TopObject<'a> {
+    records: Option<RecordsField<'a>>,
+    keys: TopKeys<'a>,
+}
+
+enum RecordsField<'a> {
+    Array(Vec<&'a RawValue>),
+    Other(&'static str),
+}
+
+/// The keys of an object, as far as detection needs them.
+#[derive(Default)]
+struct TopKeys<'a> {
+    shown: Vec<Cow<'a, str>>,
+    count: usize,
+    detail_type: bool,
+    source: bool,
+    string_type: bool,
+    task_token: bool,
+}
+
+impl TopKeys<'_> {
+    const SHOWN: usize = 8;
+
+    fn eventbridge(&self) -> bool {
+        self.detail_type && self.source
+    }
+
+    fn step_function(&self) -> bool {
+        self.string_type || self.task_token
+    }
+
+    fn list(&self) -> String {
+        let mut out: Vec<String> = self.shown.iter().map(|k| format!("`{k}`")).collect();
+        if self.count > Self::SHOWN {
+            out.push(format!("and {} more", self.count - Self::SHOWN));
+        }
+        out.join(", ")
+    }
+
+    fn describe(&self) -> String {
+        if self.count == 0 {
+            "an empty JSON object".into()
+        } else {
+            format!("a JSON object with keys {}", self.list())
+        }
+    }
+}
+
+struct TopSeed;
+
+impl<'de> DeserializeSeed<'de> for TopSeed {
+    type Value = Top<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopSeed {
+    type Value = Top<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut keys = TopKeys::default();
+        let mut records = None;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            // Keys repeat in hostile input: the last value wins, as in a map.
+            match key.as_ref() {
+                "Records" => records = Some(map.next_value_seed(RecordsSeed)?),
+                "type" => keys.string_type = map.next_value::<&RawValue>()?.get().starts_with('"'),
+                other => {
+                    match other {
+                        "detail-type" => keys.detail_type = true,
+                        "source" => keys.source = true,
+                        "taskToken" => keys.task_token = true,
+                        _ => {}
+                    }
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            if keys.shown.len() < TopKeys::SHOWN && !keys.shown.contains(&key) {
+                keys.shown.push(key);
+            }
+            keys.count += 1;
+        }
+        Ok(Top::Object(TopObject { records, keys }))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut empty = true;
+        while seq.next_element::<IgnoredAny>()?.is_some() {
+            empty = false;
+        }
+        Ok(Top::Other(if empty {
+            "an empty JSON array"
+        } else {
+            "a JSON array"
+        }))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Top::Other("a JSON boolean"))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Top::Other("a JSON number"))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Top::Other("a JSON number"))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Top::Other("a JSON number"))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Top::Other("a JSON string"))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Top::Other("`null`"))
+    }
+}
+
+/// `Records`: an array of raw records, or what it was instead.
+struct RecordsSeed;
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed {
+    type Value = RecordsField<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed {
+    type Value = RecordsField<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(r) = seq.next_element::<&'de RawValue>()? {
+            out.push(r);
+        }
+        Ok(RecordsField::Array(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut empty = true;
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
+            empty = false;
+        }
+        Ok(RecordsField::Other(if empty {
+            "an empty JSON object"
+        } else {
+            "a JSON object"
+        }))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(RecordsField::Other("a JSON boolean"))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(RecordsField::Other("a JSON number"))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(RecordsField::Other("a JSON number"))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(RecordsField::Other("a JSON number"))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(RecordsField::Other("a JSON string"))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(RecordsField::Other("`null`"))
+    }
+}
+
+/// A JSON string field that is checked but not kept: reading it allocates
+/// nothing, and a value of another type is an error, as in the typed record.
+#[derive(Debug, Default)]
+pub(crate) struct CheckedStr;
+
+impl<'de> serde::Deserialize<'de> for CheckedStr {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = CheckedStr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E>(self, _: &str) -> Result<CheckedStr, E> {
+                Ok(CheckedStr)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_records_keys_take_the_last() {
+        let e = RawEvent::parse(
+            br#"{"Records": 5, "Records": [{"eventSource": "aws:sqs", "messageId": "m", "body": ""}]}"#,
+        )
+        .unwrap();
+        assert_eq!((e.source(), e.len()), (Source::Sqs, 1));
+    }
+
+    #[test]
+    fn records_of_the_wrong_type_are_named() {
+        let err = RawEvent::parse(br#"{"Records": {"a": 1}}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no event source detected: the payload is an object whose `Records` is a JSON object"
+        );
+    }
+
+    #[test]
+    fn many_keys_are_cut_short() {
+        let err =
+            RawEvent::parse(br#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":0}"#)
+                .unwrap_err();
+        assert!(err.to_string().ends_with("`h`, and 2 more"), "{err}");
+    }
+}
