@@ -4,17 +4,22 @@
 //!   the hot path (router transform, bus dispatch, whole-batch processing).
 //! - `cargo run --release -p eventrail-benches --bin allocs`: heap allocations
 //!   per dispatch and per record, counted exactly.
+//! - `cargo run --release -p eventrail-benches --bin bench_compare`: the order
+//!   app's `invoke` against `floor`, a minimal serde-only program with the
+//!   same answer, in wall time and peak RSS (see `benches/README.md`).
 //!
 //! This library holds what the benches share: the order app's SQS workload
 //! (its event types come from `example-orders`),
 //! shaped like the workload generator the team benchmarks with (bodies
 //! `{"type": "NOTIFICATION" | "SYNC_REQUEST", ...}`, every 100th record with
 //! malformed JSON and every 100th with an unknown channel), built in memory so
-//! benches need no files.
+//! benches need no files, or written as an event file ([`workload`]).
 
 use aws_events::SqsEvent;
 use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
 pub use example_orders::{Channel, Notification, SyncRequest};
+
+pub mod workload;
 
 mod aws_events {
     pub(crate) use eventrail::aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
@@ -42,43 +47,25 @@ pub fn app() -> App {
         .expect("consistent routes")
 }
 
-/// An SQS batch of `n` records; with `poison`, records `i % 100 == 37` carry
-/// malformed JSON and `i % 100 == 73` an unknown channel. Returns the batch and
-/// the ids that must fail.
+/// An SQS batch of `n` records (see [`workload`]); with `poison`, records
+/// `i % 100 == 37` carry malformed JSON and `i % 100 == 73` an unknown
+/// channel. Returns the batch and the ids that must fail.
 pub fn sqs_batch(n: usize, poison: bool) -> (SqsEvent, Vec<String>) {
     let mut event = SqsEvent::default();
     let mut failing = Vec::new();
-    for i in 0..n {
-        let id = format!("00000000-0000-4000-8000-{i:012}");
-        let body = if poison && i % 100 == 37 {
-            failing.push(id.clone());
-            r#"{"type": "NOTIFICATION", "recipient": "#.to_owned()
-        } else if poison && i % 100 == 73 {
-            failing.push(id.clone());
-            format!(
-                r#"{{"type": "NOTIFICATION", "channel": "FAX", "recipient": "user{i}@example.com", "subject": "x", "body": "y"}}"#
-            )
-        } else if i % 2 == 0 {
-            format!(
-                r#"{{"type": "NOTIFICATION", "channel": "EMAIL", "recipient": "user{i}@example.com", "subject": "Order {i} confirmed", "body": "Thank you for your order."}}"#
-            )
-        } else {
-            format!(
-                r#"{{"type": "SYNC_REQUEST", "entity": "ORDER", "pk": "ORDER#{i}", "sk": "META"}}"#
-            )
-        };
+    for r in workload::sqs_records(n, poison) {
+        if r.fails {
+            failing.push(r.message_id.clone());
+        }
         let mut m = aws_events::SqsMessage::default();
-        m.message_id = Some(id);
-        m.receipt_handle = Some(format!("AQEB{i:040}"));
-        m.body = Some(body);
+        m.message_id = Some(r.message_id);
+        m.receipt_handle = Some(r.receipt_handle);
+        m.body = Some(r.body);
+        m.md5_of_body = Some(r.md5_of_body);
         m.event_source = Some("aws:sqs".into());
-        m.event_source_arn = Some("arn:aws:sqs:us-east-2:123456789012:orders-notifications".into());
-        m.aws_region = Some("us-east-2".into());
-        for (k, v) in [
-            ("ApproximateReceiveCount", "1"),
-            ("SentTimestamp", "1545082649183"),
-            ("SenderId", "AIDAIENQZJOLO23YVJ4VO"),
-        ] {
+        m.event_source_arn = Some(workload::EVENT_SOURCE_ARN.into());
+        m.aws_region = Some(workload::AWS_REGION.into());
+        for (k, v) in workload::ATTRIBUTES {
             m.attributes.insert(k.into(), v.into());
         }
         event.records.push(m);

@@ -56,7 +56,7 @@ where
         match &result {
             Ok(_) => {
                 this.span.record("outcome", "ok");
-                tracing::info!(outcome = "ok", duration_ms, attempts, "event handled");
+                tracing::debug!(outcome = "ok", duration_ms, attempts, "event handled");
             }
             Err(e) => {
                 this.span.record("outcome", "error");

@@ -1,12 +1,17 @@
 //! Tracing: one span per event, and its outcome logged at the end.
 //!
-//! [`TraceLayer`] opens an `INFO` span named `event` around each call, with
+//! [`TraceLayer`] opens a `DEBUG` span named `event` around each call, with
 //! structured fields: `event_type`, `record_id`, `source`, `tenant`,
 //! `correlation_id` and `attempt`. When the call ends it logs one event inside
 //! that span with `outcome` (`"ok"` or `"error"`), `duration_ms` and `attempts`
 //! (how many attempts a retry layer inside made), plus `retryable` and `error`
 //! on failure; `outcome`, `duration_ms` and `attempts` are also recorded on the
 //! span. Put it outermost so the span covers every other layer.
+//!
+//! Per-event spans and lines are `DEBUG`, so a batch of thousands of records
+//! costs nothing for them at the usual `INFO` level. A failure is logged at
+//! `WARN` whatever the level, and the [`App`](crate::App) logs every failed
+//! record with its id at `WARN` too.
 //!
 //! ```
 //! use eventrail::layers::ServiceBuilderExt;
@@ -82,7 +87,7 @@ where
 
     fn call(&mut self, env: Envelope<E>) -> Self::Future {
         let meta = env.meta();
-        let span = tracing::info_span!(
+        let span = tracing::debug_span!(
             "event",
             event_type = %crate::routes::short_type_name(std::any::type_name::<E>()),
             record_id = meta.record_id(),
