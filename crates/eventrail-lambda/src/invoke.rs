@@ -83,8 +83,7 @@ async fn finish(
     started: Instant,
 ) -> Result<Value, InvokeError> {
     let report = process(app, detected, inv).await;
-    let mut summary = Summary::new(&report, started.elapsed());
-    summary.duplicates = inv.counters.duplicates();
+    let summary = Summary::new(&report, started.elapsed());
     let response = respond(&report);
     summary.log(inv, response.as_ref().err());
     response
@@ -136,16 +135,15 @@ pub struct Summary {
     pub failed: usize,
     /// Records a retry layer attempted more than once.
     pub retried: usize,
-    /// Records an idempotency layer answered from a stored result (see
-    /// [`InvocationCounters`](eventrail::app::InvocationCounters)).
+    /// Records an idempotency layer answered from a stored result
+    /// ([`Report::duplicates`]).
     pub duplicates: usize,
     /// How long processing took.
     pub duration: Duration,
 }
 
 impl Summary {
-    /// The summary of a report that took `duration`. `duplicates` is
-    /// not in the report: [`invoke`] reads it from the invocation's counters.
+    /// The summary of a report that took `duration`.
     pub fn new(report: &Report, duration: Duration) -> Self {
         Self {
             source: report.source,
@@ -153,7 +151,7 @@ impl Summary {
             done: report.done(),
             failed: report.failed(),
             retried: report.retried(),
-            duplicates: 0,
+            duplicates: report.duplicates(),
             duration,
         }
     }

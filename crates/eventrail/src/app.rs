@@ -54,7 +54,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -68,10 +67,9 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::time::Instant;
 
 use crate::bus::{Bus, Output};
-use crate::envelope::{AnyEnvelope, Metadata, Source};
+use crate::envelope::{AnyEnvelope, Metadata, Source, Stats};
 use crate::error::{classify, BoxError, Classify, RecordError, Retry};
 use crate::factory::{EventFactory, Routed, StepFunctionInput};
-use crate::layers::util::{AttemptCounter, Tracked};
 use crate::router::RouteConflict;
 use crate::routes::{short_type_name, RouteRow, RouteTable};
 
@@ -118,27 +116,6 @@ pub struct Invocation {
     pub request_id: Option<Arc<str>>,
     /// The invocation deadline.
     pub deadline: Option<Instant>,
-    /// What happened during the invocation that outcomes do not show
-    /// (duplicates answered by an idempotency layer). Shared by clones.
-    pub counters: Arc<InvocationCounters>,
-}
-
-/// Counters of one [`Invocation`], filled while [`App::run`] processes it.
-///
-/// Retries are not counted here: a record's [`Metadata::attempt`] in its
-/// [`RecordOutcome`] is the highest attempt a retry layer made for it
-/// ([`Report::retried`]).
-#[derive(Debug, Default)]
-pub struct InvocationCounters {
-    duplicates: AtomicUsize,
-}
-
-impl InvocationCounters {
-    /// How many records an idempotency layer answered from a stored result
-    /// instead of running the handler again.
-    pub fn duplicates(&self) -> usize {
-        self.duplicates.load(Ordering::Relaxed)
-    }
 }
 
 /// Lambda functions run for at most 15 minutes; a deadline further away than
@@ -209,7 +186,9 @@ pub struct Failure {
 pub struct RecordOutcome {
     /// The record's metadata (id, source, ...). Its
     /// [`attempt`](Metadata::attempt) is the highest attempt a retry layer
-    /// made for the record (1 when none retried).
+    /// made for the record (1 when none retried), and
+    /// [`replayed`](Metadata::replayed) says whether an idempotency layer
+    /// answered it with a stored result.
     pub meta: Metadata,
     /// What became of it.
     pub status: Status,
@@ -261,6 +240,12 @@ impl Report {
             .iter()
             .filter(|o| o.meta.attempt() > 1)
             .count()
+    }
+
+    /// The number of records an idempotency layer answered from a stored
+    /// result instead of running the handler again (duplicate deliveries).
+    pub fn duplicates(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.meta.replayed()).count()
     }
 
     /// The number of unmatched records that were acknowledged.
@@ -638,10 +623,17 @@ impl App {
         if self.deadline_too_close(inv) {
             return not_started(meta, DEADLINE);
         }
+        // What the record's layers report (attempts, replays) reaches the
+        // outcome through this node, wherever the handlers run.
+        let stats = Stats::root();
+        let mut meta = meta;
+        meta.set_stats(Arc::clone(&stats));
         let stamp = |mut env: AnyEnvelope| {
-            if env.meta().deadline().is_none() {
-                env.meta_mut().set_deadline(inv.deadline);
+            let m = env.meta_mut();
+            if m.deadline().is_none() {
+                m.set_deadline(inv.deadline);
             }
+            m.set_stats(Arc::clone(&stats));
             env
         };
         let bus = &self.inner.bus;
@@ -661,15 +653,10 @@ impl App {
                 }
             }
         };
-        let attempts = AttemptCounter::default();
-        let work = Tracked::new(work, attempts.clone());
         let result = AssertUnwindSafe(work).catch_unwind().await;
-        if attempts.replayed() {
-            inv.counters.duplicates.fetch_add(1, Ordering::Relaxed);
-        }
-        let mut meta = meta;
-        if attempts.get() > meta.attempt() {
-            meta.set_attempt(attempts.get());
+        let attempts = stats.attempts();
+        if attempts > meta.attempt() {
+            meta.set_attempt(attempts);
         }
         match result {
             Ok(Ok(output)) => RecordOutcome {
@@ -746,7 +733,9 @@ mod tests {
             .service(handler_fn(move |env: Envelope<Ping>| {
                 let flaky = Arc::clone(&flaky);
                 async move {
-                    if env.event().0 == "flaky" && flaky.swap(false, Ordering::SeqCst) {
+                    if env.event().0 == "flaky"
+                        && flaky.swap(false, std::sync::atomic::Ordering::SeqCst)
+                    {
                         return Err(HandlerError::retryable("busy"));
                     }
                     Ok::<_, HandlerError>(())
@@ -765,7 +754,7 @@ mod tests {
             outcomes,
         };
         assert_eq!((report.failed(), report.retried()), (0, 1));
-        assert_eq!(inv.counters.duplicates(), 0);
+        assert_eq!(report.duplicates(), 0);
 
         // The same events again: both answered from the store.
         let again = vec![
@@ -775,6 +764,10 @@ mod tests {
         let inv = Invocation::new("r-2");
         let outcomes = app.run(again, &inv).await;
         assert!(outcomes.iter().all(|o| !o.is_failed()));
-        assert_eq!(inv.counters.duplicates(), 2);
+        let report = Report {
+            source: Source::Direct,
+            outcomes,
+        };
+        assert_eq!(report.duplicates(), 2);
     }
 }
