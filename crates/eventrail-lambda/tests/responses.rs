@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::{app, app_with, batch, capture_logs, failing, failures, fifo_record, job, sqs_record};
 use eventrail::app::{Invocation, Status};
-use eventrail_lambda::{detect, invoke, process, InvokeError};
+use eventrail_lambda::{detect, invoke, process, InvokeError, Summary};
 use serde_json::{json, Value};
 
 async fn run(app: &eventrail::App, payload: &[u8]) -> Result<Value, InvokeError> {
@@ -372,10 +372,25 @@ async fn concurrency_is_bounded_and_measured() {
 #[tokio::test]
 async fn the_summary_line_counts_records() {
     let (app, _) = app();
+    let payload = include_bytes!("fixtures/sqs_batch.json");
+    let report = process(&app, detect(payload).unwrap(), &Invocation::new("test")).await;
+    let summary = Summary::new(&report, Duration::from_millis(7));
+    assert_eq!(summary.source, eventrail::Source::Sqs);
+    assert_eq!(
+        (
+            summary.records,
+            summary.done,
+            summary.failed,
+            summary.retried,
+            summary.duplicates
+        ),
+        (3, 1, 2, 0, 0)
+    );
+    assert_eq!(summary.duration, Duration::from_millis(7));
+
+    // What only the line shows: the request id and the duration's field.
     let logs = capture_logs();
-    run(&app, include_bytes!("fixtures/sqs_batch.json"))
-        .await
-        .unwrap();
+    run(&app, payload).await.unwrap();
     let text = logs.text();
     let line = text
         .lines()
