@@ -13,7 +13,9 @@
 //! - one bad record fails only itself, a handler's panic included;
 //! - records with an order key (FIFO message group, stream shard) run in order,
 //!   and after a failure the rest of that key is not started; others run
-//!   concurrently, at most [`concurrency`](AppBuilder::concurrency) at a time;
+//!   concurrently, at most [`concurrency`](AppBuilder::concurrency) at a time,
+//!   each starting as soon as a slot is free (a slow record holds only its
+//!   own slot);
 //! - when the invocation deadline is closer than the
 //!   [margin](AppBuilder::deadline_margin), records not yet started are not
 //!   started and are reported failed, so the source redelivers them.
@@ -381,7 +383,8 @@ impl AppBuilder {
         self
     }
 
-    /// How many records (or ordered groups) run at once. Default: 4 per CPU.
+    /// How many records (or ordered groups) run at once; the next one starts
+    /// as soon as any of them finishes. Default: 4 per CPU.
     pub fn concurrency(mut self, n: usize) -> Self {
         self.config.concurrency = n.max(1);
         self
@@ -536,16 +539,20 @@ impl App {
     pub async fn run(&self, routed: Vec<Routed>, inv: &Invocation) -> Vec<RecordOutcome> {
         let cfg = &self.inner.config;
         let ordered = cfg.stop_on_first_failure || routed.iter().any(|r| r.order_key().is_some());
+        let n = routed.len();
         if !ordered {
-            return futures_util::stream::iter(routed)
-                .map(|r| self.run_record(r, inv))
-                .buffered(cfg.concurrency)
-                .collect()
-                .await;
+            // Each record starts as soon as a slot is free, whatever the
+            // records before it are doing; outcomes go back in input order.
+            let results: Vec<(usize, RecordOutcome)> =
+                futures_util::stream::iter(routed.into_iter().enumerate())
+                    .map(|(i, r)| async move { (i, self.run_record(r, inv).await) })
+                    .buffer_unordered(cfg.concurrency)
+                    .collect()
+                    .await;
+            return in_input_order(n, results);
         }
         // Ordered: group by key, preserving first-appearance order. Records
         // without a key are groups of their own.
-        let n = routed.len();
         let mut groups: Vec<Vec<(usize, Routed)>> = Vec::new();
         let mut by_key: HashMap<Arc<str>, usize> = HashMap::new();
         for (i, r) in routed.into_iter().enumerate() {
@@ -565,16 +572,12 @@ impl App {
                 None => groups.push(vec![(i, r)]),
             }
         }
-        let mut slots: Vec<Option<RecordOutcome>> = (0..n).map(|_| None).collect();
         let results: Vec<Vec<(usize, RecordOutcome)>> = futures_util::stream::iter(groups)
             .map(|group| self.run_group(group, inv))
             .buffer_unordered(cfg.concurrency)
             .collect()
             .await;
-        for (i, o) in results.into_iter().flatten() {
-            slots[i] = Some(o);
-        }
-        slots.into_iter().flatten().collect()
+        in_input_order(n, results.into_iter().flatten())
     }
 
     async fn run_group(
@@ -674,6 +677,20 @@ impl App {
             }
         }
     }
+}
+
+/// The outcomes of `n` records, tagged with their input index, in input order.
+fn in_input_order(
+    n: usize,
+    tagged: impl IntoIterator<Item = (usize, RecordOutcome)>,
+) -> Vec<RecordOutcome> {
+    let mut slots: Vec<Option<RecordOutcome>> = (0..n).map(|_| None).collect();
+    for (i, o) in tagged {
+        slots[i] = Some(o);
+    }
+    let outcomes: Vec<RecordOutcome> = slots.into_iter().flatten().collect();
+    debug_assert_eq!(outcomes.len(), n, "every record has one outcome");
+    outcomes
 }
 
 fn not_started(meta: Metadata, reason: &'static str) -> RecordOutcome {
