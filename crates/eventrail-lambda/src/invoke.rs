@@ -111,8 +111,8 @@ pub async fn process(app: &App, detected: Detected, inv: &Invocation) -> Report 
                     routed.push(r);
                 }
             }
-            // A factory that broke its contract (not one output per record)
-            // leaves some behind; they still get an outcome.
+            // `transform` returns one output per well-formed record, so both
+            // are used up here; whatever is left still gets an outcome.
             routed.extend(bad.map(|m| m.into_routed()));
             routed.extend(good);
             let outcomes = app.run(routed, inv).await;

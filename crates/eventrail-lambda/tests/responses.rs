@@ -409,3 +409,44 @@ async fn the_summary_line_counts_records() {
         assert!(line.contains(field), "{field} missing from {line}");
     }
 }
+
+/// Keeps only the records whose body mentions "keep" (a `filter_map`).
+#[derive(Debug)]
+struct Forgetful;
+
+impl eventrail::EventFactory for Forgetful {
+    fn transform_sqs(
+        &self,
+        event: eventrail::aws_lambda_events::event::sqs::SqsEvent,
+    ) -> eventrail::factory::Transformed {
+        event
+            .records
+            .iter()
+            .filter(|m| m.body.as_deref().is_some_and(|b| b.contains("keep")))
+            .map(|m| eventrail::factory::Record::sqs(m).events(Vec::new()))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn records_a_factory_drops_are_reported_failed_next_to_malformed_ones() {
+    let app = eventrail::App::builder(Forgetful, eventrail::Bus::builder().build())
+        .build()
+        .unwrap();
+    let mut bad = sqs_record("bad", job("bad"));
+    bad["body"] = json!({"body": "is not a string"});
+    let payload = batch(vec![
+        sqs_record("kept", json!("keep")),
+        sqs_record("lost", json!("drop")),
+        bad,
+        sqs_record("kept-too", json!("keep")),
+    ]);
+    let report = process(&app, detect(&payload).unwrap(), &Invocation::new("t")).await;
+    assert_eq!(report.failed_ids().collect::<Vec<_>>(), ["lost", "bad"]);
+    let Status::Failed(lost) = &report.outcomes[1].status else {
+        panic!("{report:?}")
+    };
+    assert!(lost.retry.is_retryable());
+    let resp = run(&app, &payload).await.unwrap();
+    assert_eq!(failures(&resp), ["lost", "bad"]);
+}

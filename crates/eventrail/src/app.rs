@@ -71,7 +71,7 @@ use tokio::time::Instant;
 use crate::bus::{Bus, Output};
 use crate::envelope::{AnyEnvelope, Metadata, Source, Stats};
 use crate::error::{classify, BoxError, Classify, RecordError, Retry};
-use crate::factory::{EventFactory, Routed, StepFunctionInput};
+use crate::factory::{ids, one_per_record, EventFactory, InputRecord, Routed, StepFunctionInput};
 use crate::router::RouteConflict;
 use crate::routes::{short_type_name, RouteRow, RouteTable};
 
@@ -107,6 +107,70 @@ impl SourceEvent {
             SourceEvent::EventBridge(_) => Source::EventBridge,
             SourceEvent::StepFunction(_) => Source::StepFunctions,
         }
+    }
+
+    /// The ids of the input records, in input order: the ids their outcomes
+    /// and batch responses name (see the [`Record`](crate::factory::Record)
+    /// constructors: the SQS `messageId`, the stream sequence number, ...).
+    /// An EventBridge event and a Step Functions task are one record each.
+    pub fn record_ids(&self) -> Vec<Arc<str>> {
+        let mut ids = Vec::with_capacity(self.len());
+        self.each_input(|id, _| ids.push(Arc::from(id)));
+        ids
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            SourceEvent::Sqs(e) => e.records.len(),
+            SourceEvent::Sns(e) => e.records.len(),
+            SourceEvent::S3(e) => e.records.len(),
+            SourceEvent::DynamoDb(e) => e.records.len(),
+            SourceEvent::Kinesis(e) => e.records.len(),
+            SourceEvent::EventBridge(_) | SourceEvent::StepFunction(_) => 1,
+        }
+    }
+
+    /// Calls `f` with the id and order key of every input record, in order.
+    fn each_input(&self, mut f: impl FnMut(&str, Option<&str>)) {
+        match self {
+            SourceEvent::Sqs(e) => e
+                .records
+                .iter()
+                .for_each(|m| f(ids::sqs(m), ids::sqs_order_key(m))),
+            SourceEvent::Sns(e) => e.records.iter().for_each(|r| f(ids::sns(r), None)),
+            SourceEvent::S3(e) => e.records.iter().for_each(|r| f(&ids::s3(r), None)),
+            SourceEvent::DynamoDb(e) => e.records.iter().for_each(|r| {
+                f(
+                    ids::dynamodb(r),
+                    Some(ids::stream_order_key(&r.event_source_arn)),
+                )
+            }),
+            SourceEvent::Kinesis(e) => e.records.iter().for_each(|r| {
+                f(
+                    ids::kinesis(r),
+                    Some(ids::stream_order_key(&r.event_source_arn)),
+                )
+            }),
+            SourceEvent::EventBridge(e) => f(ids::eventbridge(e), None),
+            SourceEvent::StepFunction(_) => f(ids::STEP_FUNCTION, None),
+        }
+    }
+
+    /// The input records' ids and order keys (a key shared by consecutive
+    /// records, as a stream's, is allocated once).
+    fn inputs(&self) -> Vec<InputRecord> {
+        let mut out: Vec<InputRecord> = Vec::with_capacity(self.len());
+        self.each_input(|id, key| {
+            let order_key = key.map(|k| match out.last().and_then(|l| l.order_key.as_ref()) {
+                Some(last) if **last == *k => Arc::clone(last),
+                _ => Arc::from(k),
+            });
+            out.push(InputRecord {
+                id: Arc::from(id),
+                order_key,
+            });
+        });
+        out
     }
 }
 
@@ -511,10 +575,22 @@ impl App {
         RouteTable::new(rows)
     }
 
-    /// Transforms one raw event with the factory.
+    /// Transforms one raw event with the factory: one [`Routed`] per input
+    /// record, in input order, always.
+    ///
+    /// The factory's outputs are matched to the input records by record id
+    /// ([`SourceEvent::record_ids`]). When the factory keeps its contract
+    /// (one output per record, in input order), that is one comparison per
+    /// record. When it does not, every input record that is not matched one-to-one
+    /// with an output (none has its id, or several do) fails, retryably,
+    /// with [`RecordError::no_output`](crate::error::RecordError::no_output):
+    /// it did not run, and the source delivers it again. Outputs that match
+    /// no record one-to-one are dropped without running, and logged at ERROR.
     pub fn transform(&self, event: SourceEvent) -> Vec<Routed> {
+        let source = event.source();
+        let inputs = event.inputs();
         let f = &self.inner.factory;
-        match event {
+        let outputs = match event {
             SourceEvent::Sqs(e) => f.transform_sqs(e),
             SourceEvent::Sns(e) => f.transform_sns(e),
             SourceEvent::S3(e) => f.transform_s3(e),
@@ -523,7 +599,8 @@ impl App {
             SourceEvent::EventBridge(e) => f.transform_eventbridge(e),
             SourceEvent::StepFunction(e) => f.transform_step_function(e),
         }
-        .into_vec()
+        .into_vec();
+        one_per_record(source, inputs, outputs)
     }
 
     /// Processes one raw event: transform, dispatch, one outcome per record.
@@ -720,8 +797,8 @@ fn fail(meta: Metadata, error: BoxError, attempted: bool) -> RecordOutcome {
 impl From<RecordError> for Failure {
     fn from(e: RecordError) -> Self {
         Failure {
+            retry: e.retry(),
             error: Box::new(e),
-            retry: Retry::Permanent,
             attempted: false,
         }
     }

@@ -107,7 +107,11 @@ impl StepFunctionInput {
 
 /// Turns raw AWS events into envelopes. See the [module docs](self).
 ///
-/// Every transform must return one [`Routed`] per input record, in input order.
+/// Every transform must return one [`Routed`] per input record, in input order,
+/// with the record's id (build it with the [`Record`] constructors). The
+/// [`App`](crate::App) holds factories to it: a record left without exactly
+/// one output fails retryably instead of vanishing (see
+/// [`App::transform`](crate::App::transform)).
 pub trait EventFactory: Send + Sync + fmt::Debug + 'static {
     /// S3 event notifications.
     fn transform_s3(&self, event: S3Event) -> Transformed {
@@ -249,28 +253,19 @@ impl Record {
     /// [`TENANT_ATTRIBUTES`]); FIFO messages are ordered by `MessageGroupId`
     /// (a message of a `.fifo` queue without one is ordered by the queue ARN).
     pub fn sqs(msg: &SqsMessage) -> Self {
-        let mut rec = Self::new(msg.message_id.as_deref().unwrap_or(""), Source::Sqs);
+        let mut rec = Self::new(ids::sqs(msg), Source::Sqs);
         apply_attributes(&mut rec.meta, |n| {
             msg.message_attributes
                 .get(n)
                 .and_then(|a| a.string_value.as_deref())
         });
-        rec.order_key = match msg.attributes.get("MessageGroupId") {
-            Some(group) => Some(Arc::from(group.as_str())),
-            // A FIFO queue's message without its group: keep the whole
-            // queue in order rather than none of it.
-            None => msg
-                .event_source_arn
-                .as_deref()
-                .filter(|arn| arn.ends_with(".fifo"))
-                .map(Arc::from),
-        };
+        rec.order_key = ids::sqs_order_key(msg).map(Arc::from);
         rec
     }
 
     /// An SNS notification. The record id is the SNS `MessageId`.
     pub fn sns(r: &SnsRecord) -> Self {
-        let mut rec = Self::new(r.sns.message_id.as_str(), Source::Sns);
+        let mut rec = Self::new(ids::sns(r), Source::Sns);
         apply_attributes(&mut rec.meta, |n| {
             r.sns.message_attributes.get(n).map(|a| a.value.as_str())
         });
@@ -280,46 +275,34 @@ impl Record {
     /// An S3 notification. The record id is `bucket/key#sequencer` (the key as
     /// S3 sent it, still encoded), which is unique per object change.
     pub fn s3(r: &S3EventRecord) -> Self {
-        let o = &r.s3.object;
-        let id = format!(
-            "{}/{}#{}",
-            r.s3.bucket.name.as_deref().unwrap_or(""),
-            o.key.as_deref().unwrap_or(""),
-            o.sequencer.as_deref().unwrap_or("")
-        );
-        Self::new(id, Source::S3)
+        Self::new(ids::s3(r), Source::S3)
     }
 
     /// A DynamoDB Streams record. The record id is the sequence number, which is
     /// what a batch response reports; records are ordered by stream.
     pub fn dynamodb(r: &DynamoDbRecord) -> Self {
-        let id = r
-            .change
-            .sequence_number
-            .clone()
-            .unwrap_or_else(|| r.event_id.clone());
-        let mut rec = Self::new(id, Source::DynamoDb);
-        rec.order_key = Some(Arc::from(r.event_source_arn.as_deref().unwrap_or("")));
+        let mut rec = Self::new(ids::dynamodb(r), Source::DynamoDb);
+        rec.order_key = Some(Arc::from(ids::stream_order_key(&r.event_source_arn)));
         rec
     }
 
     /// A Kinesis record. The record id is the sequence number; records are
     /// ordered by stream.
     pub fn kinesis(r: &KinesisEventRecord) -> Self {
-        let mut rec = Self::new(r.kinesis.sequence_number.as_str(), Source::Kinesis);
-        rec.order_key = Some(Arc::from(r.event_source_arn.as_deref().unwrap_or("")));
+        let mut rec = Self::new(ids::kinesis(r), Source::Kinesis);
+        rec.order_key = Some(Arc::from(ids::stream_order_key(&r.event_source_arn)));
         rec
     }
 
     /// An EventBridge event. The record id is the event `id`.
     pub fn eventbridge(e: &EventBridgeEvent) -> Self {
-        Self::new(e.id.as_deref().unwrap_or(""), Source::EventBridge)
+        Self::new(ids::eventbridge(e), Source::EventBridge)
     }
 
     /// A Step Functions task input. The record id is `"task"`; the task token
     /// is set on the metadata.
     pub fn step_function(input: &StepFunctionInput) -> Self {
-        let mut rec = Self::new("task", Source::StepFunctions);
+        let mut rec = Self::new(ids::STEP_FUNCTION, Source::StepFunctions);
         if let Some(t) = &input.task_token {
             rec.meta = rec.meta.with_task_token(t.as_str());
         }
@@ -479,6 +462,166 @@ impl IntoIterator for Transformed {
     fn into_iter(self) -> Self::IntoIter {
         self.records.into_iter()
     }
+}
+
+/// The identity of every input record, as the [`Record`] constructors read it.
+pub(crate) mod ids {
+    use super::*;
+
+    pub(crate) const STEP_FUNCTION: &str = "task";
+
+    pub(crate) fn sqs(msg: &SqsMessage) -> &str {
+        msg.message_id.as_deref().unwrap_or("")
+    }
+
+    pub(crate) fn sqs_order_key(msg: &SqsMessage) -> Option<&str> {
+        match msg.attributes.get("MessageGroupId") {
+            Some(group) => Some(group.as_str()),
+            // A FIFO queue's message without its group: keep the whole
+            // queue in order rather than none of it.
+            None => msg
+                .event_source_arn
+                .as_deref()
+                .filter(|arn| arn.ends_with(".fifo")),
+        }
+    }
+
+    pub(crate) fn sns(r: &SnsRecord) -> &str {
+        r.sns.message_id.as_str()
+    }
+
+    pub(crate) fn s3(r: &S3EventRecord) -> String {
+        let o = &r.s3.object;
+        format!(
+            "{}/{}#{}",
+            r.s3.bucket.name.as_deref().unwrap_or(""),
+            o.key.as_deref().unwrap_or(""),
+            o.sequencer.as_deref().unwrap_or("")
+        )
+    }
+
+    pub(crate) fn dynamodb(r: &DynamoDbRecord) -> &str {
+        r.change
+            .sequence_number
+            .as_deref()
+            .unwrap_or(r.event_id.as_str())
+    }
+
+    pub(crate) fn kinesis(r: &KinesisEventRecord) -> &str {
+        r.kinesis.sequence_number.as_str()
+    }
+
+    pub(crate) fn stream_order_key(arn: &Option<String>) -> &str {
+        arn.as_deref().unwrap_or("")
+    }
+
+    pub(crate) fn eventbridge(e: &EventBridgeEvent) -> &str {
+        e.id.as_deref().unwrap_or("")
+    }
+}
+
+/// An input record as the app knows it before the factory runs: its id and
+/// its order key.
+#[derive(Debug)]
+pub(crate) struct InputRecord {
+    pub(crate) id: Arc<str>,
+    pub(crate) order_key: Option<Arc<str>>,
+}
+
+/// One [`Routed`] per input record, in input order: each input takes the
+/// factory output with its id when exactly one output has it (as many outputs
+/// as inputs for an id repeated in the batch, matched in order). Every other
+/// input fails retryably with [`RecordError::no_output`]; outputs that match
+/// no input one-to-one are dropped and logged at ERROR.
+///
+/// The common case, outputs in input order with the same ids, is one linear
+/// pass without hashing.
+pub(crate) fn one_per_record(
+    source: Source,
+    inputs: Vec<InputRecord>,
+    outputs: Vec<Routed>,
+) -> Vec<Routed> {
+    if inputs.len() == outputs.len()
+        && inputs
+            .iter()
+            .zip(&outputs)
+            .all(|(i, o)| *i.id == *o.meta.record_id())
+    {
+        return outputs;
+    }
+    reconcile(source, inputs, outputs)
+}
+
+#[cold]
+fn reconcile(source: Source, inputs: Vec<InputRecord>, outputs: Vec<Routed>) -> Vec<Routed> {
+    use std::collections::hash_map::Entry;
+    use std::collections::{HashMap, VecDeque};
+
+    // Per id: how many inputs have it, and its outputs in order.
+    let mut by_id: HashMap<Arc<str>, (usize, VecDeque<Routed>)> = HashMap::new();
+    for i in &inputs {
+        by_id.entry(Arc::clone(&i.id)).or_default().0 += 1;
+    }
+    let mut strays = 0usize;
+    for o in outputs {
+        match by_id.entry(Arc::from(o.meta.record_id())) {
+            Entry::Occupied(mut e) => e.get_mut().1.push_back(o),
+            Entry::Vacant(_) => {
+                strays += 1;
+                tracing::error!(
+                    record_id = o.meta.record_id(),
+                    %source,
+                    "the factory returned an output for a record that is not in the batch; dropped"
+                );
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(inputs.len());
+    let mut failed = 0usize;
+    for input in inputs {
+        let (expected, outs) = by_id
+            .get_mut(&input.id)
+            .expect("every input id was counted");
+        if *expected == outs.len() {
+            if let Some(o) = outs.pop_front() {
+                *expected -= 1;
+                out.push(o);
+                continue;
+            }
+        }
+        let message = match outs.len() {
+            0 => "the factory returned no output for this record".to_owned(),
+            n => format!(
+                "the factory returned {n} outputs for {expected} record(s) with this id; none was run"
+            ),
+        };
+        tracing::error!(
+            record_id = &*input.id,
+            %source,
+            outputs = outs.len(),
+            "{message}; the record fails and is delivered again"
+        );
+        failed += 1;
+        let mut record = Record::new(input.id, source);
+        record.order_key = input.order_key;
+        out.push(record.fail(RecordError::no_output(message)));
+    }
+    if failed == 0 && strays == 0 {
+        tracing::warn!(
+            %source,
+            records = out.len(),
+            "the factory returned its outputs out of input order; matched by record id"
+        );
+    } else {
+        tracing::error!(
+            %source,
+            records = out.len(),
+            failed,
+            dropped_outputs = strays,
+            "the factory broke its contract of one output per input record"
+        );
+    }
+    out
 }
 
 #[cfg(test)]
