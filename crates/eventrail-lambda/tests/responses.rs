@@ -450,3 +450,27 @@ async fn records_a_factory_drops_are_reported_failed_next_to_malformed_ones() {
     let resp = run(&app, &payload).await.unwrap();
     assert_eq!(failures(&resp), ["lost", "bad"]);
 }
+
+#[tokio::test]
+async fn a_lambda_deadline_already_past_starts_nothing_like_a_zero_local_deadline() {
+    let (app, probe) = app();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let payload = batch(vec![sqs_record("a", job("a")), sqs_record("b", job("b"))]);
+    let mut past = Invocation::new("runtime");
+    past.deadline = eventrail_lambda::deadline::from_epoch_ms(now_ms - 2_000);
+    let resp = invoke(&app, &payload, past).await.unwrap();
+    assert_eq!(failures(&resp), ["a", "b"]);
+    let local = Invocation::new("local").with_deadline(tokio::time::Instant::now());
+    let resp = invoke(&app, &payload, local).await.unwrap();
+    assert_eq!(failures(&resp), ["a", "b"]);
+    assert!(probe.started().is_empty());
+
+    // What `cargo lambda watch` sends is no deadline at all.
+    let mut watch = Invocation::new("watch");
+    watch.deadline = eventrail_lambda::deadline::from_epoch_ms(600_000);
+    let resp = invoke(&app, &payload, watch).await.unwrap();
+    assert_eq!(failures(&resp), Vec::<String>::new());
+}

@@ -16,9 +16,10 @@
 //!   concurrently, at most [`concurrency`](AppBuilder::concurrency) at a time,
 //!   each starting as soon as a slot is free (a slow record holds only its
 //!   own slot);
-//! - when the invocation deadline is closer than the
-//!   [margin](AppBuilder::deadline_margin), records not yet started are not
-//!   started and are reported failed, so the source redelivers them.
+//! - when the [margin](AppBuilder::deadline_margin) or less is left before the
+//!   invocation deadline, records not yet started are not started and are
+//!   reported failed, so the source redelivers them; a record never starts
+//!   with no time left.
 //!
 //! ```
 //! use eventrail::app::{Invocation, SourceEvent};
@@ -57,7 +58,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
@@ -180,13 +181,19 @@ impl SourceEvent {
 pub struct Invocation {
     /// The Lambda request id.
     pub request_id: Option<Arc<str>>,
-    /// The invocation deadline.
+    /// The invocation deadline; `None` for none. One already reached means
+    /// no time is left.
     pub deadline: Option<Instant>,
 }
 
-/// Lambda functions run for at most 15 minutes; a deadline further away than
-/// this is not a real one.
-const MAX_PLAUSIBLE_DEADLINE: Duration = Duration::from_secs(16 * 60);
+/// How far from now a deadline can be and still be real.
+///
+/// Lambda runs a function for at most 15 minutes, so an invocation deadline
+/// further away than this (either way) comes from a local emulator or a
+/// broken clock, not from Lambda. The layers that read deadlines (timeout,
+/// idempotency) and `eventrail-lambda`'s reading of `Lambda-Runtime-Deadline-Ms`
+/// all use this one rule.
+pub const MAX_PLAUSIBLE_DEADLINE: Duration = Duration::from_secs(16 * 60);
 
 impl Invocation {
     /// An invocation with a request id and no deadline.
@@ -197,27 +204,10 @@ impl Invocation {
         }
     }
 
-    /// Sets the deadline.
+    /// Sets the deadline. One already reached means no time is left: no
+    /// record starts.
     pub fn with_deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
-        self
-    }
-
-    /// Sets the deadline from Lambda's `Lambda-Runtime-Deadline-Ms` (ms since the
-    /// Unix epoch). A deadline already past or implausibly far away (local
-    /// emulators send such) means "no deadline", with a warning.
-    pub fn with_deadline_epoch_ms(mut self, deadline_ms: u64) -> Self {
-        let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
-        self.deadline = match deadline.duration_since(SystemTime::now()) {
-            Ok(left) if left <= MAX_PLAUSIBLE_DEADLINE => Some(Instant::now() + left),
-            _ => {
-                tracing::warn!(
-                    deadline_ms,
-                    "ignoring an invocation deadline that is past or more than 16 minutes away"
-                );
-                None
-            }
-        };
         self
     }
 }
@@ -454,8 +444,9 @@ impl AppBuilder {
         self
     }
 
-    /// Records are not started when less than this is left before the
-    /// deadline. Default: 500 ms.
+    /// Records are not started when this or less is left before the
+    /// deadline (with a zero margin, a record still never starts with no
+    /// time left). Default: 500 ms.
     pub fn deadline_margin(mut self, margin: Duration) -> Self {
         self.config.deadline_margin = margin;
         self
@@ -677,9 +668,11 @@ impl App {
         out
     }
 
+    /// Whether a record must not start: no more than the margin is left (so
+    /// never with nothing left, even with a zero margin).
     fn deadline_too_close(&self, inv: &Invocation) -> bool {
         inv.deadline.is_some_and(|d| {
-            d.saturating_duration_since(Instant::now()) < self.inner.config.deadline_margin
+            d.saturating_duration_since(Instant::now()) <= self.inner.config.deadline_margin
         })
     }
 

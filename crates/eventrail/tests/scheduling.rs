@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use eventrail::app::{Invocation, SourceEvent, Status};
+use eventrail::app::{Invocation, NotStarted, SourceEvent, Status};
 use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
 use serde::Deserialize;
 use tokio::time::Instant;
@@ -92,4 +92,38 @@ async fn a_slow_record_never_stops_the_others_from_starting() {
     assert_eq!(ids, expected);
     assert!(matches!(&report.outcomes[0].status, Status::Done(v) if v == 0));
     assert!(matches!(&report.outcomes[999].status, Status::Done(v) if v == 999));
+}
+
+fn is_deadline(status: &Status) -> bool {
+    matches!(status, Status::Failed(f)
+        if f.error.downcast_ref::<NotStarted>().is_some_and(NotStarted::is_deadline))
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_exactly_the_margin_left_nothing_starts() {
+    let (app, started) = job_app(1, Duration::from_millis(500));
+    let report = app
+        .process(SourceEvent::Sqs(batch([10, 10])), &in_ms(500))
+        .await;
+    assert_eq!(started.load(Ordering::SeqCst), 0);
+    assert!(report.outcomes.iter().all(|o| is_deadline(&o.status)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_no_margin_a_record_never_starts_with_no_time_left() {
+    let (app, started) = job_app(1, Duration::ZERO);
+    // The first record takes exactly the time there is; the second would
+    // start with nothing left.
+    let report = app
+        .process(SourceEvent::Sqs(batch([100, 10])), &in_ms(100))
+        .await;
+    assert_eq!(started.load(Ordering::SeqCst), 1);
+    assert!(matches!(report.outcomes[0].status, Status::Done(_)));
+    assert!(is_deadline(&report.outcomes[1].status));
+
+    // A deadline already reached starts nothing.
+    let (app, started) = job_app(1, Duration::ZERO);
+    let report = app.process(SourceEvent::Sqs(batch([10])), &in_ms(0)).await;
+    assert_eq!(started.load(Ordering::SeqCst), 0);
+    assert!(is_deadline(&report.outcomes[0].status));
 }

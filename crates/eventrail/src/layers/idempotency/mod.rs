@@ -74,13 +74,13 @@ mod layer;
 mod memory;
 
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::time::Instant;
 use tower_service::Service;
 
+use crate::app::MAX_PLAUSIBLE_DEADLINE;
 use crate::envelope::{Envelope, Metadata};
 use crate::error::BoxError;
 use crate::ports::{IdempotencyRecord, IdempotencyStatus, LockOutcome};
@@ -89,10 +89,6 @@ pub use self::error::IdempotencyError;
 pub use self::future::ResponseFuture;
 pub use self::layer::{IdempotencyKey, IdempotencyLayer, MissingKey};
 pub use self::memory::MemoryIdempotencyStore;
-
-/// An in-progress record whose deadline is further than this is not believed
-/// (Lambda runs 15 minutes at most).
-const MAX_PLAUSIBLE_DEADLINE: Duration = Duration::from_secs(16 * 60);
 
 /// Runs the inner service once per idempotency key. See the [module docs](self).
 #[derive(Debug)]
