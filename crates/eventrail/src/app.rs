@@ -72,7 +72,7 @@ use tokio::time::Instant;
 use crate::bus::{Bus, Output};
 use crate::envelope::{AnyEnvelope, Metadata, Source, Stats};
 use crate::error::{classify, BoxError, Classify, RecordError, Retry};
-use crate::factory::{ids, one_per_record, EventFactory, InputRecord, Routed, StepFunctionInput};
+use crate::factory::{ids, one_per_record, EventFactory, InputRecords, Routed, StepFunctionInput};
 use crate::router::RouteConflict;
 use crate::routes::{short_type_name, RouteRow, RouteTable};
 
@@ -115,63 +115,65 @@ impl SourceEvent {
     /// constructors: the SQS `messageId`, the stream sequence number, ...).
     /// An EventBridge event and a Step Functions task are one record each.
     pub fn record_ids(&self) -> Vec<Arc<str>> {
-        let mut ids = Vec::with_capacity(self.len());
-        self.each_input(|id, _| ids.push(Arc::from(id)));
-        ids
+        let inputs = self.inputs();
+        (0..inputs.len()).map(|i| Arc::from(inputs.id(i))).collect()
     }
 
-    fn len(&self) -> usize {
+    /// The input records' ids and order keys.
+    fn inputs(&self) -> InputRecords {
         match self {
-            SourceEvent::Sqs(e) => e.records.len(),
-            SourceEvent::Sns(e) => e.records.len(),
-            SourceEvent::S3(e) => e.records.len(),
-            SourceEvent::DynamoDb(e) => e.records.len(),
-            SourceEvent::Kinesis(e) => e.records.len(),
-            SourceEvent::EventBridge(_) | SourceEvent::StepFunction(_) => 1,
+            SourceEvent::Sqs(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for m in &e.records {
+                    out.push(ids::sqs(m), ids::sqs_order_key(m));
+                }
+                out
+            }
+            SourceEvent::Sns(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for r in &e.records {
+                    out.push(ids::sns(r), None);
+                }
+                out
+            }
+            SourceEvent::S3(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for r in &e.records {
+                    out.push_with(|t| ids::write_s3(r, t), None);
+                }
+                out
+            }
+            SourceEvent::DynamoDb(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for r in &e.records {
+                    out.push(
+                        ids::dynamodb(r),
+                        Some(ids::stream_order_key(&r.event_source_arn)),
+                    );
+                }
+                out
+            }
+            SourceEvent::Kinesis(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for r in &e.records {
+                    out.push(
+                        ids::kinesis(r),
+                        Some(ids::stream_order_key(&r.event_source_arn)),
+                    );
+                }
+                out
+            }
+            SourceEvent::EventBridge(e) => {
+                let mut out = InputRecords::with_capacity(1);
+                out.push(ids::eventbridge(e), None);
+                out
+            }
+            SourceEvent::StepFunction(_) => {
+                let mut out = InputRecords::with_capacity(1);
+                out.push(ids::STEP_FUNCTION, None);
+                out
+            }
         }
-    }
-
-    /// Calls `f` with the id and order key of every input record, in order.
-    fn each_input(&self, mut f: impl FnMut(&str, Option<&str>)) {
-        match self {
-            SourceEvent::Sqs(e) => e
-                .records
-                .iter()
-                .for_each(|m| f(ids::sqs(m), ids::sqs_order_key(m))),
-            SourceEvent::Sns(e) => e.records.iter().for_each(|r| f(ids::sns(r), None)),
-            SourceEvent::S3(e) => e.records.iter().for_each(|r| f(&ids::s3(r), None)),
-            SourceEvent::DynamoDb(e) => e.records.iter().for_each(|r| {
-                f(
-                    ids::dynamodb(r),
-                    Some(ids::stream_order_key(&r.event_source_arn)),
-                )
-            }),
-            SourceEvent::Kinesis(e) => e.records.iter().for_each(|r| {
-                f(
-                    ids::kinesis(r),
-                    Some(ids::stream_order_key(&r.event_source_arn)),
-                )
-            }),
-            SourceEvent::EventBridge(e) => f(ids::eventbridge(e), None),
-            SourceEvent::StepFunction(_) => f(ids::STEP_FUNCTION, None),
-        }
-    }
-
-    /// The input records' ids and order keys (a key shared by consecutive
-    /// records, as a stream's, is allocated once).
-    fn inputs(&self) -> Vec<InputRecord> {
-        let mut out: Vec<InputRecord> = Vec::with_capacity(self.len());
-        self.each_input(|id, key| {
-            let order_key = key.map(|k| match out.last().and_then(|l| l.order_key.as_ref()) {
-                Some(last) if **last == *k => Arc::clone(last),
-                _ => Arc::from(k),
-            });
-            out.push(InputRecord {
-                id: Arc::from(id),
-                order_key,
-            });
-        });
-        out
     }
 }
 
@@ -591,7 +593,7 @@ impl App {
             SourceEvent::StepFunction(e) => f.transform_step_function(e),
         }
         .into_vec();
-        one_per_record(source, inputs, outputs)
+        one_per_record(source, &inputs, outputs)
     }
 
     /// Processes one raw event: transform, dispatch, one outcome per record.

@@ -491,13 +491,23 @@ pub(crate) mod ids {
     }
 
     pub(crate) fn s3(r: &S3EventRecord) -> String {
+        let mut id = String::new();
+        write_s3(r, &mut id);
+        id
+    }
+
+    /// Appends the S3 record id to `out`.
+    pub(crate) fn write_s3(r: &S3EventRecord, out: &mut String) {
         let o = &r.s3.object;
-        format!(
-            "{}/{}#{}",
+        for part in [
             r.s3.bucket.name.as_deref().unwrap_or(""),
+            "/",
             o.key.as_deref().unwrap_or(""),
-            o.sequencer.as_deref().unwrap_or("")
-        )
+            "#",
+            o.sequencer.as_deref().unwrap_or(""),
+        ] {
+            out.push_str(part);
+        }
     }
 
     pub(crate) fn dynamodb(r: &DynamoDbRecord) -> &str {
@@ -520,12 +530,65 @@ pub(crate) mod ids {
     }
 }
 
-/// An input record as the app knows it before the factory runs: its id and
-/// its order key.
-#[derive(Debug)]
-pub(crate) struct InputRecord {
-    pub(crate) id: Arc<str>,
-    pub(crate) order_key: Option<Arc<str>>,
+/// The input records as the app knows them before the factory runs: their
+/// ids and order keys, in input order, kept in one buffer (a few allocations
+/// per batch, none per record).
+#[derive(Debug, Default)]
+pub(crate) struct InputRecords {
+    text: String,
+    /// Per record: the byte range of its id in `text`, and of its order key.
+    spans: Vec<(Span, Option<Span>)>,
+}
+
+type Span = (usize, usize);
+
+impl InputRecords {
+    pub(crate) fn with_capacity(records: usize) -> Self {
+        Self {
+            text: String::new(),
+            spans: Vec::with_capacity(records),
+        }
+    }
+
+    /// Appends a record whose id `write_id` writes.
+    pub(crate) fn push_with(&mut self, write_id: impl FnOnce(&mut String), key: Option<&str>) {
+        let start = self.text.len();
+        write_id(&mut self.text);
+        let id = (start, self.text.len());
+        let key = key.map(|k| match self.spans.last() {
+            // Consecutive records of one group or stream share their key.
+            Some((_, Some(last))) if self.slice(*last) == k => *last,
+            _ => {
+                let start = self.text.len();
+                self.text.push_str(k);
+                (start, self.text.len())
+            }
+        });
+        self.spans.push((id, key));
+    }
+
+    /// Appends a record.
+    pub(crate) fn push(&mut self, id: &str, key: Option<&str>) {
+        self.push_with(|t| t.push_str(id), key);
+    }
+
+    fn slice(&self, (start, end): Span) -> &str {
+        &self.text[start..end]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The id of record `i`.
+    pub(crate) fn id(&self, i: usize) -> &str {
+        self.slice(self.spans[i].0)
+    }
+
+    /// The order key of record `i`.
+    pub(crate) fn order_key(&self, i: usize) -> Option<&str> {
+        self.spans[i].1.map(|k| self.slice(k))
+    }
 }
 
 /// One [`Routed`] per input record, in input order: each input takes the
@@ -538,14 +601,14 @@ pub(crate) struct InputRecord {
 /// pass without hashing.
 pub(crate) fn one_per_record(
     source: Source,
-    inputs: Vec<InputRecord>,
+    inputs: &InputRecords,
     outputs: Vec<Routed>,
 ) -> Vec<Routed> {
     if inputs.len() == outputs.len()
-        && inputs
+        && outputs
             .iter()
-            .zip(&outputs)
-            .all(|(i, o)| *i.id == *o.meta.record_id())
+            .enumerate()
+            .all(|(i, o)| inputs.id(i) == o.meta.record_id())
     {
         return outputs;
     }
@@ -553,20 +616,19 @@ pub(crate) fn one_per_record(
 }
 
 #[cold]
-fn reconcile(source: Source, inputs: Vec<InputRecord>, outputs: Vec<Routed>) -> Vec<Routed> {
-    use std::collections::hash_map::Entry;
+fn reconcile(source: Source, inputs: &InputRecords, outputs: Vec<Routed>) -> Vec<Routed> {
     use std::collections::{HashMap, VecDeque};
 
     // Per id: how many inputs have it, and its outputs in order.
-    let mut by_id: HashMap<Arc<str>, (usize, VecDeque<Routed>)> = HashMap::new();
-    for i in &inputs {
-        by_id.entry(Arc::clone(&i.id)).or_default().0 += 1;
+    let mut by_id: HashMap<&str, (usize, VecDeque<Routed>)> = HashMap::new();
+    for i in 0..inputs.len() {
+        by_id.entry(inputs.id(i)).or_default().0 += 1;
     }
     let mut strays = 0usize;
     for o in outputs {
-        match by_id.entry(Arc::from(o.meta.record_id())) {
-            Entry::Occupied(mut e) => e.get_mut().1.push_back(o),
-            Entry::Vacant(_) => {
+        match by_id.get_mut(o.meta.record_id()) {
+            Some((_, outs)) => outs.push_back(o),
+            None => {
                 strays += 1;
                 tracing::error!(
                     record_id = o.meta.record_id(),
@@ -578,10 +640,9 @@ fn reconcile(source: Source, inputs: Vec<InputRecord>, outputs: Vec<Routed>) -> 
     }
     let mut out = Vec::with_capacity(inputs.len());
     let mut failed = 0usize;
-    for input in inputs {
-        let (expected, outs) = by_id
-            .get_mut(&input.id)
-            .expect("every input id was counted");
+    for i in 0..inputs.len() {
+        let id = inputs.id(i);
+        let (expected, outs) = by_id.get_mut(id).expect("every input id was counted");
         if *expected == outs.len() {
             if let Some(o) = outs.pop_front() {
                 *expected -= 1;
@@ -596,14 +657,14 @@ fn reconcile(source: Source, inputs: Vec<InputRecord>, outputs: Vec<Routed>) -> 
             ),
         };
         tracing::error!(
-            record_id = &*input.id,
+            record_id = id,
             %source,
             outputs = outs.len(),
             "{message}; the record fails and is delivered again"
         );
         failed += 1;
-        let mut record = Record::new(input.id, source);
-        record.order_key = input.order_key;
+        let mut record = Record::new(id, source);
+        record.order_key = inputs.order_key(i).map(Arc::from);
         out.push(record.fail(RecordError::no_output(message)));
     }
     if failed == 0 && strays == 0 {
@@ -660,6 +721,19 @@ mod tests {
         m.attributes.clear();
         m.event_source_arn = Some("arn:aws:sqs:eu-west-1:1:jobs".into());
         assert_eq!(Record::sqs(&m).unmatched().order_key(), None);
+    }
+
+    #[test]
+    fn input_records_keep_ids_and_keys_in_one_buffer() {
+        let mut inputs = InputRecords::with_capacity(3);
+        inputs.push("a", Some("shard-1"));
+        inputs.push("b", Some("shard-1"));
+        inputs.push_with(|t| t.push_str("c-1"), None);
+        let ids: Vec<_> = (0..inputs.len()).map(|i| inputs.id(i)).collect();
+        let keys: Vec<_> = (0..inputs.len()).map(|i| inputs.order_key(i)).collect();
+        assert_eq!(ids, ["a", "b", "c-1"]);
+        assert_eq!(keys, [Some("shard-1"), Some("shard-1"), None]);
+        assert_eq!(inputs.text, "ashard-1bc-1", "a shared key is kept once");
     }
 
     #[test]
