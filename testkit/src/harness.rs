@@ -293,11 +293,7 @@ impl TestApp {
     async fn finish(&self, detected: eventrail_lambda::Detected<'_>, inv: &Invocation) -> Outcome {
         let report = eventrail_lambda::process(&self.app, detected, inv).await;
         let response = eventrail_lambda::respond(&report);
-        Outcome {
-            report,
-            response,
-            duplicates: inv.counters.duplicates(),
-        }
+        Outcome { report, response }
     }
 }
 
@@ -306,7 +302,6 @@ impl TestApp {
 pub struct Outcome {
     report: Report,
     response: Result<Value, InvokeError>,
-    duplicates: usize,
 }
 
 impl fmt::Debug for Outcome {
@@ -314,7 +309,7 @@ impl fmt::Debug for Outcome {
         f.debug_struct("Outcome")
             .field("records", &self.summary())
             .field("response", &self.response)
-            .field("duplicates", &self.duplicates)
+            .field("duplicates", &self.duplicates())
             .finish()
     }
 }
@@ -344,7 +339,7 @@ impl Outcome {
     /// How many events an idempotency layer answered from its store
     /// instead of running the handler.
     pub fn duplicates(&self) -> usize {
-        self.duplicates
+        self.report.duplicates()
     }
 
     /// How many records a retry layer ran more than once.

@@ -58,8 +58,7 @@ pub async fn invoke(app: &App, payload: &[u8], inv: Invocation) -> Result<Value,
     let started = Instant::now();
     let detected = detect(payload).inspect_err(log_bad_payload)?;
     let report = process(app, detected, &inv).await;
-    let mut summary = Summary::new(&report, started.elapsed());
-    summary.duplicates = inv.counters.duplicates();
+    let summary = Summary::new(&report, started.elapsed());
     let response = respond(&report);
     summary.log(&inv, response.as_ref().err());
     response
@@ -102,16 +101,15 @@ pub struct Summary {
     pub failed: usize,
     /// Records a retry layer attempted more than once.
     pub retried: usize,
-    /// Records an idempotency layer answered from a stored result (see
-    /// [`InvocationCounters`](eventrail::app::InvocationCounters)).
+    /// Records an idempotency layer answered from a stored result
+    /// ([`Report::duplicates`]).
     pub duplicates: usize,
     /// How long processing took.
     pub duration: Duration,
 }
 
 impl Summary {
-    /// The summary of a report that took `duration`. `duplicates` is
-    /// not in the report: [`invoke`] reads it from the invocation's counters.
+    /// The summary of a report that took `duration`.
     pub fn new(report: &Report, duration: Duration) -> Self {
         Self {
             source: report.source,
@@ -119,7 +117,7 @@ impl Summary {
             done: report.done(),
             failed: report.failed(),
             retried: report.retried(),
-            duplicates: 0,
+            duplicates: report.duplicates(),
             duration,
         }
     }

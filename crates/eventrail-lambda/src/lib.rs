@@ -78,6 +78,7 @@
 //! # }
 //! ```
 
+pub mod deadline;
 pub mod detect;
 mod error;
 pub mod invoke;

@@ -20,8 +20,9 @@
 //!
 //! Options:
 //! - `--deadline-ms N`: the invocation has N milliseconds left, as if Lambda
-//!   had set its deadline; records not started when less than the app's
-//!   margin is left are reported failed. Default: no deadline.
+//!   had set its deadline; records not started when the app's margin or less
+//!   is left are reported failed (with `0`, none starts). Default: no
+//!   deadline.
 //! - `--log-level LEVEL`: `off`, `error`, `warn`, `info` (default), `debug`,
 //!   `trace`, or any `RUST_LOG`-style directive.
 

@@ -23,7 +23,11 @@ const REQUIRED_ENV: [&str; 4] = [
 ///
 /// On Lambda, every invocation goes through [`invoke`]: the source is
 /// detected, the records processed, one summary line logged and the response
-/// built (see [`response`](crate::response)). Logs are JSON lines on stdout,
+/// built (see [`response`](crate::response)). The invocation's deadline is
+/// read from `Lambda-Runtime-Deadline-Ms` by
+/// [`deadline::from_epoch_ms`](crate::deadline::from_epoch_ms): one already
+/// past leaves no time for any record, one that cannot be real (as local
+/// emulators send) is ignored. Logs are JSON lines on stdout,
 /// at the level of `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (default `info`),
 /// unless the application installed its own `tracing` subscriber first.
 ///
@@ -70,7 +74,8 @@ pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
         let app = app.clone();
         async move {
             let (payload, ctx) = event.into_parts();
-            let inv = Invocation::new(ctx.request_id.as_str()).with_deadline_epoch_ms(ctx.deadline);
+            let mut inv = Invocation::new(ctx.request_id.as_str());
+            inv.deadline = crate::deadline::from_epoch_ms(ctx.deadline);
             invoke(&app, payload.get().as_bytes(), inv).await
         }
     });

@@ -1,7 +1,5 @@
 //! The adapter with the core's middleware layers: task tokens, retries, idempotency.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -161,23 +159,19 @@ async fn duplicates_answered_by_the_idempotency_layer_are_in_the_summary() {
             .collect();
         json!({ "Records": records }).to_string()
     };
-    let logs = common::capture_logs();
-    invoke(&app, payload(&["a"]).as_bytes(), Invocation::new("first"))
-        .await
-        .unwrap();
-    // "a" again (a redelivery) next to a new "b".
-    invoke(
+    let first = invoke(&app, payload(&["a"]).as_bytes(), Invocation::new("first")).await;
+    assert_eq!(first.unwrap(), json!({"batchItemFailures": []}));
+    // "a" again (a redelivery) next to a new "b": the summary `invoke` logs
+    // is this one.
+    let second = process(
         &app,
-        payload(&["a", "b"]).as_bytes(),
-        Invocation::new("second"),
+        detect(payload(&["a", "b"]).as_bytes()).unwrap(),
+        &Invocation::new("second"),
     )
-    .await
-    .unwrap();
-    let text = logs.text();
-    let second = text
-        .lines()
-        .find(|l| l.contains("invocation summary") && l.contains("request_id=\"second\""))
-        .unwrap_or_else(|| panic!("no summary for the second invocation: {text}"));
-    assert!(second.contains("records=2"), "{second}");
-    assert!(second.contains("duplicates=1"), "{second}");
+    .await;
+    assert_eq!(second.failed(), 0);
+    assert!(second.outcomes[0].meta.replayed() && !second.outcomes[1].meta.replayed());
+    let summary = Summary::new(&second, Duration::ZERO);
+    assert_eq!(summary.records, 2);
+    assert_eq!(summary.duplicates, 1);
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::{app, app_with, batch, capture_logs, failing, failures, fifo_record, job, sqs_record};
 use eventrail::app::{Invocation, Status};
-use eventrail_lambda::{detect, invoke, process, InvokeError};
+use eventrail_lambda::{detect, invoke, process, InvokeError, Summary};
 use serde_json::{json, Value};
 
 async fn run(app: &eventrail::App, payload: &[u8]) -> Result<Value, InvokeError> {
@@ -372,10 +372,25 @@ async fn concurrency_is_bounded_and_measured() {
 #[tokio::test]
 async fn the_summary_line_counts_records() {
     let (app, _) = app();
+    let payload = include_bytes!("fixtures/sqs_batch.json");
+    let report = process(&app, detect(payload).unwrap(), &Invocation::new("test")).await;
+    let summary = Summary::new(&report, Duration::from_millis(7));
+    assert_eq!(summary.source, eventrail::Source::Sqs);
+    assert_eq!(
+        (
+            summary.records,
+            summary.done,
+            summary.failed,
+            summary.retried,
+            summary.duplicates
+        ),
+        (3, 1, 2, 0, 0)
+    );
+    assert_eq!(summary.duration, Duration::from_millis(7));
+
+    // What only the line shows: the request id and the duration's field.
     let logs = capture_logs();
-    run(&app, include_bytes!("fixtures/sqs_batch.json"))
-        .await
-        .unwrap();
+    run(&app, payload).await.unwrap();
     let text = logs.text();
     let line = text
         .lines()
@@ -393,4 +408,69 @@ async fn the_summary_line_counts_records() {
     ] {
         assert!(line.contains(field), "{field} missing from {line}");
     }
+}
+
+/// Keeps only the records whose body mentions "keep" (a `filter_map`).
+#[derive(Debug)]
+struct Forgetful;
+
+impl eventrail::EventFactory for Forgetful {
+    fn transform_sqs(
+        &self,
+        event: eventrail::aws_lambda_events::event::sqs::SqsEvent,
+    ) -> eventrail::factory::Transformed {
+        event
+            .records
+            .iter()
+            .filter(|m| m.body.as_deref().is_some_and(|b| b.contains("keep")))
+            .map(|m| eventrail::factory::Record::sqs(m).events(Vec::new()))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn records_a_factory_drops_are_reported_failed_next_to_malformed_ones() {
+    let app = eventrail::App::builder(Forgetful, eventrail::Bus::builder().build())
+        .build()
+        .unwrap();
+    let mut bad = sqs_record("bad", job("bad"));
+    bad["body"] = json!({"body": "is not a string"});
+    let payload = batch(vec![
+        sqs_record("kept", json!("keep")),
+        sqs_record("lost", json!("drop")),
+        bad,
+        sqs_record("kept-too", json!("keep")),
+    ]);
+    let report = process(&app, detect(&payload).unwrap(), &Invocation::new("t")).await;
+    assert_eq!(report.failed_ids().collect::<Vec<_>>(), ["lost", "bad"]);
+    let Status::Failed(lost) = &report.outcomes[1].status else {
+        panic!("{report:?}")
+    };
+    assert!(lost.retry.is_retryable());
+    let resp = run(&app, &payload).await.unwrap();
+    assert_eq!(failures(&resp), ["lost", "bad"]);
+}
+
+#[tokio::test]
+async fn a_lambda_deadline_already_past_starts_nothing_like_a_zero_local_deadline() {
+    let (app, probe) = app();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let payload = batch(vec![sqs_record("a", job("a")), sqs_record("b", job("b"))]);
+    let mut past = Invocation::new("runtime");
+    past.deadline = eventrail_lambda::deadline::from_epoch_ms(now_ms - 2_000);
+    let resp = invoke(&app, &payload, past).await.unwrap();
+    assert_eq!(failures(&resp), ["a", "b"]);
+    let local = Invocation::new("local").with_deadline(tokio::time::Instant::now());
+    let resp = invoke(&app, &payload, local).await.unwrap();
+    assert_eq!(failures(&resp), ["a", "b"]);
+    assert!(probe.started().is_empty());
+
+    // What `cargo lambda watch` sends is no deadline at all.
+    let mut watch = Invocation::new("watch");
+    watch.deadline = eventrail_lambda::deadline::from_epoch_ms(600_000);
+    let resp = invoke(&app, &payload, watch).await.unwrap();
+    assert_eq!(failures(&resp), Vec::<String>::new());
 }

@@ -13,10 +13,13 @@
 //! - one bad record fails only itself, a handler's panic included;
 //! - records with an order key (FIFO message group, stream shard) run in order,
 //!   and after a failure the rest of that key is not started; others run
-//!   concurrently, at most [`concurrency`](AppBuilder::concurrency) at a time;
-//! - when the invocation deadline is closer than the
-//!   [margin](AppBuilder::deadline_margin), records not yet started are not
-//!   started and are reported failed, so the source redelivers them.
+//!   concurrently, at most [`concurrency`](AppBuilder::concurrency) at a time,
+//!   each starting as soon as a slot is free (a slow record holds only its
+//!   own slot);
+//! - when the [margin](AppBuilder::deadline_margin) or less is left before the
+//!   invocation deadline, records not yet started are not started and are
+//!   reported failed, so the source redelivers them; a record never starts
+//!   with no time left.
 //!
 //! ```
 //! use eventrail::app::{Invocation, SourceEvent};
@@ -54,9 +57,8 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
@@ -68,13 +70,12 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::time::Instant;
 
 use crate::bus::{Bus, Output};
-use crate::envelope::{AnyEnvelope, Metadata, Source};
+use crate::envelope::{AnyEnvelope, Metadata, Source, Stats};
 use crate::error::{classify, BoxError, Classify, RecordError, Retry};
-use crate::factory::{EventFactory, Routed, StepFunctionInput};
-use crate::layers::util::{AttemptCounter, Tracked};
+use crate::factory::{one_per_record, EventFactory, InputRecords, Routed, StepFunctionInput};
 use crate::router::RouteConflict;
 use crate::routes::{short_type_name, RouteRow, RouteTable};
-use crate::source::RawEvent;
+use crate::source::{dynamodb, eventbridge, kinesis, s3, sns, sqs, step_functions, RawEvent};
 
 /// One raw event, by source.
 #[derive(Clone, Debug)]
@@ -109,6 +110,66 @@ impl SourceEvent {
             SourceEvent::StepFunction(_) => Source::StepFunctions,
         }
     }
+
+    /// The ids of the input records, in input order: the ids their outcomes
+    /// and batch responses name (see the [`Record`](crate::factory::Record)
+    /// constructors: the SQS `messageId`, the stream sequence number, ...).
+    /// An EventBridge event and a Step Functions task are one record each.
+    pub fn record_ids(&self) -> Vec<Arc<str>> {
+        let inputs = self.inputs();
+        (0..inputs.len()).map(|i| Arc::from(inputs.id(i))).collect()
+    }
+
+    /// The input records' ids and order keys.
+    fn inputs(&self) -> InputRecords {
+        match self {
+            SourceEvent::Sqs(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for m in &e.records {
+                    out.push(sqs::record_id(m), sqs::order_key(m));
+                }
+                out
+            }
+            SourceEvent::Sns(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for r in &e.records {
+                    out.push(sns::record_id(r), None);
+                }
+                out
+            }
+            SourceEvent::S3(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for r in &e.records {
+                    out.push_with(|t| s3::write_record_id(r, t), None);
+                }
+                out
+            }
+            SourceEvent::DynamoDb(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for r in &e.records {
+                    out.push(dynamodb::record_id(r), Some(dynamodb::order_key(r)));
+                }
+                out
+            }
+            SourceEvent::Kinesis(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for r in &e.records {
+                    out.push(kinesis::record_id(r), Some(kinesis::order_key(r)));
+                }
+                out
+            }
+            SourceEvent::EventBridge(e) => {
+                let mut out = InputRecords::with_capacity(1);
+                out.push(eventbridge::record_id(e), None);
+                out
+            }
+            SourceEvent::StepFunction(_) => {
+                let mut out = InputRecords::with_capacity(1);
+                out.push(step_functions::RECORD_ID, None);
+                out
+            }
+        }
+    }
 }
 
 /// Facts about the invocation processing a batch.
@@ -117,34 +178,19 @@ impl SourceEvent {
 pub struct Invocation {
     /// The Lambda request id.
     pub request_id: Option<Arc<str>>,
-    /// The invocation deadline.
+    /// The invocation deadline; `None` for none. One already reached means
+    /// no time is left.
     pub deadline: Option<Instant>,
-    /// What happened during the invocation that outcomes do not show
-    /// (duplicates answered by an idempotency layer). Shared by clones.
-    pub counters: Arc<InvocationCounters>,
 }
 
-/// Counters of one [`Invocation`], filled while [`App::run`] processes it.
+/// How far from now a deadline can be and still be real.
 ///
-/// Retries are not counted here: a record's [`Metadata::attempt`] in its
-/// [`RecordOutcome`] is the highest attempt a retry layer made for it
-/// ([`Report::retried`]).
-#[derive(Debug, Default)]
-pub struct InvocationCounters {
-    duplicates: AtomicUsize,
-}
-
-impl InvocationCounters {
-    /// How many records an idempotency layer answered from a stored result
-    /// instead of running the handler again.
-    pub fn duplicates(&self) -> usize {
-        self.duplicates.load(Ordering::Relaxed)
-    }
-}
-
-/// Lambda functions run for at most 15 minutes; a deadline further away than
-/// this is not a real one.
-const MAX_PLAUSIBLE_DEADLINE: Duration = Duration::from_secs(16 * 60);
+/// Lambda runs a function for at most 15 minutes, so an invocation deadline
+/// further away than this (either way) comes from a local emulator or a
+/// broken clock, not from Lambda. The layers that read deadlines (timeout,
+/// idempotency) and `eventrail-lambda`'s reading of `Lambda-Runtime-Deadline-Ms`
+/// all use this one rule.
+pub const MAX_PLAUSIBLE_DEADLINE: Duration = Duration::from_secs(16 * 60);
 
 impl Invocation {
     /// An invocation with a request id and no deadline.
@@ -155,27 +201,10 @@ impl Invocation {
         }
     }
 
-    /// Sets the deadline.
+    /// Sets the deadline. One already reached means no time is left: no
+    /// record starts.
     pub fn with_deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
-        self
-    }
-
-    /// Sets the deadline from Lambda's `Lambda-Runtime-Deadline-Ms` (ms since the
-    /// Unix epoch). A deadline already past or implausibly far away (local
-    /// emulators send such) means "no deadline", with a warning.
-    pub fn with_deadline_epoch_ms(mut self, deadline_ms: u64) -> Self {
-        let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
-        self.deadline = match deadline.duration_since(SystemTime::now()) {
-            Ok(left) if left <= MAX_PLAUSIBLE_DEADLINE => Some(Instant::now() + left),
-            _ => {
-                tracing::warn!(
-                    deadline_ms,
-                    "ignoring an invocation deadline that is past or more than 16 minutes away"
-                );
-                None
-            }
-        };
         self
     }
 }
@@ -210,7 +239,9 @@ pub struct Failure {
 pub struct RecordOutcome {
     /// The record's metadata (id, source, ...). Its
     /// [`attempt`](Metadata::attempt) is the highest attempt a retry layer
-    /// made for the record (1 when none retried).
+    /// made for the record (1 when none retried), and
+    /// [`replayed`](Metadata::replayed) says whether an idempotency layer
+    /// answered it with a stored result.
     pub meta: Metadata,
     /// What became of it.
     pub status: Status,
@@ -262,6 +293,12 @@ impl Report {
             .iter()
             .filter(|o| o.meta.attempt() > 1)
             .count()
+    }
+
+    /// The number of records an idempotency layer answered from a stored
+    /// result instead of running the handler again (duplicate deliveries).
+    pub fn duplicates(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.meta.replayed()).count()
     }
 
     /// The number of unmatched records that were acknowledged.
@@ -397,14 +434,16 @@ impl AppBuilder {
         self
     }
 
-    /// How many records (or ordered groups) run at once. Default: 4 per CPU.
+    /// How many records (or ordered groups) run at once; the next one starts
+    /// as soon as any of them finishes. Default: 4 per CPU.
     pub fn concurrency(mut self, n: usize) -> Self {
         self.config.concurrency = n.max(1);
         self
     }
 
-    /// Records are not started when less than this is left before the
-    /// deadline. Default: 500 ms.
+    /// Records are not started when this or less is left before the
+    /// deadline (with a zero margin, a record still never starts with no
+    /// time left). Default: 500 ms.
     pub fn deadline_margin(mut self, margin: Duration) -> Self {
         self.config.deadline_margin = margin;
         self
@@ -524,10 +563,22 @@ impl App {
         RouteTable::new(rows)
     }
 
-    /// Transforms one raw event with the factory.
+    /// Transforms one raw event with the factory: one [`Routed`] per input
+    /// record, in input order, always.
+    ///
+    /// The factory's outputs are matched to the input records by record id
+    /// ([`SourceEvent::record_ids`]). When the factory keeps its contract
+    /// (one output per record, in input order), that is one comparison per
+    /// record. When it does not, every input record that is not matched one-to-one
+    /// with an output (none has its id, or several do) fails, retryably,
+    /// with [`RecordError::no_output`](crate::error::RecordError::no_output):
+    /// it did not run, and the source delivers it again. Outputs that match
+    /// no record one-to-one are dropped without running, and logged at ERROR.
     pub fn transform(&self, event: SourceEvent) -> Vec<Routed> {
+        let source = event.source();
+        let inputs = event.inputs();
         let f = &self.inner.factory;
-        match event {
+        let outputs = match event {
             SourceEvent::Sqs(e) => f.transform_sqs(e),
             SourceEvent::Sns(e) => f.transform_sns(e),
             SourceEvent::S3(e) => f.transform_s3(e),
@@ -536,7 +587,8 @@ impl App {
             SourceEvent::EventBridge(e) => f.transform_eventbridge(e),
             SourceEvent::StepFunction(e) => f.transform_step_function(e),
         }
-        .into_vec()
+        .into_vec();
+        one_per_record(source, &inputs, outputs)
     }
 
     /// Processes one raw event: transform, dispatch, one outcome per record.
@@ -563,16 +615,20 @@ impl App {
     pub async fn run(&self, routed: Vec<Routed>, inv: &Invocation) -> Vec<RecordOutcome> {
         let cfg = &self.inner.config;
         let ordered = cfg.stop_on_first_failure || routed.iter().any(|r| r.order_key().is_some());
+        let n = routed.len();
         if !ordered {
-            return futures_util::stream::iter(routed)
-                .map(|r| self.run_record(r, inv))
-                .buffered(cfg.concurrency)
-                .collect()
-                .await;
+            // Each record starts as soon as a slot is free, whatever the
+            // records before it are doing; outcomes go back in input order.
+            let results: Vec<(usize, RecordOutcome)> =
+                futures_util::stream::iter(routed.into_iter().enumerate())
+                    .map(|(i, r)| async move { (i, self.run_record(r, inv).await) })
+                    .buffer_unordered(cfg.concurrency)
+                    .collect()
+                    .await;
+            return in_input_order(n, results);
         }
         // Ordered: group by key, preserving first-appearance order. Records
         // without a key are groups of their own.
-        let n = routed.len();
         let mut groups: Vec<Vec<(usize, Routed)>> = Vec::new();
         let mut by_key: HashMap<Arc<str>, usize> = HashMap::new();
         for (i, r) in routed.into_iter().enumerate() {
@@ -592,16 +648,12 @@ impl App {
                 None => groups.push(vec![(i, r)]),
             }
         }
-        let mut slots: Vec<Option<RecordOutcome>> = (0..n).map(|_| None).collect();
         let results: Vec<Vec<(usize, RecordOutcome)>> = futures_util::stream::iter(groups)
             .map(|group| self.run_group(group, inv))
             .buffer_unordered(cfg.concurrency)
             .collect()
             .await;
-        for (i, o) in results.into_iter().flatten() {
-            slots[i] = Some(o);
-        }
-        slots.into_iter().flatten().collect()
+        in_input_order(n, results.into_iter().flatten())
     }
 
     async fn run_group(
@@ -624,9 +676,11 @@ impl App {
         out
     }
 
+    /// Whether a record must not start: no more than the margin is left (so
+    /// never with nothing left, even with a zero margin).
     fn deadline_too_close(&self, inv: &Invocation) -> bool {
         inv.deadline.is_some_and(|d| {
-            d.saturating_duration_since(Instant::now()) < self.inner.config.deadline_margin
+            d.saturating_duration_since(Instant::now()) <= self.inner.config.deadline_margin
         })
     }
 
@@ -650,10 +704,17 @@ impl App {
         if self.deadline_too_close(inv) {
             return not_started(meta, DEADLINE);
         }
+        // What the record's layers report (attempts, replays) reaches the
+        // outcome through this node, wherever the handlers run.
+        let stats = Stats::root();
+        let mut meta = meta;
+        meta.set_stats(Arc::clone(&stats));
         let stamp = |mut env: AnyEnvelope| {
-            if env.meta().deadline().is_none() {
-                env.meta_mut().set_deadline(inv.deadline);
+            let m = env.meta_mut();
+            if m.deadline().is_none() {
+                m.set_deadline(inv.deadline);
             }
+            m.set_stats(Arc::clone(&stats));
             env
         };
         let bus = &self.inner.bus;
@@ -673,15 +734,10 @@ impl App {
                 }
             }
         };
-        let attempts = AttemptCounter::default();
-        let work = Tracked::new(work, attempts.clone());
         let result = AssertUnwindSafe(work).catch_unwind().await;
-        if attempts.replayed() {
-            inv.counters.duplicates.fetch_add(1, Ordering::Relaxed);
-        }
-        let mut meta = meta;
-        if attempts.get() > meta.attempt() {
-            meta.set_attempt(attempts.get());
+        let attempts = stats.attempts();
+        if attempts > meta.attempt() {
+            meta.set_attempt(attempts);
         }
         match result {
             Ok(Ok(output)) => RecordOutcome {
@@ -699,6 +755,20 @@ impl App {
             }
         }
     }
+}
+
+/// The outcomes of `n` records, tagged with their input index, in input order.
+fn in_input_order(
+    n: usize,
+    tagged: impl IntoIterator<Item = (usize, RecordOutcome)>,
+) -> Vec<RecordOutcome> {
+    let mut slots: Vec<Option<RecordOutcome>> = (0..n).map(|_| None).collect();
+    for (i, o) in tagged {
+        slots[i] = Some(o);
+    }
+    let outcomes: Vec<RecordOutcome> = slots.into_iter().flatten().collect();
+    debug_assert_eq!(outcomes.len(), n, "every record has one outcome");
+    outcomes
 }
 
 fn not_started(meta: Metadata, reason: &'static str) -> RecordOutcome {
@@ -728,8 +798,8 @@ fn fail(meta: Metadata, error: BoxError, attempted: bool) -> RecordOutcome {
 impl From<RecordError> for Failure {
     fn from(e: RecordError) -> Self {
         Failure {
+            retry: e.retry(),
             error: Box::new(e),
-            retry: Retry::Permanent,
             attempted: false,
         }
     }
@@ -758,7 +828,9 @@ mod tests {
             .service(handler_fn(move |env: Envelope<Ping>| {
                 let flaky = Arc::clone(&flaky);
                 async move {
-                    if env.event().0 == "flaky" && flaky.swap(false, Ordering::SeqCst) {
+                    if env.event().0 == "flaky"
+                        && flaky.swap(false, std::sync::atomic::Ordering::SeqCst)
+                    {
                         return Err(HandlerError::retryable("busy"));
                     }
                     Ok::<_, HandlerError>(())
@@ -777,7 +849,7 @@ mod tests {
             outcomes,
         };
         assert_eq!((report.failed(), report.retried()), (0, 1));
-        assert_eq!(inv.counters.duplicates(), 0);
+        assert_eq!(report.duplicates(), 0);
 
         // The same events again: both answered from the store.
         let again = vec![
@@ -787,6 +859,10 @@ mod tests {
         let inv = Invocation::new("r-2");
         let outcomes = app.run(again, &inv).await;
         assert!(outcomes.iter().all(|o| !o.is_failed()));
-        assert_eq!(inv.counters.duplicates(), 2);
+        let report = Report {
+            source: Source::Direct,
+            outcomes,
+        };
+        assert_eq!(report.duplicates(), 2);
     }
 }

@@ -9,6 +9,12 @@
 //! Cloning an envelope is cheap (the event sits behind an `Arc`), which is what
 //! lets retries and fan-out hand the same event to several calls.
 //!
+//! Metadata also carries what the layers learn about the record while it is
+//! processed (the highest attempt a retry layer started, whether an
+//! idempotency layer replayed a stored result), so it reaches the layers
+//! around them and the [`Report`](crate::app::Report) whatever runs the inner
+//! calls: a spawned task, a buffer's worker, a channel.
+//!
 //! ```
 //! use eventrail::{Envelope, Metadata, Source};
 //!
@@ -29,6 +35,7 @@
 
 use std::any::{Any, TypeId};
 use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 use tokio::time::Instant;
@@ -78,10 +85,81 @@ impl fmt::Display for Source {
     }
 }
 
+/// What the layers inside one scope reported about a record: the highest
+/// attempt a retry layer started, and whether an idempotency layer replayed
+/// a stored result.
+///
+/// The [`App`](crate::App) gives each record a root node. A layer that reads
+/// what the layers inside it did (trace, alarm, task token, dead letter)
+/// hands the envelope it passes inward a child of the current node and reads
+/// that child afterwards; a report reaches the node its envelope carries and
+/// every ancestor. Siblings (the handlers of a fan-out, two layers side by
+/// side) never see each other's reports.
+///
+/// The node travels inside [`Metadata`], so it does not matter where the inner
+/// calls run: a spawned task or a buffer's worker reports to the same node.
+/// Writes happen before the inner call completes; whatever hands its result
+/// back (a join handle, a channel) orders them before the outer layer's read.
+pub(crate) struct Stats {
+    attempts: AtomicU32,
+    replayed: AtomicBool,
+    parent: Option<Arc<Stats>>,
+}
+
+impl Stats {
+    /// A node with nothing reported and no parent: a record's root.
+    pub(crate) fn root() -> Arc<Self> {
+        Self::child_of(None)
+    }
+
+    fn child_of(parent: Option<Arc<Stats>>) -> Arc<Self> {
+        Arc::new(Self {
+            attempts: AtomicU32::new(0),
+            replayed: AtomicBool::new(false),
+            parent,
+        })
+    }
+
+    fn each(&self, mut f: impl FnMut(&Stats)) {
+        let mut node = Some(self);
+        while let Some(n) = node {
+            f(n);
+            node = n.parent.as_deref();
+        }
+    }
+
+    /// The highest attempt number a retry layer in this scope started (0 for
+    /// none).
+    pub(crate) fn attempts(&self) -> u32 {
+        self.attempts.load(Ordering::Acquire)
+    }
+
+    /// The highest attempt seen in this scope, or `meta`'s own when no retry
+    /// layer ran inside.
+    pub(crate) fn attempts_for(&self, meta: &Metadata) -> u32 {
+        self.attempts().max(meta.attempt())
+    }
+
+    /// Whether an idempotency layer in this scope replayed a stored result.
+    pub(crate) fn replayed(&self) -> bool {
+        self.replayed.load(Ordering::Acquire)
+    }
+}
+
+impl fmt::Debug for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stats")
+            .field("attempts", &self.attempts())
+            .field("replayed", &self.replayed())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Metadata of one event: where it came from and how it is being processed.
 ///
 /// Strings are reference counted, so cloning metadata costs a few counter
-/// increments. See the [module docs](self) for an example.
+/// increments; clones share what the layers report about the record. See the
+/// [module docs](self) for an example.
 #[derive(Clone, Debug)]
 pub struct Metadata {
     record_id: Arc<str>,
@@ -91,6 +169,7 @@ pub struct Metadata {
     attempt: u32,
     task_token: Option<Arc<str>>,
     deadline: Option<Instant>,
+    stats: Option<Arc<Stats>>,
 }
 
 impl Metadata {
@@ -108,6 +187,7 @@ impl Metadata {
             attempt: 1,
             task_token: None,
             deadline: None,
+            stats: None,
         }
     }
 
@@ -194,6 +274,46 @@ impl Metadata {
     /// Whether a correlation id was set explicitly.
     pub fn has_correlation_id(&self) -> bool {
         self.correlation_id.is_some()
+    }
+
+    /// Whether an idempotency layer answered the record with a stored result
+    /// instead of running the handler (a duplicate delivery).
+    ///
+    /// Read it on a [`RecordOutcome`](crate::app::RecordOutcome)'s metadata;
+    /// [`Report::duplicates`](crate::app::Report::duplicates) counts them.
+    pub fn replayed(&self) -> bool {
+        self.stats.as_deref().is_some_and(Stats::replayed)
+    }
+
+    /// Starts a fresh record scope: reports of the layers this metadata (and
+    /// its clones) passes through go to `root`.
+    pub(crate) fn set_stats(&mut self, root: Arc<Stats>) {
+        self.stats = Some(root);
+    }
+
+    /// Opens a scope for the layers inside the caller: the metadata now
+    /// carries a child of its current node (a root if it had none), which is
+    /// returned for the caller to read once the inner call is done.
+    pub(crate) fn enter_scope(&mut self) -> Arc<Stats> {
+        let child = Stats::child_of(self.stats.take());
+        self.stats = Some(Arc::clone(&child));
+        child
+    }
+
+    /// Reports that attempt `attempt` started (retry layer).
+    pub(crate) fn record_attempt(&self, attempt: u32) {
+        if let Some(s) = &self.stats {
+            s.each(|n| {
+                n.attempts.fetch_max(attempt, Ordering::AcqRel);
+            });
+        }
+    }
+
+    /// Reports that the result is a replay of a stored one (idempotency layer).
+    pub(crate) fn record_replay(&self) {
+        if let Some(s) = &self.stats {
+            s.each(|n| n.replayed.store(true, Ordering::Release));
+        }
     }
 }
 
@@ -389,6 +509,43 @@ mod tests {
         let back = any.downcast::<u32>().unwrap();
         assert_eq!(*back.event(), 7);
         assert_eq!(back.meta().record_id(), "r1");
+    }
+
+    #[test]
+    fn reports_reach_the_scope_and_its_ancestors_never_siblings() {
+        let mut meta = Metadata::new("r1", Source::Direct);
+        // Without a scope, reports go nowhere.
+        meta.record_attempt(9);
+        assert!(!meta.replayed());
+
+        let root = Stats::root();
+        meta.set_stats(Arc::clone(&root));
+        let mut outer = meta.clone();
+        let outer_scope = outer.enter_scope();
+        let mut inner = outer.clone();
+        let inner_scope = inner.enter_scope();
+        let mut sibling = meta.clone();
+        let sibling_scope = sibling.enter_scope();
+
+        // A clone (what a retry layer makes per attempt) shares the node.
+        let attempt = inner.clone();
+        attempt.record_attempt(3);
+        attempt.record_attempt(2);
+        inner.record_replay();
+
+        assert_eq!(
+            (
+                root.attempts(),
+                outer_scope.attempts(),
+                inner_scope.attempts(),
+                sibling_scope.attempts()
+            ),
+            (3, 3, 3, 0)
+        );
+        assert!(root.replayed() && outer_scope.replayed() && inner_scope.replayed());
+        assert!(!sibling_scope.replayed() && !sibling.replayed());
+        assert!(meta.replayed(), "the record's own metadata reads the root");
+        assert_eq!(sibling_scope.attempts_for(&sibling), 1);
     }
 
     #[test]

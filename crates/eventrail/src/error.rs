@@ -5,7 +5,8 @@
 //! error's `source()` chain and asks every error type eventrail knows about:
 //!
 //! - [`HandlerError`]: what handlers return to say it explicitly;
-//! - [`RecordError`]: bad input, no route, no handler — always permanent;
+//! - [`RecordError`]: bad input, no route, no handler — permanent; and a
+//!   record its factory returned no output for — retryable;
 //! - [`PortError`](crate::ports::PortError): failures of SNS, SES, S3, Step
 //!   Functions and idempotency stores, classified by the port;
 //! - errors of the middleware layers (a timeout is retryable, an idempotency
@@ -188,9 +189,10 @@ impl StdError for HandlerError {
     }
 }
 
-/// Why a record could not be turned into events or dispatched. Always permanent.
+/// Why a record could not be turned into events or dispatched.
 ///
-/// See [`RecordError::kind`] for the conditions.
+/// Permanent, except [`NoOutput`](RecordErrorKind::NoOutput): see
+/// [`RecordError::kind`] for the conditions.
 #[derive(Debug)]
 pub struct RecordError {
     kind: RecordErrorKind,
@@ -209,6 +211,10 @@ pub enum RecordErrorKind {
     NoRoute,
     /// The record became an event whose type has no handler on the bus.
     NoHandler,
+    /// The factory did not return exactly one output for the record (none, or
+    /// several with its id), so the record was not run. Retryable: the source
+    /// delivers it again. See [`App::transform`](crate::App::transform).
+    NoOutput,
 }
 
 impl RecordError {
@@ -239,6 +245,15 @@ impl RecordError {
         }
     }
 
+    /// The factory did not return exactly one output for the record.
+    pub fn no_output(message: impl Into<String>) -> Self {
+        Self {
+            kind: RecordErrorKind::NoOutput,
+            message: message.into(),
+            source: None,
+        }
+    }
+
     /// Attaches the underlying cause.
     pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
         self.source = Some(source.into());
@@ -264,11 +279,21 @@ impl RecordError {
     pub fn is_no_handler(&self) -> bool {
         self.kind == RecordErrorKind::NoHandler
     }
+
+    /// `true` when the factory returned no output (or several) for the record.
+    pub fn is_no_output(&self) -> bool {
+        self.kind == RecordErrorKind::NoOutput
+    }
 }
 
 impl Classify for RecordError {
     fn retry(&self) -> Retry {
-        Retry::Permanent
+        match self.kind {
+            RecordErrorKind::NoOutput => Retry::Retryable,
+            RecordErrorKind::BadInput | RecordErrorKind::NoRoute | RecordErrorKind::NoHandler => {
+                Retry::Permanent
+            }
+        }
     }
 }
 

@@ -64,14 +64,21 @@ use crate::envelope::{AnyEnvelope, Envelope, Metadata, Source};
 use crate::error::RecordError;
 use crate::router::RouteConflict;
 use crate::routes::RouteInfo;
-use crate::source::{self, Identity, MalformedRecord, RawEvent};
+use crate::source::{
+    self, dynamodb, eventbridge, kinesis, s3, sns, sqs, step_functions, Identity, MalformedRecord,
+    RawEvent,
+};
 
 pub use crate::source::step_functions::StepFunctionInput;
 pub use crate::source::{CORRELATION_ATTRIBUTES, TENANT_ATTRIBUTES};
 
 /// Turns raw AWS events into envelopes. See the [module docs](self).
 ///
-/// Every transform must return one [`Routed`] per input record, in input order.
+/// Every transform must return one [`Routed`] per input record, in input order,
+/// with the record's id (build it with the [`Record`] constructors). The
+/// [`App`](crate::App) holds factories to it: a record left without exactly
+/// one output fails retryably instead of vanishing (see
+/// [`App::transform`](crate::App::transform)).
 pub trait EventFactory: Send + Sync + fmt::Debug + 'static {
     /// The records of a raw payload, borrowed from it (see [`RawEvent`]):
     /// what the Lambda adapter calls.
@@ -195,43 +202,78 @@ pub fn transform_typed<F: EventFactory + ?Sized>(factory: &F, event: &RawEvent<'
     let records = event.records();
     let source = event.source();
     match source {
-        Source::Sqs => split(source, records, |v| {
-            let mut e = SqsEvent::default();
-            e.records = v;
-            factory.transform_sqs(e)
-        }),
-        Source::Sns => split(source, records, |v| {
-            let mut e = SnsEvent::default();
-            e.records = v;
-            factory.transform_sns(e)
-        }),
-        Source::S3 => split(source, records, |v| {
-            let mut e = S3Event::default();
-            e.records = v;
-            factory.transform_s3(e)
-        }),
-        Source::DynamoDb => split(source, records, |v| {
-            let mut e = DynamoDbEvent::default();
-            e.records = v;
-            factory.transform_dynamodb_stream(e)
-        }),
-        Source::Kinesis => split(source, records, |v| {
-            let mut e = KinesisEvent::default();
-            e.records = v;
-            factory.transform_kinesis(e)
-        }),
-        Source::EventBridge => split(source, records, |v: Vec<EventBridgeEvent>| {
-            v.into_iter()
-                .flat_map(|e| factory.transform_eventbridge(e))
-                .collect()
-        }),
-        Source::StepFunctions => split(source, records, |v: Vec<serde_json::Value>| {
-            v.into_iter()
-                .flat_map(|input| {
-                    factory.transform_step_function(StepFunctionInput::from_json(input))
-                })
-                .collect()
-        }),
+        Source::Sqs => split(
+            source,
+            records,
+            |m, ins| ins.push(sqs::record_id(m), sqs::order_key(m)),
+            |v| {
+                let mut e = SqsEvent::default();
+                e.records = v;
+                factory.transform_sqs(e)
+            },
+        ),
+        Source::Sns => split(
+            source,
+            records,
+            |r, ins| ins.push(sns::record_id(r), None),
+            |v| {
+                let mut e = SnsEvent::default();
+                e.records = v;
+                factory.transform_sns(e)
+            },
+        ),
+        Source::S3 => split(
+            source,
+            records,
+            |r, ins| ins.push_with(|t| s3::write_record_id(r, t), None),
+            |v| {
+                let mut e = S3Event::default();
+                e.records = v;
+                factory.transform_s3(e)
+            },
+        ),
+        Source::DynamoDb => split(
+            source,
+            records,
+            |r, ins| ins.push(dynamodb::record_id(r), Some(dynamodb::order_key(r))),
+            |v| {
+                let mut e = DynamoDbEvent::default();
+                e.records = v;
+                factory.transform_dynamodb_stream(e)
+            },
+        ),
+        Source::Kinesis => split(
+            source,
+            records,
+            |r, ins| ins.push(kinesis::record_id(r), Some(kinesis::order_key(r))),
+            |v| {
+                let mut e = KinesisEvent::default();
+                e.records = v;
+                factory.transform_kinesis(e)
+            },
+        ),
+        Source::EventBridge => split(
+            source,
+            records,
+            |e, ins| ins.push(eventbridge::record_id(e), None),
+            |v: Vec<EventBridgeEvent>| {
+                v.into_iter()
+                    .flat_map(|e| factory.transform_eventbridge(e))
+                    .collect()
+            },
+        ),
+        Source::StepFunctions => split(
+            source,
+            records,
+            |_, ins| ins.push(step_functions::RECORD_ID, None),
+            |v: Vec<serde_json::Value>| {
+                v.into_iter()
+                    .flat_map(|input| {
+                        factory.transform_step_function(StepFunctionInput::from_json(input))
+                    })
+                    .collect()
+            },
+        ),
         _ => records
             .iter()
             .map(|_| Record::new("", source).unmatched())
@@ -239,11 +281,13 @@ pub fn transform_typed<F: EventFactory + ?Sized>(factory: &F, event: &RawEvent<'
     }
 }
 
-/// Decodes every record on its own, transforms the good ones together and
+/// Decodes every record on its own, transforms the good ones together
+/// (holding the factory to one output per record, see [`one_per_record`]) and
 /// puts the malformed ones back in their places.
 fn split<T: serde::de::DeserializeOwned>(
     source: Source,
     records: &[&serde_json::value::RawValue],
+    input: impl Fn(&T, &mut InputRecords),
     transform: impl FnOnce(Vec<T>) -> Transformed,
 ) -> Transformed {
     let mut good = Vec::with_capacity(records.len());
@@ -254,29 +298,28 @@ fn split<T: serde::de::DeserializeOwned>(
             Err(e) => bad.push(MalformedRecord::new(source, i, raw, e.to_string())),
         }
     }
-    if bad.is_empty() {
-        return transform(good);
+    let mut inputs = InputRecords::with_capacity(good.len());
+    for g in &good {
+        input(g, &mut inputs);
     }
     let good = if good.is_empty() {
         Vec::new()
     } else {
-        transform(good).into_vec()
+        one_per_record(source, &inputs, transform(good).into_vec())
     };
-    let total = good.len() + bad.len();
+    if bad.is_empty() {
+        return good.into_iter().collect();
+    }
+    // `good` has one output per well-formed record: interleave.
     let mut good = good.into_iter();
     let mut bad = bad.into_iter().peekable();
-    let mut out = Transformed::with_capacity(total);
-    for i in 0..total {
-        if let Some(m) = bad.next_if(|m| m.index() == i) {
-            out.push(Record::malformed(m));
-        } else if let Some(r) = good.next() {
-            out.push(r);
+    let mut out = Transformed::with_capacity(records.len());
+    for i in 0..records.len() {
+        match bad.next_if(|m| m.index() == i) {
+            Some(m) => out.push(Record::malformed(m)),
+            None => out.extend(good.next()),
         }
     }
-    // A factory that broke its contract (not one output per record) leaves
-    // some behind; they still get an outcome.
-    out.extend(bad.map(Record::malformed));
-    out.extend(good);
     out
 }
 
@@ -509,6 +552,161 @@ impl IntoIterator for Transformed {
     }
 }
 
+/// The input records as the app knows them before the factory runs: their
+/// ids and order keys, in input order, kept in one buffer (a few allocations
+/// per batch, none per record).
+#[derive(Debug, Default)]
+pub(crate) struct InputRecords {
+    text: String,
+    /// Per record: the byte range of its id in `text`, and of its order key.
+    spans: Vec<(Span, Option<Span>)>,
+}
+
+type Span = (usize, usize);
+
+impl InputRecords {
+    pub(crate) fn with_capacity(records: usize) -> Self {
+        Self {
+            text: String::new(),
+            spans: Vec::with_capacity(records),
+        }
+    }
+
+    /// Appends a record whose id `write_id` writes.
+    pub(crate) fn push_with(&mut self, write_id: impl FnOnce(&mut String), key: Option<&str>) {
+        let start = self.text.len();
+        write_id(&mut self.text);
+        let id = (start, self.text.len());
+        let key = key.map(|k| match self.spans.last() {
+            // Consecutive records of one group or stream share their key.
+            Some((_, Some(last))) if self.slice(*last) == k => *last,
+            _ => {
+                let start = self.text.len();
+                self.text.push_str(k);
+                (start, self.text.len())
+            }
+        });
+        self.spans.push((id, key));
+    }
+
+    /// Appends a record.
+    pub(crate) fn push(&mut self, id: &str, key: Option<&str>) {
+        self.push_with(|t| t.push_str(id), key);
+    }
+
+    fn slice(&self, (start, end): Span) -> &str {
+        &self.text[start..end]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// The id of record `i`.
+    pub(crate) fn id(&self, i: usize) -> &str {
+        self.slice(self.spans[i].0)
+    }
+
+    /// The order key of record `i`.
+    pub(crate) fn order_key(&self, i: usize) -> Option<&str> {
+        self.spans[i].1.map(|k| self.slice(k))
+    }
+}
+
+/// One [`Routed`] per input record, in input order: each input takes the
+/// factory output with its id when exactly one output has it (as many outputs
+/// as inputs for an id repeated in the batch, matched in order). Every other
+/// input fails retryably with [`RecordError::no_output`]; outputs that match
+/// no input one-to-one are dropped and logged at ERROR.
+///
+/// The common case, outputs in input order with the same ids, is one linear
+/// pass without hashing.
+pub(crate) fn one_per_record(
+    source: Source,
+    inputs: &InputRecords,
+    outputs: Vec<Routed>,
+) -> Vec<Routed> {
+    if inputs.len() == outputs.len()
+        && outputs
+            .iter()
+            .enumerate()
+            .all(|(i, o)| inputs.id(i) == o.meta.record_id())
+    {
+        return outputs;
+    }
+    reconcile(source, inputs, outputs)
+}
+
+#[cold]
+fn reconcile(source: Source, inputs: &InputRecords, outputs: Vec<Routed>) -> Vec<Routed> {
+    use std::collections::{HashMap, VecDeque};
+
+    // Per id: how many inputs have it, and its outputs in order.
+    let mut by_id: HashMap<&str, (usize, VecDeque<Routed>)> = HashMap::new();
+    for i in 0..inputs.len() {
+        by_id.entry(inputs.id(i)).or_default().0 += 1;
+    }
+    let mut strays = 0usize;
+    for o in outputs {
+        match by_id.get_mut(o.meta.record_id()) {
+            Some((_, outs)) => outs.push_back(o),
+            None => {
+                strays += 1;
+                tracing::error!(
+                    record_id = o.meta.record_id(),
+                    %source,
+                    "the factory returned an output for a record that is not in the batch; dropped"
+                );
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(inputs.len());
+    let mut failed = 0usize;
+    for i in 0..inputs.len() {
+        let id = inputs.id(i);
+        let (expected, outs) = by_id.get_mut(id).expect("every input id was counted");
+        if *expected == outs.len() {
+            if let Some(o) = outs.pop_front() {
+                *expected -= 1;
+                out.push(o);
+                continue;
+            }
+        }
+        let message = match outs.len() {
+            0 => "the factory returned no output for this record".to_owned(),
+            n => format!(
+                "the factory returned {n} outputs for {expected} record(s) with this id; none was run"
+            ),
+        };
+        tracing::error!(
+            record_id = id,
+            %source,
+            outputs = outs.len(),
+            "{message}; the record fails and is delivered again"
+        );
+        failed += 1;
+        let mut record = Record::new(id, source);
+        record.order_key = inputs.order_key(i).map(Arc::from);
+        out.push(record.fail(RecordError::no_output(message)));
+    }
+    if failed == 0 && strays == 0 {
+        tracing::warn!(
+            %source,
+            records = out.len(),
+            "the factory returned its outputs out of input order; matched by record id"
+        );
+    } else {
+        tracing::error!(
+            %source,
+            records = out.len(),
+            failed,
+            dropped_outputs = strays,
+            "the factory broke its contract of one output per input record"
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,6 +743,19 @@ mod tests {
         m.attributes.clear();
         m.event_source_arn = Some("arn:aws:sqs:eu-west-1:1:jobs".into());
         assert_eq!(Record::sqs(&m).unmatched().order_key(), None);
+    }
+
+    #[test]
+    fn input_records_keep_ids_and_keys_in_one_buffer() {
+        let mut inputs = InputRecords::with_capacity(3);
+        inputs.push("a", Some("shard-1"));
+        inputs.push("b", Some("shard-1"));
+        inputs.push_with(|t| t.push_str("c-1"), None);
+        let ids: Vec<_> = (0..inputs.len()).map(|i| inputs.id(i)).collect();
+        let keys: Vec<_> = (0..inputs.len()).map(|i| inputs.order_key(i)).collect();
+        assert_eq!(ids, ["a", "b", "c-1"]);
+        assert_eq!(keys, [Some("shard-1"), Some("shard-1"), None]);
+        assert_eq!(inputs.text, "ashard-1bc-1", "a shared key is kept once");
     }
 
     #[test]

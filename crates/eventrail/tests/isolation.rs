@@ -110,33 +110,6 @@ async fn the_deadline_reaches_every_envelope() {
     assert_eq!(report.failed(), 0, "{report:?}");
 }
 
-#[test]
-fn past_or_absurd_lambda_deadlines_mean_no_deadline() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        assert!(Invocation::default()
-            .with_deadline_epoch_ms(1_000)
-            .deadline
-            .is_none());
-        assert!(Invocation::default()
-            .with_deadline_epoch_ms(u64::MAX / 4)
-            .deadline
-            .is_none());
-        let in_a_minute = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64
-            + 60_000;
-        assert!(Invocation::default()
-            .with_deadline_epoch_ms(in_a_minute)
-            .deadline
-            .is_some());
-    });
-}
-
 #[tokio::test]
 async fn fan_out_all_handlers_run_and_all_must_succeed() {
     let calls = Arc::new(AtomicUsize::new(0));

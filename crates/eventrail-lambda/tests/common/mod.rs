@@ -85,6 +85,7 @@ async fn behave(
 pub fn app_with(
     tune: impl FnOnce(eventrail::app::AppBuilder) -> eventrail::app::AppBuilder,
 ) -> (App, Arc<Probe>) {
+    install_log_capture();
     let probe = Arc::new(Probe::default());
     let (p1, p2, p3) = (probe.clone(), probe.clone(), probe.clone());
     let router = Router::new()
@@ -181,10 +182,16 @@ pub fn failures(resp: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// Log lines written while the returned guard lives (this thread only).
+/// Log lines written on this thread while the returned guard lives.
+///
+/// One subscriber serves the whole test process, installed as the global
+/// default before any test logs (see [`install_log_capture`]); it writes
+/// each event to the buffer of the thread that emitted it, if that thread is
+/// capturing. Per-thread `set_default` subscribers are not used: tracing
+/// caches each callsite's interest across threads, and a callsite first hit
+/// by a test without a subscriber could stay disabled for a test with one.
 pub struct Captured {
     buf: Arc<Mutex<Vec<u8>>>,
-    _guard: tracing::subscriber::DefaultGuard,
 }
 
 impl Captured {
@@ -193,26 +200,51 @@ impl Captured {
     }
 }
 
+impl Drop for Captured {
+    fn drop(&mut self) {
+        let _ = SINK.try_with(|s| s.borrow_mut().take());
+    }
+}
+
+thread_local! {
+    static SINK: std::cell::RefCell<Option<Arc<Mutex<Vec<u8>>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+struct ThreadSink;
+
+impl std::io::Write for ThreadSink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        SINK.with(|s| {
+            if let Some(buf) = &*s.borrow() {
+                buf.lock().unwrap().extend_from_slice(b);
+            }
+        });
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the process's one log subscriber (INFO and above, plain text),
+/// once. The app helpers call it first, so it is in place before any test
+/// of the binary logs anything.
+pub fn install_log_capture() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(|| ThreadSink)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in the test process");
+    });
+}
+
 pub fn capture_logs() -> Captured {
-    #[derive(Clone)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    install_log_capture();
     let buf = Arc::new(Mutex::new(Vec::new()));
-    let sink = Sink(buf.clone());
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    Captured {
-        buf,
-        _guard: tracing::subscriber::set_default(subscriber),
-    }
+    SINK.with(|s| *s.borrow_mut() = Some(buf.clone()));
+    Captured { buf }
 }

@@ -1,113 +1,9 @@
-//! Helpers shared by the layers: attempt tracking across layers, error
-//! chains, text limits and timestamps.
+//! Helpers shared by the layers: error chains, text limits and timestamps.
+//! (What inner layers report to outer ones travels in the envelope's
+//! metadata: see `envelope::Stats`.)
 
-use std::cell::RefCell;
 use std::error::Error as StdError;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::SystemTime;
-
-use crate::envelope::Metadata;
-
-thread_local! {
-    /// Attempt counters of the layers whose futures are being polled on this
-    /// thread, outermost first.
-    static SCOPES: RefCell<Vec<Arc<Scope>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// What the layers inside an outer layer report to it.
-#[derive(Debug, Default)]
-struct Scope {
-    /// The highest attempt number a retry layer started.
-    attempts: AtomicU32,
-    /// An idempotency layer replayed a stored result instead of running the
-    /// handler.
-    replayed: AtomicBool,
-}
-
-/// Tells every enclosing [`Tracked`] future that attempt `attempt` started.
-///
-/// The retry layer calls it while it is being polled; the polling is nested,
-/// so the scopes on this thread are exactly the layers around it.
-pub(crate) fn record_attempt(attempt: u32) {
-    SCOPES.with(|s| {
-        for c in s.borrow().iter() {
-            c.attempts.fetch_max(attempt, Ordering::Relaxed);
-        }
-    });
-}
-
-/// Tells every enclosing [`Tracked`] future that the result is a replay of a
-/// stored one (the handler did not run).
-pub(crate) fn record_replay() {
-    SCOPES.with(|s| {
-        for c in s.borrow().iter() {
-            c.replayed.store(true, Ordering::Relaxed);
-        }
-    });
-}
-
-/// How many attempts the layers inside an outer layer made, and whether the
-/// result was replayed.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct AttemptCounter(Arc<Scope>);
-
-impl AttemptCounter {
-    /// The highest attempt number seen, or the envelope's own when no retry
-    /// layer ran inside.
-    pub(crate) fn attempts(&self, meta: &Metadata) -> u32 {
-        self.get().max(meta.attempt())
-    }
-
-    /// The highest attempt number a retry layer inside reported (0 for none).
-    pub(crate) fn get(&self) -> u32 {
-        self.0.attempts.load(Ordering::Relaxed)
-    }
-
-    /// Whether an idempotency layer inside replayed a stored result.
-    pub(crate) fn replayed(&self) -> bool {
-        self.0.replayed.load(Ordering::Relaxed)
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// Runs `inner` with `counter` registered, so a retry layer inside can
-    /// report its attempts to the layer that created this future.
-    #[derive(Debug)]
-    pub(crate) struct Tracked<F> {
-        #[pin]
-        inner: F,
-        counter: AttemptCounter,
-    }
-}
-
-impl<F> Tracked<F> {
-    pub(crate) fn new(inner: F, counter: AttemptCounter) -> Self {
-        Self { inner, counter }
-    }
-}
-
-struct PopScope;
-
-impl Drop for PopScope {
-    fn drop(&mut self) {
-        let _ = SCOPES.try_with(|s| s.borrow_mut().pop());
-    }
-}
-
-impl<F: Future> Future for Tracked<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        SCOPES.with(|s| s.borrow_mut().push(Arc::clone(&this.counter.0)));
-        let _pop = PopScope;
-        this.inner.poll(cx)
-    }
-}
 
 /// The messages of `err` and its sources, outermost first. Consecutive
 /// duplicates (wrappers that display their source) are kept once.
@@ -191,32 +87,6 @@ pub(crate) use boxed_response_future;
 mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
-
-    #[tokio::test]
-    async fn nested_scopes_all_hear_reports_and_siblings_do_not() {
-        let outer = AttemptCounter::default();
-        let inner = AttemptCounter::default();
-        let sibling = AttemptCounter::default();
-        let work = Tracked::new(
-            Tracked::new(
-                async {
-                    record_attempt(3);
-                    record_attempt(2);
-                    tokio::task::yield_now().await;
-                    record_replay();
-                },
-                inner.clone(),
-            ),
-            outer.clone(),
-        );
-        let other = Tracked::new(async { tokio::task::yield_now().await }, sibling.clone());
-        tokio::join!(work, other);
-        assert_eq!((outer.get(), inner.get(), sibling.get()), (3, 3, 0));
-        assert!(outer.replayed() && inner.replayed() && !sibling.replayed());
-        // Outside any poll, reports go nowhere.
-        record_attempt(9);
-        assert_eq!(outer.get(), 3);
-    }
 
     #[test]
     fn timestamps() {

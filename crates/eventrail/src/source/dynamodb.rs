@@ -32,14 +32,22 @@ fn ordered(id: impl Into<Arc<str>>, arn: &str) -> Identity {
     identity
 }
 
-/// The identity of a typed DynamoDB Streams record. See the [module docs](self).
-pub fn identity(r: &DynamoDbRecord) -> Identity {
-    let id = r
-        .change
+/// The record id of a typed DynamoDB Streams record. See the [module docs](self).
+pub fn record_id(r: &DynamoDbRecord) -> &str {
+    r.change
         .sequence_number
         .as_deref()
-        .unwrap_or(r.event_id.as_str());
-    ordered(id, r.event_source_arn.as_deref().unwrap_or(""))
+        .unwrap_or(r.event_id.as_str())
+}
+
+/// The order key of a typed DynamoDB Streams record: its stream.
+pub fn order_key(r: &DynamoDbRecord) -> &str {
+    r.event_source_arn.as_deref().unwrap_or("")
+}
+
+/// The identity of a typed DynamoDB Streams record. See the [module docs](self).
+pub fn identity(r: &DynamoDbRecord) -> Identity {
+    ordered(record_id(r), order_key(r))
 }
 
 pub(super) fn identify_raw(raw: &str) -> Identity {

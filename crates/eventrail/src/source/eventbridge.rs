@@ -10,9 +10,14 @@ use super::Identity;
 use crate::envelope::Source;
 use crate::json::str_at;
 
+/// The record id of a typed EventBridge event: its `id`.
+pub fn record_id(e: &EventBridgeEvent) -> &str {
+    e.id.as_deref().unwrap_or("")
+}
+
 /// The identity of a typed EventBridge event. See the [module docs](self).
 pub fn identity(e: &EventBridgeEvent) -> Identity {
-    Identity::new(e.id.as_deref().unwrap_or(""), Source::EventBridge)
+    Identity::new(record_id(e), Source::EventBridge)
 }
 
 pub(super) fn identify_raw(raw: &str) -> Identity {

@@ -25,12 +25,19 @@ fn ordered(id: impl Into<Arc<str>>, arn: &str) -> Identity {
     identity
 }
 
+/// The record id of a typed Kinesis record: its sequence number.
+pub fn record_id(r: &KinesisEventRecord) -> &str {
+    r.kinesis.sequence_number.as_str()
+}
+
+/// The order key of a typed Kinesis record: its stream.
+pub fn order_key(r: &KinesisEventRecord) -> &str {
+    r.event_source_arn.as_deref().unwrap_or("")
+}
+
 /// The identity of a typed Kinesis record. See the [module docs](self).
 pub fn identity(r: &KinesisEventRecord) -> Identity {
-    ordered(
-        r.kinesis.sequence_number.as_str(),
-        r.event_source_arn.as_deref().unwrap_or(""),
-    )
+    ordered(record_id(r), order_key(r))
 }
 
 pub(super) fn identify_raw(raw: &str) -> Identity {

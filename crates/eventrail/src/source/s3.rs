@@ -19,21 +19,35 @@ pub(super) const SPEC: Spec = Spec {
     shape: &["s3"],
 };
 
+fn write_id(bucket: &str, key: &str, sequencer: &str, out: &mut String) {
+    for part in [bucket, "/", key, "#", sequencer] {
+        out.push_str(part);
+    }
+}
+
 fn id(bucket: &str, key: &str, sequencer: &str) -> String {
-    format!("{bucket}/{key}#{sequencer}")
+    let mut out = String::with_capacity(bucket.len() + key.len() + sequencer.len() + 2);
+    write_id(bucket, key, sequencer, &mut out);
+    out
+}
+
+/// Appends the record id of a typed S3 record to `out` (see the
+/// [module docs](self)).
+pub fn write_record_id(r: &S3EventRecord, out: &mut String) {
+    let o = &r.s3.object;
+    write_id(
+        r.s3.bucket.name.as_deref().unwrap_or(""),
+        o.key.as_deref().unwrap_or(""),
+        o.sequencer.as_deref().unwrap_or(""),
+        out,
+    );
 }
 
 /// The identity of a typed S3 record. See the [module docs](self).
 pub fn identity(r: &S3EventRecord) -> Identity {
-    let o = &r.s3.object;
-    Identity::new(
-        id(
-            r.s3.bucket.name.as_deref().unwrap_or(""),
-            o.key.as_deref().unwrap_or(""),
-            o.sequencer.as_deref().unwrap_or(""),
-        ),
-        Source::S3,
-    )
+    let mut id = String::new();
+    write_record_id(r, &mut id);
+    Identity::new(id, Source::S3)
 }
 
 pub(super) fn identify_raw(raw: &str) -> Identity {

@@ -19,9 +19,14 @@ pub(super) const SPEC: Spec = Spec {
     shape: &["Sns"],
 };
 
+/// The record id of a typed SNS record: its `MessageId`.
+pub fn record_id(r: &SnsRecord) -> &str {
+    r.sns.message_id.as_str()
+}
+
 /// The identity of a typed SNS record. See the [module docs](self).
 pub fn identity(r: &SnsRecord) -> Identity {
-    let mut identity = Identity::new(r.sns.message_id.as_str(), Source::Sns);
+    let mut identity = Identity::new(record_id(r), Source::Sns);
     apply_attributes(&mut identity.meta, |n| {
         r.sns.message_attributes.get(n).map(|a| a.value.as_str())
     });

@@ -44,10 +44,29 @@ pub(super) const SPEC: Spec = Spec {
     shape: &["messageId", "body"],
 };
 
+/// The record id of a typed SQS message: its `messageId`.
+pub fn record_id(msg: &SqsMessage) -> &str {
+    msg.message_id.as_deref().unwrap_or("")
+}
+
+/// The order key of a typed SQS message. See the [module docs](self).
+pub fn order_key(msg: &SqsMessage) -> Option<&str> {
+    order_key_of(
+        msg.attributes.get("MessageGroupId").map(String::as_str),
+        msg.event_source_arn.as_deref(),
+    )
+}
+
+fn order_key_of<'a>(group: Option<&'a str>, arn: Option<&'a str>) -> Option<&'a str> {
+    // A FIFO queue's message without its group: keep the whole queue in
+    // order rather than none of it.
+    group.or_else(|| arn.filter(|arn| arn.ends_with(".fifo")))
+}
+
 /// The identity of a typed SQS message. See the [module docs](self).
 pub fn identity(msg: &SqsMessage) -> Identity {
     identity_of(
-        msg.message_id.as_deref().unwrap_or(""),
+        record_id(msg),
         msg.attributes.get("MessageGroupId").map(String::as_str),
         msg.event_source_arn.as_deref(),
         |n| {
@@ -66,10 +85,7 @@ fn identity_of<'a>(
 ) -> Identity {
     let mut identity = Identity::new(id, Source::Sqs);
     apply_attributes(&mut identity.meta, attribute);
-    identity.order_key = match group {
-        Some(group) => Some(Arc::from(group)),
-        None => arn.filter(|arn| arn.ends_with(".fifo")).map(Arc::from),
-    };
+    identity.order_key = order_key_of(group, arn).map(Arc::from);
     identity
 }
 

@@ -44,9 +44,12 @@ impl StepFunctionInput {
     }
 }
 
+/// The record id of a task input (there is one record per invocation).
+pub const RECORD_ID: &str = "task";
+
 /// The identity of a task input. See the [module docs](self).
 pub fn identity(input: &StepFunctionInput) -> Identity {
-    let mut identity = Identity::new("task", Source::StepFunctions);
+    let mut identity = Identity::new(RECORD_ID, Source::StepFunctions);
     if let Some(t) = &input.task_token {
         identity.meta = identity.meta.with_task_token(t.as_str());
     }

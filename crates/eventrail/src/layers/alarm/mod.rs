@@ -80,7 +80,7 @@ use tower_service::Service;
 
 use crate::envelope::Envelope;
 use crate::error::BoxError;
-use crate::layers::util::{truncate_chars, AttemptCounter, Tracked};
+use crate::layers::util::truncate_chars;
 use crate::routes::short_type_name;
 
 pub use self::future::ResponseFuture;
@@ -135,10 +135,10 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, env: Envelope<E>) -> Self::Future {
+    fn call(&mut self, mut env: Envelope<E>) -> Self::Future {
+        let scope = env.meta_mut().enter_scope();
         let meta = env.meta().clone();
-        let counter = AttemptCounter::default();
-        let fut = Tracked::new(self.inner.call(env), counter.clone());
+        let fut = self.inner.call(env);
         let layer = self.layer.clone();
         ResponseFuture::new(async move {
             let err: BoxError = match fut.await {
@@ -154,7 +154,7 @@ where
                 .with_error(&*err)
                 .with_meta(&meta)
                 .with_event_type(short_type_name(std::any::type_name::<E>()))
-                .with_attempts(counter.attempts(&meta));
+                .with_attempts(scope.attempts_for(&meta));
             // Logged and counted by the service; never replaces `err`.
             let _ = layer.service.send(alarm).await;
             Err(err)

@@ -58,7 +58,6 @@ use tower_service::Service;
 
 use crate::envelope::Envelope;
 use crate::error::{is_retryable, BoxError};
-use crate::layers::util::{AttemptCounter, Tracked};
 
 pub use self::batch::BatchAlarm;
 pub use self::future::ResponseFuture;
@@ -119,10 +118,10 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, env: Envelope<E>) -> Self::Future {
+    fn call(&mut self, mut env: Envelope<E>) -> Self::Future {
+        let scope = env.meta_mut().enter_scope();
         let kept = env.clone();
-        let counter = AttemptCounter::default();
-        let fut = Tracked::new(self.inner.call(env), counter.clone());
+        let fut = self.inner.call(env);
         let layer = self.layer.clone();
         ResponseFuture::new(async move {
             let err: BoxError = match fut.await {
@@ -132,7 +131,7 @@ where
             let letter = DeadLetter {
                 envelope: &kept,
                 error: &*err,
-                attempts: counter.attempts(kept.meta()),
+                attempts: scope.attempts_for(kept.meta()),
                 retryable: is_retryable(&*err),
                 failed_at: layer.clock.now(),
             };

@@ -74,26 +74,21 @@ mod layer;
 mod memory;
 
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::time::Instant;
 use tower_service::Service;
 
-use crate::envelope::Envelope;
+use crate::app::MAX_PLAUSIBLE_DEADLINE;
+use crate::envelope::{Envelope, Metadata};
 use crate::error::BoxError;
-use crate::layers::util::record_replay;
 use crate::ports::{IdempotencyRecord, IdempotencyStatus, LockOutcome};
 
 pub use self::error::IdempotencyError;
 pub use self::future::ResponseFuture;
 pub use self::layer::{IdempotencyKey, IdempotencyLayer, MissingKey};
 pub use self::memory::MemoryIdempotencyStore;
-
-/// An in-progress record whose deadline is further than this is not believed
-/// (Lambda runs 15 minutes at most).
-const MAX_PLAUSIBLE_DEADLINE: Duration = Duration::from_secs(16 * 60);
 
 /// Runs the inner service once per idempotency key. See the [module docs](self).
 #[derive(Debug)]
@@ -184,7 +179,7 @@ where
             match layer.store.try_lock(record, now).await {
                 Ok(LockOutcome::Acquired) => {}
                 Ok(LockOutcome::Exists(existing)) => {
-                    return replay(&key, hash.as_deref(), existing);
+                    return replay(env.meta(), &key, hash.as_deref(), existing);
                 }
                 Err(e) => return Err(IdempotencyError::store(e).into()),
             }
@@ -224,6 +219,7 @@ async fn delete<E>(layer: &IdempotencyLayer<E>, key: &str) {
 
 /// What a duplicate gets, given the live record for its key.
 fn replay<R: DeserializeOwned>(
+    meta: &Metadata,
     key: &str,
     hash: Option<&str>,
     existing: IdempotencyRecord,
@@ -237,7 +233,7 @@ fn replay<R: DeserializeOwned>(
         IdempotencyStatus::InProgress => Err(IdempotencyError::in_progress(key).into()),
         IdempotencyStatus::Completed => {
             tracing::info!(key, "duplicate: returning the stored result");
-            record_replay();
+            meta.record_replay();
             let json = existing.result.as_deref().unwrap_or("null");
             serde_json::from_str(json)
                 .map_err(|e| IdempotencyError::bad_stored_result(key, e).into())

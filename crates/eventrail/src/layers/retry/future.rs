@@ -9,7 +9,6 @@ use tower_service::Service;
 use super::RetryPolicy;
 use crate::envelope::Envelope;
 use crate::error::{is_retryable, BoxError};
-use crate::layers::util::record_attempt;
 
 pin_project_lite::pin_project! {
     /// The future of [`Retry`](super::Retry): the first success, or the last error.
@@ -128,7 +127,7 @@ where
                     let attempt = *this.first + *this.made - 1;
                     let mut env = this.env.clone();
                     env.meta_mut().set_attempt(attempt);
-                    record_attempt(attempt);
+                    env.meta().record_attempt(attempt);
                     let fut = this.svc.call(env);
                     this.state.set(State::Calling { fut });
                 }

@@ -85,7 +85,7 @@ use tower_service::Service;
 use crate::envelope::Envelope;
 use crate::error::{classify, BoxError, Retry};
 use crate::layers::idempotency::IdempotencyError;
-use crate::layers::util::{error_chain, truncate_chars, AttemptCounter, Tracked};
+use crate::layers::util::{error_chain, truncate_chars};
 use crate::ports::{
     PortError, TaskCallbacks, SFN_MAX_CAUSE_CHARS, SFN_MAX_ERROR_CHARS, SFN_MAX_OUTPUT_BYTES,
 };
@@ -138,11 +138,11 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, env: Envelope<E>) -> Self::Future {
+    fn call(&mut self, mut env: Envelope<E>) -> Self::Future {
         let token: Option<Arc<str>> = env.meta().task_token().map(Arc::from);
         let record_id: Arc<str> = Arc::from(env.meta().record_id());
-        let scope = AttemptCounter::default();
-        let fut = Tracked::new(self.inner.call(env), scope.clone());
+        let scope = env.meta_mut().enter_scope();
+        let fut = self.inner.call(env);
         let layer = self.layer.clone();
         ResponseFuture::new(async move {
             let result = fut.await.map_err(Into::into);

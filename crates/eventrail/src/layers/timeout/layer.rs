@@ -4,11 +4,8 @@ use tokio::time::Instant;
 use tower_layer::Layer;
 
 use super::Timeout;
+use crate::app::MAX_PLAUSIBLE_DEADLINE;
 use crate::envelope::Metadata;
-
-/// Lambda runs a function for at most 15 minutes; a deadline further away
-/// than this is not a real one.
-const MAX_PLAUSIBLE_DEADLINE: Duration = Duration::from_secs(16 * 60);
 
 /// Applies [`Timeout`] to a service. See the [module docs](super).
 #[derive(Clone, Copy, Debug)]

@@ -1,38 +1,34 @@
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use tokio::time::Instant;
 use tracing::Span;
 
+use crate::envelope::Stats;
 use crate::error::{is_retryable, BoxError};
-use crate::layers::util::{AttemptCounter, Tracked};
 
 pin_project_lite::pin_project! {
     /// The future of [`Trace`](super::Trace): polls the call inside its span.
     #[derive(Debug)]
     pub struct ResponseFuture<F> {
         #[pin]
-        inner: Tracked<F>,
+        inner: F,
         span: Span,
         start: Instant,
-        counter: AttemptCounter,
+        scope: Arc<Stats>,
         first_attempt: u32,
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn new(
-        inner: Tracked<F>,
-        span: Span,
-        counter: AttemptCounter,
-        first_attempt: u32,
-    ) -> Self {
+    pub(super) fn new(inner: F, span: Span, scope: Arc<Stats>, first_attempt: u32) -> Self {
         Self {
             inner,
             span,
             start: Instant::now(),
-            counter,
+            scope,
             first_attempt,
         }
     }
@@ -50,7 +46,7 @@ where
         let _enter = this.span.enter();
         let result = ready!(this.inner.poll(cx)).map_err(Into::into);
         let duration_ms = this.start.elapsed().as_millis() as u64;
-        let attempts = this.counter.get().max(*this.first_attempt);
+        let attempts = this.scope.attempts().max(*this.first_attempt);
         this.span.record("duration_ms", duration_ms);
         this.span.record("attempts", attempts);
         match &result {

@@ -39,7 +39,6 @@ use tower_service::Service;
 
 use crate::envelope::Envelope;
 use crate::error::BoxError;
-use crate::layers::util::{AttemptCounter, Tracked};
 
 pub use self::future::ResponseFuture;
 pub use self::layer::TraceLayer;
@@ -85,7 +84,8 @@ where
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, env: Envelope<E>) -> Self::Future {
+    fn call(&mut self, mut env: Envelope<E>) -> Self::Future {
+        let scope = env.meta_mut().enter_scope();
         let meta = env.meta();
         let span = tracing::debug_span!(
             "event",
@@ -100,16 +100,10 @@ where
             attempts = tracing::field::Empty,
         );
         let first_attempt = meta.attempt();
-        let counter = AttemptCounter::default();
         let fut = {
             let _enter = span.enter();
             self.inner.call(env)
         };
-        ResponseFuture::new(
-            Tracked::new(fut, counter.clone()),
-            span,
-            counter,
-            first_attempt,
-        )
+        ResponseFuture::new(fut, span, scope, first_attempt)
     }
 }
