@@ -62,8 +62,38 @@ impl fmt::Display for Retry {
 
 /// Implemented by error types that know whether a retry can help.
 ///
-/// [`is_retryable`] consults it for every error type eventrail defines. Your own
-/// error types are classified by wrapping them in a [`HandlerError`].
+/// [`is_retryable`] consults it for every error type eventrail defines. Your
+/// own error types that implement it are honoured in two ways:
+///
+/// - converted into a [`HandlerError`] (`?` in a handler that returns
+///   `Result<_, HandlerError>`, or `HandlerError::from(e)`), which keeps
+///   their classification;
+/// - returned as they are (a service whose `Error` is your type), once the
+///   type is [`register`]ed.
+///
+/// ```
+/// use eventrail::error::{is_retryable, register, BoxError, Classify, HandlerError, Retry};
+///
+/// #[derive(Debug)]
+/// struct InvalidOrder;
+/// impl std::fmt::Display for InvalidOrder {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("the order has no lines")
+///     }
+/// }
+/// impl std::error::Error for InvalidOrder {}
+/// impl Classify for InvalidOrder {
+///     fn retry(&self) -> Retry { Retry::Permanent }
+/// }
+///
+/// // Through a HandlerError, the classification is kept.
+/// let wrapped: BoxError = HandlerError::from(InvalidOrder).into();
+/// assert!(!is_retryable(&*wrapped));
+/// // Boxed as it is, the type is honoured once registered.
+/// register::<InvalidOrder>();
+/// let bare: BoxError = Box::new(InvalidOrder);
+/// assert!(!is_retryable(&*bare));
+/// ```
 pub trait Classify {
     /// Whether a retry can help with this error.
     fn retry(&self) -> Retry;
@@ -90,8 +120,33 @@ pub fn is_retryable(err: &(dyn StdError + 'static)) -> bool {
     classify(err).is_retryable()
 }
 
+type Classifier = fn(&(dyn StdError + 'static)) -> Option<Retry>;
+
+/// The error types [`register`]ed by applications.
+static REGISTERED: std::sync::RwLock<Vec<(std::any::TypeId, Classifier)>> =
+    std::sync::RwLock::new(Vec::new());
+
+fn classify_as<E: Classify + StdError + 'static>(e: &(dyn StdError + 'static)) -> Option<Retry> {
+    e.downcast_ref::<E>().map(Classify::retry)
+}
+
+/// Makes [`classify`] honour `E`'s own [`Classify`] wherever an `E` appears
+/// in an error chain, also when it was boxed as it is (a `tower::Service`
+/// whose `Error` is `E`). Registering a type twice is harmless. See
+/// [`Classify`] for an example.
+pub fn register<E: Classify + StdError + 'static>() {
+    let id = std::any::TypeId::of::<E>();
+    let mut registered = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
+    if !registered.iter().any(|(t, _)| *t == id) {
+        registered.push((id, classify_as::<E>));
+    }
+}
+
 /// The known error types, outermost first.
 fn classify_one(e: &(dyn StdError + 'static)) -> Option<Retry> {
+    if let Some(h) = e.downcast_ref::<HandlerError>() {
+        return Some(h.retry);
+    }
     macro_rules! known {
         ($($ty:ty),* $(,)?) => {
             $(if let Some(k) = e.downcast_ref::<$ty>() {
@@ -100,20 +155,25 @@ fn classify_one(e: &(dyn StdError + 'static)) -> Option<Retry> {
         };
     }
     known!(
-        HandlerError,
         RecordError,
         crate::ports::PortError,
         crate::bus::FanOutError,
         crate::app::HandlerPanic,
         crate::app::NotStarted,
     );
-    crate::layers::classify_layer_error(e)
+    if let Some(r) = crate::layers::classify_layer_error(e) {
+        return Some(r);
+    }
+    let registered = REGISTERED.read().unwrap_or_else(|e| e.into_inner());
+    registered.iter().find_map(|(_, f)| f(e))
 }
 
 /// The error a handler returns to say whether a retry can help.
 ///
 /// Any error converts into a [`BoxError`]; wrap it in `HandlerError` to classify
-/// it. The wrapped error stays reachable through `source()`.
+/// it. An error type that implements [`Classify`] converts with `From` (so `?`
+/// works) and keeps its classification. The wrapped error itself is
+/// [`source()`](StdError::source), so sinks and alarms can downcast to it.
 pub struct HandlerError {
     retry: Retry,
     inner: BoxError,
@@ -141,6 +201,11 @@ impl HandlerError {
         self.retry.is_retryable()
     }
 
+    /// Whether a retry can help, as a [`Retry`].
+    pub fn retry(&self) -> Retry {
+        self.retry
+    }
+
     /// The wrapped error.
     pub fn get_ref(&self) -> &(dyn StdError + Send + Sync + 'static) {
         &*self.inner
@@ -152,19 +217,15 @@ impl HandlerError {
     }
 }
 
-/// A port failure keeps its classification, so handlers can use `?` on port calls.
-impl From<crate::ports::PortError> for HandlerError {
-    fn from(e: crate::ports::PortError) -> Self {
+/// An error that knows whether a retry can help keeps its classification, so
+/// handlers can use `?` on port calls
+/// ([`PortError`](crate::ports::PortError)) and on their own classified errors.
+impl<E: Classify + StdError + Send + Sync + 'static> From<E> for HandlerError {
+    fn from(e: E) -> Self {
         Self {
             retry: e.retry(),
             inner: Box::new(e),
         }
-    }
-}
-
-impl Classify for HandlerError {
-    fn retry(&self) -> Retry {
-        self.retry
     }
 }
 
@@ -184,8 +245,9 @@ impl fmt::Display for HandlerError {
 }
 
 impl StdError for HandlerError {
+    /// The wrapped error itself (its own sources follow in the chain).
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.inner.source()
+        Some(&*self.inner)
     }
 }
 
@@ -346,6 +408,34 @@ mod tests {
         assert_eq!(e.to_string(), "body is not JSON: eof at 3");
         assert!(RecordError::no_route("x").is_no_route());
         assert!(RecordError::no_handler("T").to_string().contains("`T`"));
+    }
+
+    #[derive(Debug)]
+    struct Busy;
+    impl fmt::Display for Busy {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("busy")
+        }
+    }
+    impl StdError for Busy {}
+    impl Classify for Busy {
+        fn retry(&self) -> Retry {
+            Retry::Permanent
+        }
+    }
+
+    #[test]
+    fn a_users_classified_error_is_honoured() {
+        let via_handler_error: BoxError = HandlerError::from(Busy).into();
+        assert_eq!(classify(&*via_handler_error), Retry::Permanent);
+        // The wrapped error is the source, so it can be downcast.
+        let source = via_handler_error.source().unwrap();
+        assert!(source.is::<Busy>());
+        register::<Busy>();
+        register::<Busy>();
+        let bare: BoxError = Box::new(Busy);
+        assert_eq!(classify(&*bare), Retry::Permanent);
+        assert_eq!(REGISTERED.read().unwrap().len(), 1);
     }
 
     #[test]
