@@ -351,39 +351,39 @@ impl Record {
         }
     }
 
-    /// An SQS message: see [`source::sqs`](crate::source::sqs) for its id,
+    /// An SQS message: see [`source::sqs`] for its id,
     /// order key, correlation id and tenant.
     pub fn sqs(msg: &SqsMessage) -> Self {
         Self::from_identity(source::sqs::identity(msg))
     }
 
-    /// An SNS notification: see [`source::sns`](crate::source::sns).
+    /// An SNS notification: see [`source::sns`].
     pub fn sns(r: &SnsRecord) -> Self {
         Self::from_identity(source::sns::identity(r))
     }
 
-    /// An S3 notification: see [`source::s3`](crate::source::s3).
+    /// An S3 notification: see [`source::s3`].
     pub fn s3(r: &S3EventRecord) -> Self {
         Self::from_identity(source::s3::identity(r))
     }
 
-    /// A DynamoDB Streams record: see [`source::dynamodb`](crate::source::dynamodb).
+    /// A DynamoDB Streams record: see [`source::dynamodb`].
     pub fn dynamodb(r: &DynamoDbRecord) -> Self {
         Self::from_identity(source::dynamodb::identity(r))
     }
 
-    /// A Kinesis record: see [`source::kinesis`](crate::source::kinesis).
+    /// A Kinesis record: see [`source::kinesis`].
     pub fn kinesis(r: &KinesisEventRecord) -> Self {
         Self::from_identity(source::kinesis::identity(r))
     }
 
-    /// An EventBridge event: see [`source::eventbridge`](crate::source::eventbridge).
+    /// An EventBridge event: see [`source::eventbridge`].
     pub fn eventbridge(e: &EventBridgeEvent) -> Self {
         Self::from_identity(source::eventbridge::identity(e))
     }
 
     /// A Step Functions task input: see
-    /// [`source::step_functions`](crate::source::step_functions).
+    /// [`source::step_functions`].
     pub fn step_function(input: &StepFunctionInput) -> Self {
         Self::from_identity(source::step_functions::identity(input))
     }
