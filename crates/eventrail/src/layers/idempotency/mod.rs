@@ -232,7 +232,7 @@ fn replay<R: DeserializeOwned>(
     match existing.status {
         IdempotencyStatus::InProgress => Err(IdempotencyError::in_progress(key).into()),
         IdempotencyStatus::Completed => {
-            tracing::info!(key, "duplicate: returning the stored result");
+            tracing::debug!(key, "duplicate: returning the stored result");
             meta.record_replay();
             let json = existing.result.as_deref().unwrap_or("null");
             serde_json::from_str(json)
