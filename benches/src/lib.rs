@@ -3,7 +3,7 @@
 //! - `cargo bench -p eventrail-benches --bench dispatch`: criterion benches of
 //!   the hot path (router transform, bus dispatch, whole-batch processing).
 //! - `cargo run --release -p eventrail-benches --bin allocs`: heap allocations
-//!   per dispatch and per record, counted exactly.
+//!   per dispatch and per record, typed and raw paths, counted exactly.
 //! - `cargo run --release -p eventrail-benches --bin bench_compare`: the order
 //!   app's `invoke` against `floor`, a minimal serde-only program with the
 //!   same answer, in wall time and peak RSS (see `benches/README.md`).
@@ -13,11 +13,16 @@
 //! shaped like the workload generator the team benchmarks with (bodies
 //! `{"type": "NOTIFICATION" | "SYNC_REQUEST", ...}`, every 100th record with
 //! malformed JSON and every 100th with an unknown channel), built in memory so
-//! benches need no files, or written as an event file ([`workload`]).
+//! benches need no files, or written as an event file ([`workload`]); and the
+//! two apps that process it: [`app`] (no layers) and [`order_app`] (every
+//! handler behind its production stack).
 
 use aws_events::SqsEvent;
+use eventrail::layers::AlarmService;
 use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
-pub use example_orders::{Channel, Notification, SyncRequest};
+use eventrail_testkit::Fakes;
+pub use example_orders::{Channel, Journal, Notification, SyncRequest};
+use example_orders::{Ports, ALARMS_TOPIC, FROM};
 
 pub mod workload;
 
@@ -45,6 +50,26 @@ pub fn app() -> App {
     App::builder(router, bus)
         .build()
         .expect("consistent routes")
+}
+
+/// The order app, `example_orders::app`, on `fakes` as `example-orders
+/// invoke` runs it: every handler behind its production stack (span, alarm,
+/// timeout, retries), mail through the fake SES, alarms to the fake SNS.
+///
+/// The fakes and `journal` keep what the handlers did; clear them
+/// (`fakes.ses().clear()`, `fakes.sns().clear()`, `journal.take()`) between
+/// batches so a long bench does not grow them without bound.
+pub fn order_app(fakes: &Fakes, journal: &Journal) -> App {
+    fakes.ses().verify(FROM);
+    let ports = Ports {
+        mailer: fakes.mailer(),
+        notifier: fakes.notifier(),
+        objects: fakes.object_store(),
+        task_callbacks: fakes.task_callbacks(),
+        idempotency: fakes.idempotency_store(),
+        alarms: AlarmService::new(fakes.notifier(), ALARMS_TOPIC).with_environment("bench"),
+    };
+    example_orders::app(&ports, journal)
 }
 
 /// An SQS batch of `n` records (see [`workload`]); with `poison`, records
@@ -87,5 +112,20 @@ mod tests {
             .await;
         assert_eq!(report.failed_ids().collect::<Vec<_>>(), failing);
         assert_eq!(report.done(), 980);
+    }
+
+    #[tokio::test]
+    async fn the_order_app_fails_the_same_records_on_the_raw_path() {
+        let (json, failing) = workload::sqs_event_json(1_000, true);
+        let (fakes, journal) = (Fakes::new(), Journal::default());
+        let app = order_app(&fakes, &journal);
+        let event = eventrail::source::RawEvent::parse(&json).unwrap();
+        let report = app.process_raw(&event, &Invocation::default()).await;
+        assert_eq!(report.failed_ids().collect::<Vec<_>>(), failing);
+        // Even records are notifications; the poison ones replace sync requests.
+        assert_eq!(fakes.ses().outbox().len(), 500, "one mail per notification");
+        // Both kinds of poison fail decoding, before any handler runs.
+        assert!(fakes.sns().published().is_empty(), "no handler failed");
+        assert_eq!(journal.take().len(), 980);
     }
 }

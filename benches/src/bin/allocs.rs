@@ -1,4 +1,7 @@
-//! Counts heap allocations on the hot path, per dispatch and per record.
+//! Counts heap allocations on the hot path, per dispatch and per record: the
+//! typed path (`App::process` on an `SqsEvent`) and the raw path the Lambda
+//! adapter takes (`RawEvent::parse` + `App::process_raw` on the payload's
+//! bytes).
 //!
 //! Run with `cargo run --release -p eventrail-benches --bin allocs`.
 //!
@@ -6,7 +9,9 @@
 //! is: the figures are exact and repeatable.
 
 use eventrail::app::{Invocation, SourceEvent};
+use eventrail::source::RawEvent;
 use eventrail::{Envelope, Metadata, Source};
+use eventrail_benches::workload::sqs_event_json;
 use eventrail_benches::{app, sqs_batch, Channel, Notification};
 
 #[global_allocator]
@@ -61,4 +66,36 @@ fn main() {
         per(process)
     );
     println!("(the input batch's own copy, {cloning} allocations, is not counted)");
+
+    // The raw path, on the same records as a payload; its bytes are made
+    // before counting. One uncounted round first (lazy statics of the path).
+    let (json, failing) = sqs_event_json(N, true);
+    let raw = |json: &[u8]| {
+        let event = RawEvent::parse(json).expect("an SQS event");
+        rt.block_on(app.process_raw(&event, &inv))
+    };
+    raw(&json);
+    let (event, parse) = count(|| RawEvent::parse(&json).expect("an SQS event"));
+    let (report, process_raw) = count(|| rt.block_on(app.process_raw(&event, &inv)));
+    assert_eq!(report.failed_ids().collect::<Vec<_>>(), failing);
+    drop((report, event));
+    let (report, both) = count(|| raw(&json));
+    assert_eq!(report.failed_ids().collect::<Vec<_>>(), failing);
+    let per = |n: u64| n as f64 / N as f64;
+    println!(
+        "RawEvent::parse (SQS, {N} records):       {:.1} allocation(s) per record ({parse} in all)",
+        per(parse)
+    );
+    println!(
+        "app.process_raw (SQS, {N} records):       {:.1} allocation(s) per record ({process_raw} in all: decode, dispatch, outcome)",
+        per(process_raw)
+    );
+    println!(
+        "parse + process_raw (SQS, {N} records):   {:.1} allocation(s) per record ({both} in all)",
+        per(both)
+    );
+    println!(
+        "(the payload's {} bytes, made before counting, are not counted)",
+        json.len()
+    );
 }
