@@ -56,7 +56,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde_json::value::RawValue;
 
 use crate::envelope::{Metadata, Source};
-use crate::json::{probe, raw_str};
+use crate::json::{probe, raw_str, Text};
 
 /// Message attributes read as the correlation id, first found wins.
 pub const CORRELATION_ATTRIBUTES: [&str; 3] =
@@ -472,7 +472,7 @@ impl<'de> Visitor<'de> for TopSeed {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut keys = TopKeys::default();
         let mut records = None;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             // Keys repeat in hostile input: the last value wins, as in a map.
             match key.as_ref() {
                 "Records" => records = Some(map.next_value_seed(RecordsSeed)?),

@@ -24,7 +24,6 @@
 //! assert_eq!((id.meta.record_id(), id.order_key.as_deref()), ("m-1", Some("g-1")));
 //! ```
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -168,9 +167,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for Attributes<'a> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = Attributes::default();
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                // `Text`, not `Cow`: serde's `Cow<str>` is always owned,
+                // which would copy every key of every record.
+                while let Some(key) = map.next_key::<Text<'de>>()? {
                     let value = map.next_value::<Text<'de>>()?;
-                    if key == "MessageGroupId" {
+                    if &*key == "MessageGroupId" {
                         out.group = Some(value);
                     }
                 }
@@ -184,6 +185,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Attributes<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
 
     fn view(json: &str) -> Result<View<'_>, serde_json::Error> {
         serde_json::from_str(json)
