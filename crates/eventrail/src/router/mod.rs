@@ -135,7 +135,26 @@ struct JsonRoutes {
     routes: Vec<JsonRoute>,
 }
 
-/// Envelope fields looked for in SQS and SNS bodies, after the route fields.
+/// Envelope fields looked for in SQS and SNS bodies, after the route fields:
+/// what tells an SNS notification (SNS → SQS) or an S3 notification
+/// (S3 → SQS) apart from an application message.
+#[derive(Clone, Copy)]
+enum EnvelopeField {
+    /// `"Notification"` in an SNS notification.
+    Type,
+    /// The topic of an SNS notification.
+    TopicArn,
+    /// The message an SNS notification carries.
+    Message,
+    /// The records of an S3 notification.
+    Records,
+    /// `"s3:TestEvent"` in the test event S3 sends when a notification is set up.
+    Event,
+    /// The message attributes of an SNS notification.
+    MessageAttributes,
+}
+
+/// The names of the [`EnvelopeField`]s, in their order.
 const ENVELOPE_FIELDS: [&str; 6] = [
     "Type",
     "TopicArn",
@@ -396,13 +415,17 @@ impl Router {
         };
         let env = routes.fields.len() - ENVELOPE_FIELDS.len();
         let field = |i: usize| fields[i].and_then(raw_str);
-        if unwrap_sns && field(env).as_deref() == Some("Notification") && fields[env + 1].is_some()
+        let envelope = |f: EnvelopeField| fields[env + f as usize];
+        let envelope_str = |f: EnvelopeField| envelope(f).and_then(raw_str);
+        if unwrap_sns
+            && envelope_str(EnvelopeField::Type).as_deref() == Some("Notification")
+            && envelope(EnvelopeField::TopicArn).is_some()
         {
-            if let Some(message) = field(env + 2) {
+            if let Some(message) = envelope_str(EnvelopeField::Message) {
                 // The SNS message attributes say who and what the message is
                 // about, as the SQS ones would have.
                 let inner;
-                let meta = match fields[env + 5] {
+                let meta = match envelope(EnvelopeField::MessageAttributes) {
                     Some(attrs) => {
                         inner = with_sns_attributes(meta, attrs);
                         &inner
@@ -413,11 +436,11 @@ impl Router {
             }
         }
         if unwrap_s3 {
-            if field(env + 4).as_deref() == Some("s3:TestEvent") {
+            if envelope_str(EnvelopeField::Event).as_deref() == Some("s3:TestEvent") {
                 tracing::debug!(record_id = meta.record_id(), "S3 test event acknowledged");
                 return Some(Ok(Vec::new()));
             }
-            if fields[env + 3].is_some() {
+            if envelope(EnvelopeField::Records).is_some() {
                 if let Ok(s3) = serde_json::from_str::<S3Event>(body) {
                     if !s3.records.is_empty()
                         && s3.records.iter().all(|r| r.s3.bucket.name.is_some())
