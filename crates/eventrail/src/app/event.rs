@@ -1,0 +1,136 @@
+//! What an invocation hands the app: the raw event by source, and the
+//! invocation's facts (request id, deadline).
+
+use super::*;
+
+/// One raw event, by source.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum SourceEvent {
+    /// An SQS batch.
+    Sqs(SqsEvent),
+    /// SNS notifications.
+    Sns(SnsEvent),
+    /// S3 event notifications.
+    S3(S3Event),
+    /// A DynamoDB Streams batch.
+    DynamoDb(DynamoDbEvent),
+    /// A Kinesis batch.
+    Kinesis(KinesisEvent),
+    /// An EventBridge event.
+    EventBridge(EventBridgeEvent),
+    /// A Step Functions task input.
+    StepFunction(StepFunctionInput),
+}
+
+impl SourceEvent {
+    /// The source.
+    pub fn source(&self) -> Source {
+        match self {
+            SourceEvent::Sqs(_) => Source::Sqs,
+            SourceEvent::Sns(_) => Source::Sns,
+            SourceEvent::S3(_) => Source::S3,
+            SourceEvent::DynamoDb(_) => Source::DynamoDb,
+            SourceEvent::Kinesis(_) => Source::Kinesis,
+            SourceEvent::EventBridge(_) => Source::EventBridge,
+            SourceEvent::StepFunction(_) => Source::StepFunctions,
+        }
+    }
+
+    /// The ids of the input records, in input order: the ids their outcomes
+    /// and batch responses name (see the [`Record`](crate::factory::Record)
+    /// constructors: the SQS `messageId`, the stream sequence number, ...).
+    /// An EventBridge event and a Step Functions task are one record each.
+    pub fn record_ids(&self) -> Vec<Arc<str>> {
+        let inputs = self.inputs();
+        (0..inputs.len()).map(|i| Arc::from(inputs.id(i))).collect()
+    }
+
+    /// The input records' ids and order keys.
+    pub(super) fn inputs(&self) -> InputRecords {
+        match self {
+            SourceEvent::Sqs(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for m in &e.records {
+                    out.push(sqs::record_id(m), sqs::order_key(m));
+                }
+                out
+            }
+            SourceEvent::Sns(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for r in &e.records {
+                    out.push(sns::record_id(r), None);
+                }
+                out
+            }
+            SourceEvent::S3(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for r in &e.records {
+                    out.push_with(|t| s3::write_record_id(r, t), None);
+                }
+                out
+            }
+            SourceEvent::DynamoDb(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for r in &e.records {
+                    out.push(dynamodb::record_id(r), Some(dynamodb::order_key(r)));
+                }
+                out
+            }
+            SourceEvent::Kinesis(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for r in &e.records {
+                    out.push(kinesis::record_id(r), Some(kinesis::order_key(r)));
+                }
+                out
+            }
+            SourceEvent::EventBridge(e) => {
+                let mut out = InputRecords::with_capacity(1);
+                out.push(eventbridge::record_id(e), None);
+                out
+            }
+            SourceEvent::StepFunction(_) => {
+                let mut out = InputRecords::with_capacity(1);
+                out.push(step_functions::RECORD_ID, None);
+                out
+            }
+        }
+    }
+}
+
+/// Facts about the invocation processing a batch.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Invocation {
+    /// The Lambda request id.
+    pub request_id: Option<Arc<str>>,
+    /// The invocation deadline; `None` for none. One already reached means
+    /// no time is left.
+    pub deadline: Option<Instant>,
+}
+
+/// How far from now a deadline can be and still be real.
+///
+/// Lambda runs a function for at most 15 minutes, so an invocation deadline
+/// further away than this (either way) comes from a local emulator or a
+/// broken clock, not from Lambda. The layers that read deadlines (timeout,
+/// idempotency) and `eventrail-lambda`'s reading of `Lambda-Runtime-Deadline-Ms`
+/// all use this one rule.
+pub const MAX_PLAUSIBLE_DEADLINE: Duration = Duration::from_secs(16 * 60);
+
+impl Invocation {
+    /// An invocation with a request id and no deadline.
+    pub fn new(request_id: impl Into<Arc<str>>) -> Self {
+        Self {
+            request_id: Some(request_id.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the deadline. One already reached means no time is left: no
+    /// record starts.
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+}
