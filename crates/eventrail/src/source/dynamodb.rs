@@ -14,8 +14,6 @@ pub use aws_lambda_events::event::dynamodb::{
     Event as DynamoDbEvent, EventRecord as DynamoDbRecord,
 };
 
-use std::sync::Arc;
-
 use super::{Identity, Spec};
 use crate::envelope::Source;
 use crate::json::str_at;
@@ -25,12 +23,6 @@ pub(super) const SPEC: Spec = Spec {
     event_source: "aws:dynamodb",
     shape: &["dynamodb"],
 };
-
-fn ordered(id: impl Into<Arc<str>>, arn: &str) -> Identity {
-    let mut identity = Identity::new(id, Source::DynamoDb);
-    identity.order_key = Some(Arc::from(arn));
-    identity
-}
 
 /// The record id of a typed DynamoDB Streams record. See the [module docs](self).
 pub fn record_id(r: &DynamoDbRecord) -> &str {
@@ -47,12 +39,16 @@ pub fn order_key(r: &DynamoDbRecord) -> &str {
 
 /// The identity of a typed DynamoDB Streams record. See the [module docs](self).
 pub fn identity(r: &DynamoDbRecord) -> Identity {
-    ordered(record_id(r), order_key(r))
+    Identity::ordered(record_id(r), Source::DynamoDb, order_key(r))
 }
 
 pub(super) fn identify_raw(raw: &str) -> Identity {
     let id = str_at(raw, &["dynamodb", "SequenceNumber"])
         .or_else(|| str_at(raw, &["eventID"]))
         .unwrap_or_default();
-    ordered(id, &str_at(raw, &["eventSourceARN"]).unwrap_or_default())
+    Identity::ordered(
+        id,
+        Source::DynamoDb,
+        &str_at(raw, &["eventSourceARN"]).unwrap_or_default(),
+    )
 }

@@ -7,8 +7,6 @@
 
 pub use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 
-use std::sync::Arc;
-
 use super::{Identity, Spec};
 use crate::envelope::Source;
 use crate::json::str_at;
@@ -18,12 +16,6 @@ pub(super) const SPEC: Spec = Spec {
     event_source: "aws:kinesis",
     shape: &["kinesis"],
 };
-
-fn ordered(id: impl Into<Arc<str>>, arn: &str) -> Identity {
-    let mut identity = Identity::new(id, Source::Kinesis);
-    identity.order_key = Some(Arc::from(arn));
-    identity
-}
 
 /// The record id of a typed Kinesis record: its sequence number.
 pub fn record_id(r: &KinesisEventRecord) -> &str {
@@ -37,12 +29,13 @@ pub fn order_key(r: &KinesisEventRecord) -> &str {
 
 /// The identity of a typed Kinesis record. See the [module docs](self).
 pub fn identity(r: &KinesisEventRecord) -> Identity {
-    ordered(record_id(r), order_key(r))
+    Identity::ordered(record_id(r), Source::Kinesis, order_key(r))
 }
 
 pub(super) fn identify_raw(raw: &str) -> Identity {
-    ordered(
+    Identity::ordered(
         str_at(raw, &["kinesis", "sequenceNumber"]).unwrap_or_default(),
+        Source::Kinesis,
         &str_at(raw, &["eventSourceARN"]).unwrap_or_default(),
     )
 }

@@ -98,6 +98,14 @@ impl Identity {
             order_key: None,
         }
     }
+
+    /// A record ordered by `key` (a stream, a FIFO message group).
+    pub fn ordered(record_id: impl Into<Arc<str>>, source: Source, key: &str) -> Self {
+        Self {
+            meta: Metadata::new(record_id, source),
+            order_key: Some(Arc::from(key)),
+        }
+    }
 }
 
 /// How a batch source is recognised: the `eventSource` its records declare,
