@@ -75,7 +75,7 @@ impl<'a> Detected<'a> {
         fn all<T: DeserializeOwned>(e: &RawEvent<'_>) -> Vec<T> {
             e.records()
                 .iter()
-                .filter_map(|r| serde_json::from_str(r.get()).ok())
+                .filter_map(|r| serde_json::from_str(r).ok())
                 .collect()
         }
         let e = &self.event;

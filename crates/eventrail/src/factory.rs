@@ -286,14 +286,14 @@ pub fn transform_typed<F: EventFactory + ?Sized>(factory: &F, event: &RawEvent<'
 /// puts the malformed ones back in their places.
 fn split<T: serde::de::DeserializeOwned>(
     source: Source,
-    records: &[&serde_json::value::RawValue],
+    records: &[&str],
     input: impl Fn(&T, &mut InputRecords),
     transform: impl FnOnce(Vec<T>) -> Transformed,
 ) -> Transformed {
     let mut good = Vec::with_capacity(records.len());
     let mut bad = Vec::new();
     for (i, raw) in records.iter().enumerate() {
-        match serde_json::from_str::<T>(raw.get()) {
+        match serde_json::from_str::<T>(raw) {
             Ok(r) => good.push(r),
             Err(e) => bad.push(MalformedRecord::new(source, i, raw, e.to_string())),
         }

@@ -510,8 +510,8 @@ fn single<T: Default, R>(records: Vec<R>, set: impl FnOnce(&mut T, Vec<R>)) -> T
 impl Router {
     /// An SQS record read straight from the payload: no typed message is
     /// built unless the record goes to the fallback factory.
-    fn route_sqs_raw(&self, index: usize, raw: &RawValue) -> Routed {
-        let view = match serde_json::from_str::<sqs::View<'_>>(raw.get()) {
+    fn route_sqs_raw(&self, index: usize, raw: &str) -> Routed {
+        let view = match serde_json::from_str::<sqs::View<'_>>(raw) {
             Ok(v) => v,
             Err(e) => {
                 return Record::malformed(MalformedRecord::new(
@@ -533,7 +533,7 @@ impl Router {
             || {
                 let mut e = SqsEvent::default();
                 // The view accepted the record, so the typed message does too.
-                e.records.extend(serde_json::from_str(raw.get()).ok());
+                e.records.extend(serde_json::from_str(raw).ok());
                 e
             },
             |f, e| f.transform_sqs(e),

@@ -1,10 +1,11 @@
 //! The AWS sources: how a raw Lambda payload is recognised, and what each
 //! source's records are called and ordered by.
 //!
-//! A payload is read once. [`RawEvent::parse`] scans the top level without
-//! building a tree, recognises the source, and keeps every record as a
-//! borrowed slice of the payload ([`RawValue`]); the factory then decodes each
-//! record straight into what it needs. A record that does not have its
+//! A payload is read once. [`RawEvent::parse`] splits a batch into its
+//! records on their strings and brackets, without decoding them (or scans
+//! the top level of any other payload without building a tree), recognises
+//! the source, and keeps every record as a borrowed slice of the payload;
+//! the factory then decodes each record straight into what it needs. A record that does not have its
 //! source's shape fails alone, under the id read from its raw bytes
 //! ([`MalformedRecord`]).
 //!
@@ -175,7 +176,7 @@ impl std::error::Error for PayloadError {
 #[derive(Clone, Debug)]
 pub struct RawEvent<'a> {
     source: Source,
-    records: Vec<&'a RawValue>,
+    records: Vec<&'a str>,
 }
 
 impl<'a> RawEvent<'a> {
@@ -199,6 +200,9 @@ impl<'a> RawEvent<'a> {
         if text.trim_ascii().is_empty() {
             return Err(PayloadError::Empty);
         }
+        if let Some(records) = crate::json::split::records(text) {
+            return Self::batch(records);
+        }
         let mut de = serde_json::Deserializer::from_str(text);
         let top = TopSeed
             .deserialize(&mut de)
@@ -211,11 +215,7 @@ impl<'a> RawEvent<'a> {
         };
         match records {
             Some(RecordsField::Array(records)) => {
-                let source = records
-                    .iter()
-                    .find_map(|r| record_kind(r.get()))
-                    .ok_or_else(|| unknown(describe_records(&records)))?;
-                return Ok(Self { source, records });
+                return Self::batch(records.into_iter().map(RawValue::get).collect())
             }
             Some(RecordsField::Other(seen)) => {
                 return Err(unknown(format!("an object whose `Records` is {seen}")))
@@ -232,8 +232,18 @@ impl<'a> RawEvent<'a> {
         let whole: &'a RawValue = serde_json::from_str(text).map_err(PayloadError::NotJson)?;
         Ok(Self {
             source,
-            records: vec![whole],
+            records: vec![whole.get()],
         })
+    }
+
+    /// A batch: its source is the first record's that has one.
+    fn batch(records: Vec<&'a str>) -> Result<Self, PayloadError> {
+        let source = records.iter().find_map(|r| record_kind(r)).ok_or_else(|| {
+            PayloadError::UnknownSource {
+                seen: describe_records(&records),
+            }
+        })?;
+        Ok(Self { source, records })
     }
 
     /// The source.
@@ -252,8 +262,13 @@ impl<'a> RawEvent<'a> {
         self.records.is_empty()
     }
 
-    /// The records, as raw JSON borrowed from the payload.
-    pub fn records(&self) -> &[&'a RawValue] {
+    /// The records, as their text in the payload.
+    ///
+    /// A batch is split on its strings and brackets without decoding the
+    /// records (each is decoded once, later), so a record's text is not
+    /// checked to be valid JSON inside: one that is not fails alone when it
+    /// is decoded, like a record of the wrong shape.
+    pub fn records(&self) -> &[&'a str] {
         &self.records
     }
 
@@ -281,10 +296,8 @@ impl<'a> RawEvent<'a> {
     }
 }
 
-fn check<T: serde::de::DeserializeOwned>(raw: &RawValue) -> Option<String> {
-    serde_json::from_str::<T>(raw.get())
-        .err()
-        .map(|e| e.to_string())
+fn check<T: serde::de::DeserializeOwned>(raw: &str) -> Option<String> {
+    serde_json::from_str::<T>(raw).err().map(|e| e.to_string())
 }
 
 /// An input record that does not have its source's shape. It is reported
@@ -303,10 +316,10 @@ pub struct MalformedRecord {
 
 impl MalformedRecord {
     /// Record `index` of a `source` batch, `raw`, could not be read: `reason`.
-    pub fn new(source: Source, index: usize, raw: &RawValue, reason: String) -> Self {
+    pub fn new(source: Source, index: usize, raw: &str, reason: String) -> Self {
         Self {
             index,
-            identity: identify_raw(source, raw.get()),
+            identity: identify_raw(source, raw),
             reason,
         }
     }
@@ -384,16 +397,16 @@ fn record_kind(raw: &str) -> Option<Source> {
     })
 }
 
-fn describe_records(records: &[&RawValue]) -> String {
+fn describe_records(records: &[&str]) -> String {
     let Some(first) = records.first() else {
         return "an object with an empty `Records` array".into();
     };
-    let declared = crate::json::str_at(first.get(), &["eventSource"])
-        .or_else(|| crate::json::str_at(first.get(), &["EventSource"]));
+    let declared = crate::json::str_at(first, &["eventSource"])
+        .or_else(|| crate::json::str_at(first, &["EventSource"]));
     if let Some(s) = declared {
         return format!("`Records` from the unsupported eventSource `{s}`");
     }
-    let mut de = serde_json::Deserializer::from_str(first.get());
+    let mut de = serde_json::Deserializer::from_str(first);
     match TopSeed.deserialize(&mut de) {
         Ok(Top::Object(o)) => format!("`Records` whose first record has keys {}", o.keys.list()),
         Ok(Top::Other(seen)) => format!("`Records` whose first record is {seen}"),
@@ -642,5 +655,31 @@ mod tests {
             RawEvent::parse(br#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":0}"#)
                 .unwrap_err();
         assert!(err.to_string().ends_with("`h`, and 2 more"), "{err}");
+    }
+
+    #[test]
+    fn a_record_broken_inside_fails_alone_and_a_broken_batch_is_not_json() {
+        let e = RawEvent::parse(
+            br#"{"Records": [
+                {"eventSource": "aws:sqs", "messageId": "m-1", "body": "{}"},
+                {"eventSource": "aws:sqs", "messageId": "m-2", "body": tru},
+                {"eventSource": "aws:sqs", "messageId": "m-3", "body": "{}"}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!((e.source(), e.len()), (Source::Sqs, 3));
+        let bad: Vec<usize> = e.malformed().iter().map(MalformedRecord::index).collect();
+        assert_eq!(bad, [1]);
+
+        // Where the records' extents are unclear, the payload is read in full
+        // and rejected as a whole.
+        for broken in [
+            &br#"{"Records": [{"messageId": "m-1", "body": "{}"]}"#[..],
+            br#"{"Records": [{"messageId": "m-1", "body": "{}"} {"messageId": "m-2"}]}"#,
+            br#"{"Records": [{"messageId": "m-1", "body": "{}"}], "x": tru}"#,
+        ] {
+            let err = RawEvent::parse(broken).unwrap_err();
+            assert!(matches!(err, PayloadError::NotJson(_)), "{err}");
+        }
     }
 }

@@ -2,6 +2,8 @@
 //! a few top-level fields without building a tree (wanted values are borrowed
 //! as raw JSON, everything else is skipped), and string lookups along a path.
 
+pub(crate) mod split;
+
 use std::borrow::Cow;
 use std::fmt;
 

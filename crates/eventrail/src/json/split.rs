@@ -1,0 +1,244 @@
+//! Splitting a batch payload into its records in one quick pass.
+//!
+//! A batch (`{"Records": [...]}`) is most of what a function receives, and
+//! every record is decoded once later anyway. So the split does not decode:
+//! it walks the bytes, skips strings with `memchr` and matches brackets, and
+//! hands out each record as the text it is in the payload. That is several
+//! times cheaper than a full JSON pass (which would check every record, and
+//! then the record's decoder would check it again).
+//!
+//! What it guarantees, when it answers:
+//! - the top level is one object, its keys plain strings, every value but
+//!   `Records`' elements valid JSON (checked with serde_json), nothing after it;
+//! - `Records` is an array, and each element's extent is exact: strings are
+//!   skipped as JSON defines them and brackets match by kind. What lies
+//!   inside a record is left to its decoder, so a record that is not valid
+//!   JSON fails alone, like any record of the wrong shape.
+//!
+//! Anything else (no `Records`, escaped keys, unbalanced brackets, a syntax
+//! error at the top level) gets `None`, and the caller reads the payload
+//! with serde_json, which gives the exact answer or error.
+
+use serde::de::IgnoredAny;
+
+/// The elements of the top-level `Records` array of `text`, as raw text,
+/// or `None` when the payload is not a plain batch object (see the
+/// [module docs](self)). A repeated `Records` key: the last one counts.
+pub(crate) fn records(text: &str) -> Option<Vec<&str>> {
+    let mut c = Cursor { text, pos: 0 };
+    c.ws();
+    c.expect(b'{')?;
+    c.ws();
+    let mut records = None;
+    if c.peek()? == b'}' {
+        return None;
+    }
+    loop {
+        let key = c.key()?;
+        c.ws();
+        c.expect(b':')?;
+        c.ws();
+        if key == "Records" {
+            records = Some(c.array()?);
+        } else {
+            let value = c.value()?;
+            serde_json::from_str::<IgnoredAny>(value).ok()?;
+        }
+        c.ws();
+        match c.next()? {
+            b',' => c.ws(),
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    c.ws();
+    (c.pos == text.len()).then_some(())?;
+    records
+}
+
+struct Cursor<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    fn expect(&mut self, want: u8) -> Option<()> {
+        (self.next()? == want).then_some(())
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            self.pos += 1;
+        }
+    }
+
+    /// A key without escapes, the cursor on its opening quote.
+    fn key(&mut self) -> Option<&'a str> {
+        let start = self.pos + 1;
+        self.string()?;
+        let key = self.text.get(start..self.pos - 1)?;
+        (!key.contains('\\')).then_some(key)
+    }
+
+    /// Skips a string, the cursor on its opening quote.
+    fn string(&mut self) -> Option<()> {
+        self.expect(b'"')?;
+        loop {
+            let rest = self.bytes().get(self.pos..)?;
+            let at = memchr::memchr2(b'"', b'\\', rest)?;
+            self.pos += at + 1;
+            if rest[at] == b'"' {
+                return Some(());
+            }
+            // An escape: whatever follows the backslash is part of it.
+            self.pos += 1;
+        }
+    }
+
+    /// Skips one value and returns its text. Containers are matched by
+    /// bracket kind; scalars run to the next delimiter.
+    fn value(&mut self) -> Option<&'a str> {
+        let start = self.pos;
+        match self.peek()? {
+            b'{' | b'[' => self.container()?,
+            b'"' => self.string()?,
+            b'}' | b']' | b',' | b':' => return None,
+            _ => {
+                while !matches!(
+                    self.peek(),
+                    None | Some(b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')
+                ) {
+                    self.pos += 1;
+                }
+            }
+        }
+        self.text.get(start..self.pos)
+    }
+
+    fn container(&mut self) -> Option<()> {
+        let mut open = Vec::new();
+        loop {
+            match self.peek()? {
+                b'"' => {
+                    self.string()?;
+                    continue;
+                }
+                b @ (b'{' | b'[') => open.push(b),
+                b'}' => (open.pop()? == b'{').then_some(())?,
+                b']' => (open.pop()? == b'[').then_some(())?,
+                _ => {}
+            }
+            self.pos += 1;
+            if open.is_empty() {
+                return Some(());
+            }
+        }
+    }
+
+    /// The elements of an array, the cursor on its `[`. Scalar elements are
+    /// checked here (they are no record of any source, but must be JSON).
+    fn array(&mut self) -> Option<Vec<&'a str>> {
+        self.expect(b'[')?;
+        self.ws();
+        let mut out = Vec::new();
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Some(out);
+        }
+        loop {
+            let value = self.value()?;
+            if !value.starts_with(['{', '[']) {
+                serde_json::from_str::<IgnoredAny>(value).ok()?;
+            }
+            out.push(value);
+            self.ws();
+            match self.next()? {
+                b',' => self.ws(),
+                b']' => return Some(out),
+                _ => return None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::records;
+
+    #[test]
+    fn splits_records_exactly() {
+        let text = r#" { "x": [1, {"a": "]"}], "Records" : [ {"a":"b\"}]"} , [1,[2]] ,"s", 3 , null ] , "y": "z" } "#;
+        assert_eq!(
+            records(text).unwrap(),
+            [r#"{"a":"b\"}]"}"#, "[1,[2]]", r#""s""#, "3", "null"]
+        );
+        assert_eq!(records(r#"{"Records":[]}"#).unwrap(), Vec::<&str>::new());
+        assert_eq!(
+            records(r#"{"Records":[{"a":"\\"}]}"#).unwrap(),
+            [r#"{"a":"\\"}"#]
+        );
+    }
+
+    #[test]
+    fn the_last_records_key_counts() {
+        assert_eq!(
+            records(r#"{"Records":[1],"Records":[{}]}"#).unwrap(),
+            ["{}"]
+        );
+    }
+
+    #[test]
+    fn a_record_that_is_not_json_inside_is_still_one_record() {
+        assert_eq!(
+            records(r#"{"Records":[{"a" 1},{"b":tru}]}"#).unwrap(),
+            [r#"{"a" 1}"#, r#"{"b":tru}"#]
+        );
+    }
+
+    #[test]
+    fn anything_unsure_is_left_to_the_full_parser() {
+        for text in [
+            "",
+            "[]",
+            "{}",
+            r#"{"type":"x"}"#,
+            r#"{"Records":{}}"#,
+            r#"{"Records":[{]}"#,
+            r#"{"Records":[{"a":1}}"#,
+            r#"{"Records":[{"a":1} {"b":2}]}"#,
+            r#"{"Records":[tru]}"#,
+            r#"{"Records":[1,]}"#,
+            r#"{"Records":[]} x"#,
+            r#"{"Records":[], "a": tru}"#,
+            r#"{"Rec\u006frds":[]}"#,
+            r#"{"Records":[{"a":"unterminated}]}"#,
+            r#"{"Records":["#,
+        ] {
+            assert_eq!(records(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_needs_no_stack() {
+        let deep = format!(
+            r#"{{"Records":[{}{}]}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert_eq!(records(&deep).unwrap().len(), 1);
+    }
+}
