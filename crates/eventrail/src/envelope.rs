@@ -261,13 +261,15 @@ impl Metadata {
         self.deadline = deadline;
     }
 
-    /// Sets the correlation id in place.
-    pub fn set_correlation_id(&mut self, id: impl Into<Arc<str>>) {
+    /// Sets the correlation id in place (the public way is
+    /// [`with_correlation_id`](Self::with_correlation_id)).
+    pub(crate) fn set_correlation_id(&mut self, id: impl Into<Arc<str>>) {
         self.correlation_id = Some(id.into());
     }
 
-    /// Sets the tenant code in place.
-    pub fn set_tenant(&mut self, tenant: impl Into<Arc<str>>) {
+    /// Sets the tenant code in place (the public way is
+    /// [`with_tenant`](Self::with_tenant)).
+    pub(crate) fn set_tenant(&mut self, tenant: impl Into<Arc<str>>) {
         self.tenant = Some(tenant.into());
     }
 
