@@ -10,7 +10,7 @@
 //!    key fails with a permanent error, or passes through unprotected
 //!    ([`MissingKey`]).
 //! 2. An *in progress* record is written with a conditional write
-//!    ([`IdempotencyStore::try_lock`](crate::ports::IdempotencyStore::try_lock)).
+//!    ([`IdempotencyStore::try_lock`]).
 //!    It expires after 1 hour ([`expires_after`](IdempotencyLayer::expires_after)),
 //!    and its in-progress state at the envelope's deadline (the invocation
 //!    that wrote it is dead by then), or after
