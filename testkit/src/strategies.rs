@@ -1,6 +1,8 @@
 //! `proptest` strategies (feature `proptest`) for the inputs that break
 //! event-driven code: big batches with malformed bodies, S3 keys with
-//! characters S3 encodes, DynamoDB images of every attribute type.
+//! characters S3 encodes, DynamoDB images of every attribute type, and the
+//! time an invocation has left ([`time_left`]). [`cases`] reads a case count
+//! that an environment variable can raise for longer runs.
 //!
 //! ```
 //! use eventrail_testkit::strategies;
@@ -18,6 +20,7 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use proptest::collection::{vec, SizeRange};
 use proptest::prelude::*;
@@ -28,6 +31,42 @@ use crate::events::sqs;
 
 /// Lambda's largest SQS batch.
 pub const MAX_SQS_BATCH: usize = 10_000;
+
+/// The environment variable [`cases`] reads: a case count for longer runs
+/// (`EVENTRAIL_PROPTEST_CASES=100000 cargo test ...`).
+pub const CASES_VAR: &str = "EVENTRAIL_PROPTEST_CASES";
+
+/// The number of cases a property runs: [`CASES_VAR`] when it is set to a
+/// number, `default` otherwise.
+///
+/// ```
+/// use eventrail_testkit::strategies;
+/// use proptest::prelude::*;
+///
+/// let config = ProptestConfig::with_cases(strategies::cases(1_000));
+/// assert!(config.cases >= 1);
+/// ```
+pub fn cases(default: u32) -> u32 {
+    std::env::var(CASES_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
+}
+
+/// The time an invocation has left, for
+/// [`Context::time_left`](crate::lambda::Context::time_left): none (no
+/// deadline) one time in three; otherwise nothing left, less than a default
+/// 500 ms margin, or up to 5 s, so that records are not started, cancelled
+/// midway, or finish.
+pub fn time_left() -> impl Strategy<Value = Option<Duration>> {
+    prop_oneof![
+        3 => Just(None),
+        1 => Just(Some(Duration::ZERO)),
+        1 => (1u64..=500).prop_map(|ms| Some(Duration::from_millis(ms))),
+        4 => (501u64..=5_000).prop_map(|ms| Some(Duration::from_millis(ms))),
+    ]
+}
 
 /// A batch size in `1..=10 000`, skewed toward small batches (most cases
 /// have at most 10 records, one in ten has over 1 000) so that suites stay

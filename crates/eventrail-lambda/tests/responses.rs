@@ -338,10 +338,14 @@ async fn records_not_started_before_the_deadline_margin_are_reported_failed() {
     let resp = invoke(&app, &payload, Invocation::new("t").with_deadline(deadline))
         .await
         .unwrap();
-    // m1, m2 and m3 start at 0 s, 1 s and 2 s (600 ms left >= 500 ms margin);
-    // at 3 s the deadline has passed: m4 and m5 are left for redelivery.
+    // m1, m2 and m3 start at 0 s, 1 s and 2 s (600 ms left > 500 ms margin);
+    // m3 is cancelled at 2.1 s, when only the margin is left, so the answer
+    // comes before the deadline; m4 and m5 are not started. All three are
+    // left for redelivery.
+    let answered = tokio::time::Instant::now();
     assert_eq!(probe.started(), ["m1", "m2", "m3"]);
-    assert_eq!(failures(&resp), ["m4", "m5"]);
+    assert_eq!(failures(&resp), ["m3", "m4", "m5"]);
+    assert_eq!(answered, deadline - Duration::from_millis(500));
 }
 
 #[tokio::test(start_paused = true)]

@@ -160,6 +160,7 @@ fn classify_one(e: &(dyn StdError + 'static)) -> Option<Retry> {
         crate::bus::FanOutError,
         crate::app::HandlerPanic,
         crate::app::NotStarted,
+        crate::app::Cancelled,
     );
     if let Some(r) = crate::layers::classify_layer_error(e) {
         return Some(r);

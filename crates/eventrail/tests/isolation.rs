@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use eventrail::app::{HandlerPanic, Invocation, NotStarted, SourceEvent, Status};
+use eventrail::app::{Cancelled, HandlerPanic, Invocation, NotStarted, SourceEvent, Status};
 use eventrail::bus::FanOutError;
 use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
 use serde::Deserialize;
@@ -85,9 +85,16 @@ async fn records_are_not_started_when_the_deadline_is_too_close() {
     let report = app
         .process(SourceEvent::Sqs(batch(&[1, 2, 3, 4])), &inv)
         .await;
-    // t=0 start m1, t=1 start m2, t=2: 200 ms left < 500 ms margin.
+    // t=0 start m1, t=1 start m2 (1.2 s left), cancelled at t=1.7 when only
+    // the margin is left; m3 and m4 are not started.
     assert_eq!(started.load(Ordering::SeqCst), 2);
-    assert_eq!(report.failed_ids().collect::<Vec<_>>(), ["m3", "m4"]);
+    assert_eq!(report.failed_ids().collect::<Vec<_>>(), ["m2", "m3", "m4"]);
+    let Status::Failed(f) = &report.outcomes[1].status else {
+        unreachable!()
+    };
+    let cancelled = f.error.downcast_ref::<Cancelled>().unwrap();
+    assert_eq!(cancelled.ran_for(), Duration::from_millis(700));
+    assert!(f.retry.is_retryable() && f.attempted);
     let Status::Failed(f) = &report.outcomes[3].status else {
         unreachable!()
     };

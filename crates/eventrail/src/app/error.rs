@@ -1,14 +1,31 @@
-//! Why a record failed without its handler failing: a panic, or not started.
+//! Why a record failed without its handler failing: a panic, not started,
+//! or cancelled at the deadline.
 
 use super::*;
 
 /// A handler panicked; the message is kept. Permanent: a panic is a bug.
+///
+/// The layers that act on failures (idempotency, alarm, dead letter, task
+/// token, and [`CatchPanicLayer`](crate::layers::CatchPanicLayer)) turn a
+/// panic of what they wrap into this error, so every layer outside them sees
+/// it as an ordinary failure; [`App`] catches what no layer caught.
 #[derive(Debug)]
 pub struct HandlerPanic {
     pub(super) message: String,
 }
 
 impl HandlerPanic {
+    /// The error for a caught panic, from its payload (the message of a
+    /// `&str` or `String` payload; a placeholder for any other).
+    pub(crate) fn from_payload(payload: Box<dyn std::any::Any + Send>) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(a non-string panic payload)".to_owned());
+        Self { message }
+    }
+
     /// The panic message.
     pub fn message(&self) -> &str {
         &self.message
@@ -56,6 +73,46 @@ impl fmt::Display for NotStarted {
 impl std::error::Error for NotStarted {}
 
 impl Classify for NotStarted {
+    fn retry(&self) -> Retry {
+        Retry::Retryable
+    }
+}
+
+/// A record was still running when only the
+/// [deadline margin](AppBuilder::deadline_margin) was left before the
+/// invocation deadline: it was cancelled (its handler's future dropped) so
+/// the invocation answers before Lambda stops it. Retryable: the source
+/// redelivers it.
+///
+/// A cancelled handler stops at its current `.await`; whatever it did before
+/// stays done, so handlers that can be cancelled midway should be idempotent
+/// (an [`IdempotencyLayer`](crate::layers::IdempotencyLayer) releases its
+/// lock when its call is dropped).
+#[derive(Debug)]
+pub struct Cancelled {
+    pub(super) ran_for: Duration,
+}
+
+impl Cancelled {
+    /// How long the record ran before it was cancelled.
+    pub fn ran_for(&self) -> Duration {
+        self.ran_for
+    }
+}
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cancelled after {} ms: the invocation deadline is too close",
+            self.ran_for.as_millis()
+        )
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+impl Classify for Cancelled {
     fn retry(&self) -> Retry {
         Retry::Retryable
     }

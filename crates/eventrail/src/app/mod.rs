@@ -19,7 +19,9 @@
 //! - when the [margin](AppBuilder::deadline_margin) or less is left before the
 //!   invocation deadline, records not yet started are not started and are
 //!   reported failed, so the source redelivers them; a record never starts
-//!   with no time left.
+//!   with no time left. Records still running when the margin is reached
+//!   are cancelled and reported failed ([`Cancelled`], retryable), so the
+//!   invocation answers before the deadline even without a timeout layer.
 //!
 //! ```
 //! use eventrail::app::{Invocation, SourceEvent};
@@ -81,7 +83,7 @@ mod error;
 mod event;
 mod report;
 
-pub use self::error::{HandlerPanic, NotStarted};
+pub use self::error::{Cancelled, HandlerPanic, NotStarted};
 use self::error::{DEADLINE, EARLIER_FAILURE};
 pub use self::event::{Invocation, SourceEvent, MAX_PLAUSIBLE_DEADLINE};
 pub use self::report::{Failure, RecordOutcome, Report, Status};
@@ -161,7 +163,8 @@ impl AppBuilder {
 
     /// Records are not started when this or less is left before the
     /// deadline (with a zero margin, a record still never starts with no
-    /// time left). Default: 500 ms.
+    /// time left), and records still running then are cancelled
+    /// ([`Cancelled`]): the margin is the time left to answer. Default: 500 ms.
     pub fn deadline_margin(mut self, margin: Duration) -> Self {
         self.config.deadline_margin = margin;
         self
@@ -452,26 +455,39 @@ impl App {
                 }
             }
         };
-        let result = AssertUnwindSafe(work).catch_unwind().await;
+        let caught = AssertUnwindSafe(work).catch_unwind();
+        // Cancelled (dropped) when only the margin is left, so the
+        // invocation answers in time whatever the handlers do.
+        let started = Instant::now();
+        let result = match self.cancel_at(inv) {
+            Some(at) => tokio::time::timeout_at(at, caught).await.ok(),
+            None => Some(caught.await),
+        };
         let attempts = stats.attempts();
         if attempts > meta.attempt() {
             meta.set_attempt(attempts);
         }
         match result {
-            Ok(Ok(output)) => RecordOutcome {
+            Some(Ok(Ok(output))) => RecordOutcome {
                 meta,
                 status: Status::Done(output),
             },
-            Ok(Err(e)) => fail(meta, e, true),
-            Err(panic) => {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "(a non-string panic payload)".to_owned());
-                fail(meta, Box::new(HandlerPanic { message }), true)
+            Some(Ok(Err(e))) => fail(meta, e, true),
+            Some(Err(panic)) => fail(meta, Box::new(HandlerPanic::from_payload(panic)), true),
+            None => {
+                let ran_for = started.elapsed();
+                fail(meta, Box::new(Cancelled { ran_for }), true)
             }
         }
+    }
+
+    /// When a running record is cancelled: the deadline minus the margin.
+    fn cancel_at(&self, inv: &Invocation) -> Option<Instant> {
+        let d = inv.deadline?;
+        Some(
+            d.checked_sub(self.inner.config.deadline_margin)
+                .unwrap_or(d),
+        )
     }
 }
 

@@ -8,8 +8,8 @@ use tower::layer::util::Stack;
 use tower::ServiceBuilder;
 
 use super::{
-    AlarmLayer, AlarmService, DeadLetterLayer, DeadLetterSink, IdempotencyLayer, RetryLayer,
-    RetryPolicy, TaskTokenLayer, TimeoutLayer, TraceLayer,
+    AlarmLayer, AlarmService, CatchPanicLayer, DeadLetterLayer, DeadLetterSink, IdempotencyLayer,
+    RetryLayer, RetryPolicy, TaskTokenLayer, TimeoutLayer, TraceLayer,
 };
 use crate::envelope::Envelope;
 use crate::ports::{IdempotencyStore, TaskCallbacks};
@@ -71,6 +71,9 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
 
     /// Retries with `policy`: [`RetryLayer`].
     fn retries(self, policy: RetryPolicy) -> ServiceBuilder<Stack<RetryLayer, L>>;
+
+    /// Panics of the inner service become failures: [`CatchPanicLayer`].
+    fn catch_panic(self) -> ServiceBuilder<Stack<CatchPanicLayer, L>>;
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
@@ -118,5 +121,9 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
 
     fn retries(self, policy: RetryPolicy) -> ServiceBuilder<Stack<RetryLayer, L>> {
         self.layer(RetryLayer::new(policy))
+    }
+
+    fn catch_panic(self) -> ServiceBuilder<Stack<CatchPanicLayer, L>> {
+        self.layer(CatchPanicLayer::new())
     }
 }

@@ -13,6 +13,7 @@
 //! | [`task_token`] | [`TaskTokenLayer`] | reports the result to Step Functions (`SendTaskSuccess` / `SendTaskFailure`) |
 //! | [`timeout`] | [`TimeoutLayer`] | a fixed or deadline-aware time limit |
 //! | [`retry`] | [`RetryLayer`] | retries retryable errors with exponential backoff, within the deadline |
+//! | [`catch_panic`] | [`CatchPanicLayer`] | turns a panic of the inner service into a [`HandlerPanic`](crate::app::HandlerPanic) failure |
 //!
 //! Every layer's service returns a [`BoxError`](crate::BoxError); a layer's
 //! own failures are small types detected with `err.is::<T>()` (or
@@ -76,12 +77,20 @@
 //! second time to Step Functions nor fails a task whose first delivery is still
 //! running; the timeout bounds all attempts together.
 //!
+//! A handler that panics does not skip the layers around it: the layers that
+//! act on failures (idempotency, task token, dead letter, alarm) catch a panic
+//! of what they wrap and see it as a permanent
+//! [`HandlerPanic`](crate::app::HandlerPanic) failure, so the idempotency lock
+//! is released at once, the task is failed, the dead letter kept and the
+//! alarm sent (see [`catch_panic`]).
+//!
 //! Layers whose work is a sequence of port calls (alarm, dead letter,
 //! idempotency, task token) return a boxed `async` block as their future (one
 //! allocation per call; the ports are `async_trait` methods, which allocate
 //! anyway). Retry, timeout and tracing have hand-written futures.
 
 pub mod alarm;
+pub mod catch_panic;
 pub mod dead_letter;
 pub mod idempotency;
 pub mod retry;
@@ -98,6 +107,7 @@ use crate::error::{Classify, Retry};
 
 pub use self::alarm::{Alarm, AlarmLayer, AlarmService, Severity};
 pub use self::builder::ServiceBuilderExt;
+pub use self::catch_panic::CatchPanicLayer;
 pub use self::dead_letter::{BatchAlarm, DeadLetter, DeadLetterLayer, DeadLetterSink};
 pub use self::idempotency::{IdempotencyKey, IdempotencyLayer, MemoryIdempotencyStore};
 pub use self::retry::{Jitter, RetryLayer, RetryPolicy};

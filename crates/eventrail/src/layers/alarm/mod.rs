@@ -12,7 +12,8 @@
 //! outside the retry layer, so only final failures (after retries) alarm. The
 //! alarm also says how many attempts were made. The handler's error is always
 //! returned as it was: an alarm that fails to publish is logged and counted
-//! ([`AlarmService::failed_publishes`]), never returned instead.
+//! ([`AlarmService::failed_publishes`]), never returned instead. A panic of
+//! the wrapped service alarms too, as a [`HandlerPanic`](crate::app::HandlerPanic).
 //!
 //! A [redaction hook](AlarmService::with_redaction) edits each alarm before it
 //! is published, e.g. to drop payload details or [mask e-mail
@@ -80,6 +81,7 @@ use tower_service::Service;
 
 use crate::envelope::Envelope;
 use crate::error::BoxError;
+use crate::layers::catch_panic::call_catching;
 use crate::layers::util::truncate_chars;
 use crate::routes::short_type_name;
 
@@ -138,12 +140,12 @@ where
     fn call(&mut self, mut env: Envelope<E>) -> Self::Future {
         let scope = env.meta_mut().enter_scope();
         let meta = env.meta().clone();
-        let fut = self.inner.call(env);
+        let fut = call_catching(&mut self.inner, env);
         let layer = self.layer.clone();
         ResponseFuture::new(async move {
             let err: BoxError = match fut.await {
                 Ok(resp) => return Ok(resp),
-                Err(e) => e.into(),
+                Err(e) => e,
             };
             if layer.filter.as_ref().is_some_and(|f| !f(&*err)) {
                 return Err(err);

@@ -7,6 +7,8 @@
 //! only final failures arrive. The handler's error is still returned, so the
 //! record is reported failed as before; a sink that fails is logged and counted
 //! ([`DeadLetterLayer::failed_stores`]) and never hides the handler's error.
+//! A panic of the wrapped service is a final failure too, stored as a
+//! [`HandlerPanic`](crate::app::HandlerPanic).
 //!
 //! [`BatchAlarm`] is the batch-level graceful degradation: given the
 //! [`Report`](crate::app::Report) of a batch where some records failed, it
@@ -58,6 +60,7 @@ use tower_service::Service;
 
 use crate::envelope::Envelope;
 use crate::error::{is_retryable, BoxError};
+use crate::layers::catch_panic::call_catching;
 
 pub use self::batch::BatchAlarm;
 pub use self::future::ResponseFuture;
@@ -121,12 +124,12 @@ where
     fn call(&mut self, mut env: Envelope<E>) -> Self::Future {
         let scope = env.meta_mut().enter_scope();
         let kept = env.clone();
-        let fut = self.inner.call(env);
+        let fut = call_catching(&mut self.inner, env);
         let layer = self.layer.clone();
         ResponseFuture::new(async move {
             let err: BoxError = match fut.await {
                 Ok(resp) => return Ok(resp),
-                Err(e) => e.into(),
+                Err(e) => e,
             };
             let letter = DeadLetter {
                 envelope: &kept,

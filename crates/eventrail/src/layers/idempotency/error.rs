@@ -10,7 +10,7 @@ use crate::ports::PortError;
 /// | [`is_in_progress`](Self::is_in_progress): a duplicate arrived while the first delivery runs | retryable |
 /// | [`is_payload_mismatch`](Self::is_payload_mismatch): the key was used with another payload | permanent |
 /// | [`is_missing_key`](Self::is_missing_key): the envelope has no key | permanent |
-/// | [`is_store`](Self::is_store): the store failed | as the store says |
+/// | [`is_store`](Self::is_store): the store failed while taking the lock ([fail closed](super::OnStoreError::FailClosed)); the handler did not run | retryable |
 /// | [`is_bad_stored_result`](Self::is_bad_stored_result): the stored result does not deserialize | permanent |
 /// | [`is_unhashable`](Self::is_unhashable): the payload does not serialize for hashing | permanent |
 #[derive(Debug)]
@@ -52,7 +52,9 @@ impl IdempotencyError {
     }
 
     pub(super) fn store(e: PortError) -> Self {
-        let mut me = Self::new(Kind::Store(e.retry()), "");
+        // The handler did not run: a redelivery is always safe, whatever the
+        // store said (an access-denied store may be fixed in the meantime).
+        let mut me = Self::new(Kind::Store(Retry::Retryable), "");
         me.source = Some(Box::new(e));
         me
     }

@@ -1,4 +1,5 @@
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use tower_layer::Layer;
 
 use super::Idempotent;
 use crate::envelope::Envelope;
+use crate::layers::RetryPolicy;
 use crate::ports::{Clock, IdempotencyStore, SystemClock};
 use crate::routes::short_type_name;
 
@@ -29,6 +31,32 @@ pub enum MissingKey {
     PassThrough,
 }
 
+/// What to do when the idempotency store fails while taking the lock
+/// (unreachable, throttled, denied).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OnStoreError {
+    /// Fail the record with a retryable
+    /// [`IdempotencyError`](super::IdempotencyError)
+    /// ([`is_store`](super::IdempotencyError::is_store)) without running the
+    /// handler: the source delivers it again, when the store may be back.
+    /// Nothing runs twice; records wait for the store.
+    #[default]
+    FailClosed,
+    /// Run the handler without idempotency protection, logged at `WARN` and
+    /// counted ([`IdempotencyLayer::unprotected_runs`]): records keep
+    /// flowing while the store is down, and a duplicate delivered meanwhile
+    /// runs again.
+    FailOpen,
+}
+
+/// What the layer counts, shared by its clones and the services it made.
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub(super) unprotected: AtomicU64,
+    pub(super) unrecorded: AtomicU64,
+}
+
 pub(super) type KeyFn<E> = Arc<dyn Fn(&Envelope<E>) -> Option<String> + Send + Sync>;
 pub(super) type HashFn<E> = Arc<dyn Fn(&E) -> Result<String, serde_json::Error> + Send + Sync>;
 
@@ -41,6 +69,9 @@ pub struct IdempotencyLayer<E> {
     pub(super) expiry: Duration,
     pub(super) in_progress_expiry: Duration,
     pub(super) missing: MissingKey,
+    pub(super) on_store_error: OnStoreError,
+    pub(super) complete_retry: RetryPolicy,
+    pub(super) counters: Arc<Counters>,
     pub(super) clock: Arc<dyn Clock>,
 }
 
@@ -54,6 +85,9 @@ impl<E> Clone for IdempotencyLayer<E> {
             expiry: self.expiry,
             in_progress_expiry: self.in_progress_expiry,
             missing: self.missing,
+            on_store_error: self.on_store_error,
+            complete_retry: self.complete_retry,
+            counters: Arc::clone(&self.counters),
             clock: Arc::clone(&self.clock),
         }
     }
@@ -68,6 +102,10 @@ impl<E> fmt::Debug for IdempotencyLayer<E> {
             .field("expiry", &self.expiry)
             .field("in_progress_expiry", &self.in_progress_expiry)
             .field("missing", &self.missing)
+            .field("on_store_error", &self.on_store_error)
+            .field("complete_retry", &self.complete_retry)
+            .field("unprotected_runs", &self.unprotected_runs())
+            .field("unrecorded_results", &self.unrecorded_results())
             .field("clock", &self.clock)
             .finish_non_exhaustive()
     }
@@ -87,6 +125,11 @@ impl<E> IdempotencyLayer<E> {
             expiry: Duration::from_secs(3600),
             in_progress_expiry: Duration::from_secs(15 * 60),
             missing: MissingKey::Fail,
+            on_store_error: OnStoreError::FailClosed,
+            complete_retry: RetryPolicy::default()
+                .initial_backoff(Duration::from_millis(100))
+                .max_backoff(Duration::from_secs(1)),
+            counters: Arc::default(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -116,6 +159,36 @@ impl<E> IdempotencyLayer<E> {
     pub fn on_missing_key(mut self, missing: MissingKey) -> Self {
         self.missing = missing;
         self
+    }
+
+    /// What to do when the store fails while taking the lock (default:
+    /// [fail closed](OnStoreError::FailClosed)).
+    pub fn on_store_error(mut self, mode: OnStoreError) -> Self {
+        self.on_store_error = mode;
+        self
+    }
+
+    /// How a failed `complete` (storing the result after the handler
+    /// succeeded) is retried when the store says a retry can help (default:
+    /// 3 attempts, 100 ms then 200 ms). See the [module docs](super) for
+    /// what happens when it still fails.
+    pub fn complete_retry(mut self, policy: RetryPolicy) -> Self {
+        self.complete_retry = policy;
+        self
+    }
+
+    /// How many calls ran without idempotency because the store failed
+    /// and the layer [fails open](OnStoreError::FailOpen), across this layer's
+    /// clones and services.
+    pub fn unprotected_runs(&self) -> u64 {
+        self.counters.unprotected.load(Ordering::Relaxed)
+    }
+
+    /// How many successful calls' results could not be stored, even after
+    /// the [`complete_retry`](Self::complete_retry) attempts, across this
+    /// layer's clones and services.
+    pub fn unrecorded_results(&self) -> u64 {
+        self.counters.unrecorded.load(Ordering::Relaxed)
     }
 
     /// The prefix of stored keys (default: the event's type name).

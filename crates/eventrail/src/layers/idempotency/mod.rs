@@ -10,7 +10,7 @@
 //!    key fails with a permanent error, or passes through unprotected
 //!    ([`MissingKey`]).
 //! 2. An *in progress* record is written with a conditional write
-//!    ([`IdempotencyStore::try_lock`](crate::ports::IdempotencyStore::try_lock)).
+//!    ([`IdempotencyStore::try_lock`]).
 //!    It expires after 1 hour ([`expires_after`](IdempotencyLayer::expires_after)),
 //!    and its in-progress state at the envelope's deadline (the invocation
 //!    that wrote it is dead by then), or after
@@ -27,6 +27,29 @@
 //!    record keeps a 128-bit xxHash3 of the event's JSON; the same key with a
 //!    different payload fails permanently
 //!    ([`is_payload_mismatch`](IdempotencyError::is_payload_mismatch)).
+//!
+//! ## When things go wrong
+//!
+//! | what | what the layer does |
+//! |---|---|
+//! | the handler fails | the lock is deleted, the error returned: a retry can run |
+//! | the handler panics | the panic is caught and the lock deleted at once; the call fails with a permanent [`HandlerPanic`](crate::app::HandlerPanic), which the layers outside see (alarm, dead letter) |
+//! | the call is dropped midway (the app [cancels](crate::app::Cancelled) records at the deadline, an outer timeout) | the lock is deleted by a task spawned on the tokio runtime; if there is none, or the process is frozen first, the lock expires at the envelope's deadline |
+//! | the store fails taking the lock | [`OnStoreError::FailClosed`] (default): the record fails, retryable, the handler does not run; [`OnStoreError::FailOpen`]: the handler runs unprotected (`WARN`, [`unprotected_runs`](IdempotencyLayer::unprotected_runs)) |
+//! | the store fails storing the result after the handler succeeded | retried with backoff ([`complete_retry`](IdempotencyLayer::complete_retry)); if it still fails, logged at `ERROR` and counted ([`unrecorded_results`](IdempotencyLayer::unrecorded_results)), and the handler's success is returned |
+//!
+//! The last case is at-least-once, not exactly-once: the side effect has
+//! happened, so failing the record would make the source redeliver it and run
+//! it again for certain. The record is answered done instead; its lock stays
+//! *in progress* until the envelope's deadline (or the in-progress expiry), so
+//! a duplicate arriving meanwhile is told to come back, and one arriving after
+//! it runs the handler a second time. Alarm on
+//! [`unrecorded_results`](IdempotencyLayer::unrecorded_results) if that matters.
+//!
+//! Two deliveries of one key in one batch, run concurrently: the first takes
+//! the lock and runs; the second finds it in progress and fails retryably
+//! (step 5), so the source delivers it again and it is then answered from the
+//! store. The side effect runs once and no record is lost.
 //!
 //! Time comes from a [`Clock`](crate::ports::Clock) (the system clock by
 //! default; tests pass a [`TokioClock`](crate::ports::TokioClock)). Keys are
@@ -77,17 +100,21 @@ use std::task::{Context, Poll};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use tokio::time::Instant;
+
 use tower_service::Service;
 
 use crate::app::MAX_PLAUSIBLE_DEADLINE;
 use crate::envelope::{Envelope, Metadata};
 use crate::error::BoxError;
-use crate::ports::{IdempotencyRecord, IdempotencyStatus, LockOutcome};
+use crate::layers::catch_panic::call_catching;
+use crate::ports::{IdempotencyRecord, IdempotencyStatus, IdempotencyStore, LockOutcome};
 
 pub use self::error::IdempotencyError;
 pub use self::future::ResponseFuture;
-pub use self::layer::{IdempotencyKey, IdempotencyLayer, MissingKey};
+pub use self::layer::{IdempotencyKey, IdempotencyLayer, MissingKey, OnStoreError};
 pub use self::memory::MemoryIdempotencyStore;
 
 /// Runs the inner service once per idempotency key. See the [module docs](self).
@@ -152,7 +179,7 @@ where
         ResponseFuture::new(async move {
             let Some(key) = (layer.key)(&env) else {
                 return match layer.missing {
-                    MissingKey::PassThrough => inner.call(env).await.map_err(Into::into),
+                    MissingKey::PassThrough => call_catching(&mut inner, env).await,
                     MissingKey::Fail => {
                         Err(IdempotencyError::missing_key(env.meta().record_id()).into())
                     }
@@ -181,27 +208,36 @@ where
                 Ok(LockOutcome::Exists(existing)) => {
                     return replay(env.meta(), &key, hash.as_deref(), existing);
                 }
-                Err(e) => return Err(IdempotencyError::store(e).into()),
-            }
-            let result = inner.call(env).await.map_err(Into::<BoxError>::into);
-            match result {
-                Ok(resp) => {
-                    match serde_json::to_string(&resp) {
-                        Ok(json) => {
-                            let until = layer.clock.now() + layer.expiry;
-                            if let Err(e) = layer.store.complete(&key, json, until).await {
-                                // The in-progress record expires on its own; a
-                                // duplicate before then is told to come back.
-                                tracing::warn!(key, error = %e, "could not mark the idempotency record completed");
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(key, error = %e, "the handler's result does not serialize; not kept for duplicates");
-                            delete(&layer, &key).await;
-                        }
+                Err(e) => match layer.on_store_error {
+                    OnStoreError::FailClosed => return Err(IdempotencyError::store(e).into()),
+                    OnStoreError::FailOpen => {
+                        let n = layer.counters.unprotected.fetch_add(1, Ordering::Relaxed) + 1;
+                        tracing::warn!(
+                            key,
+                            error = %e,
+                            unprotected_runs = n,
+                            "the idempotency store failed; running without idempotency (fail open)"
+                        );
+                        return call_catching(&mut inner, env).await;
                     }
-                    Ok(resp)
-                }
+                },
+            }
+            // Released if this future is dropped before the call ends.
+            let mut lock = LockGuard {
+                store: Some(Arc::clone(&layer.store)),
+                key: key.clone(),
+            };
+            let result = call_catching(&mut inner, env).await;
+            lock.disarm();
+            match result {
+                Ok(resp) => match serde_json::to_string(&resp) {
+                    Ok(json) => Ok(complete(&layer, &key, json, resp).await),
+                    Err(e) => {
+                        tracing::warn!(key, error = %e, "the handler's result does not serialize; not kept for duplicates");
+                        delete(&layer, &key).await;
+                        Ok(resp)
+                    }
+                },
                 Err(e) => {
                     delete(&layer, &key).await;
                     Err(e)
@@ -211,9 +247,86 @@ where
     }
 }
 
+/// Marks the record completed with `json` (the serialized `resp`), retried
+/// as [`complete_retry`](IdempotencyLayer::complete_retry) says; a final
+/// failure is logged and counted (see the module docs).
+async fn complete<E, R: Serialize>(
+    layer: &IdempotencyLayer<E>,
+    key: &str,
+    json: String,
+    resp: R,
+) -> R {
+    let policy = layer.complete_retry;
+    let mut json = json;
+    let mut attempt = 1;
+    loop {
+        let until = layer.clock.now() + layer.expiry;
+        let e = match layer.store.complete(key, json, until).await {
+            Ok(()) => return resp,
+            Err(e) => e,
+        };
+        if e.is_retryable() && attempt < policy.attempts() {
+            let delay = policy.delay(attempt);
+            tracing::warn!(key, attempt, delay_ms = delay.as_millis() as u64, error = %e, "could not store the idempotency result; retrying");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+            // It serialized once; it does again (the first copy went to the store).
+            match serde_json::to_string(&resp) {
+                Ok(again) => json = again,
+                Err(_) => return resp,
+            }
+            continue;
+        }
+        let n = layer.counters.unrecorded.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::error!(
+            key,
+            attempts = attempt,
+            error = %e,
+            unrecorded_results = n,
+            "could not store the idempotency result; the record is done, but a duplicate after the in-progress expiry runs the handler again"
+        );
+        return resp;
+    }
+}
+
 async fn delete<E>(layer: &IdempotencyLayer<E>, key: &str) {
     if let Err(e) = layer.store.delete(key).await {
         tracing::warn!(key, error = %e, "could not delete an idempotency record; a retry waits for it to expire");
+    }
+}
+
+/// Deletes the in-progress record when dropped armed: the call was dropped
+/// (cancelled) before it ended.
+struct LockGuard {
+    store: Option<Arc<dyn IdempotencyStore>>,
+    key: String,
+}
+
+impl LockGuard {
+    fn disarm(&mut self) {
+        self.store = None;
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let Some(store) = self.store.take() else {
+            return;
+        };
+        let key = std::mem::take(&mut self.key);
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if let Err(e) = store.delete(&key).await {
+                        tracing::warn!(key, error = %e, "could not release the idempotency lock of a cancelled call; it expires at the deadline");
+                    }
+                });
+            }
+            Err(_) => tracing::warn!(
+                key,
+                "a call holding an idempotency lock was dropped outside a tokio runtime; the lock expires at the deadline"
+            ),
+        }
     }
 }
 

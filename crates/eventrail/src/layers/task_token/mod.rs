@@ -19,6 +19,9 @@
 //! default; see [`callback_retry`](TaskTokenLayer::callback_retry)) when the
 //! port says a retry can help, then surfaces as a [`TaskTokenError`] that
 //! still carries the handler's error. Envelopes without a token pass through.
+//! A panic of the wrapped service fails the task as a permanent
+//! [`HandlerPanic`](crate::app::HandlerPanic), so the task is not left
+//! waiting until its timeout.
 //!
 //! Put it outside the retry layer so only final failures are reported, and
 //! inside the idempotency layer so a duplicate delivery does not report twice.
@@ -84,6 +87,7 @@ use tower_service::Service;
 
 use crate::envelope::Envelope;
 use crate::error::{classify, BoxError, Retry};
+use crate::layers::catch_panic::call_catching;
 use crate::layers::idempotency::IdempotencyError;
 use crate::layers::util::{error_chain, truncate_chars};
 use crate::ports::{
@@ -142,10 +146,10 @@ where
         let token: Option<Arc<str>> = env.meta().task_token().map(Arc::from);
         let record_id: Arc<str> = Arc::from(env.meta().record_id());
         let scope = env.meta_mut().enter_scope();
-        let fut = self.inner.call(env);
+        let fut = call_catching(&mut self.inner, env);
         let layer = self.layer.clone();
         ResponseFuture::new(async move {
-            let result = fut.await.map_err(Into::into);
+            let result = fut.await;
             let Some(token) = token else {
                 return result;
             };
