@@ -179,7 +179,10 @@ mod tests {
         assert!(err.is_bad_input());
         assert_eq!(err.to_string(), "S3 object size -1 is negative");
         assert_eq!(S3Object::from_record(&record(None)).unwrap().size, None);
-        assert_eq!(S3Object::from_record(&record(Some(0))).unwrap().size, Some(0));
+        assert_eq!(
+            S3Object::from_record(&record(Some(0))).unwrap().size,
+            Some(0)
+        );
     }
 
     #[test]

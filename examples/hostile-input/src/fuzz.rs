@@ -232,7 +232,9 @@ pub struct Batch {
 
 impl Message {
     fn to_json(&self, fifo: bool) -> Value {
-        let notification = |to: &str| json!({"type": "NOTIFICATION", "recipient": to, "subject": "hi"}).to_string();
+        let notification = |to: &str| {
+            json!({"type": "NOTIFICATION", "recipient": to, "subject": "hi"}).to_string()
+        };
         let sns = |message: String| {
             json!({
                 "Type": "Notification",
@@ -313,8 +315,7 @@ impl Message {
         let malformed = matches!(self.id, MessageId::Number(_))
             || self.bad_binary_attribute
             || matches!(self.body, Body::Null | Body::Number(_));
-        malformed
-            || !matches!(self.body, Body::Notification | Body::SnsWrapped(false))
+        malformed || !matches!(self.body, Body::Notification | Body::SnsWrapped(false))
     }
 }
 

@@ -23,7 +23,10 @@ async fn every_case_comes_to_its_expectation() {
                 assert_eq!(err.error_type(), *kind, "{case:?}");
             }
             (Expect::Refused(kind), Ok(d)) => {
-                panic!("{case:?}: expected {kind}, detected {} records", d.records())
+                panic!(
+                    "{case:?}: expected {kind}, detected {} records",
+                    d.records()
+                )
             }
             (Expect::Records(_), Err(e)) => panic!("{case:?}: refused: {e}"),
             (Expect::Records(_), Ok(detected)) => {
@@ -40,7 +43,12 @@ async fn every_case_comes_to_its_expectation() {
             }
         }
     }
-    assert!(wrong.is_empty(), "{} mismatches:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} mismatches:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -61,7 +69,11 @@ async fn the_batch_response_names_the_failed_records() {
         match source {
             Sqs => {
                 let r = result.unwrap();
-                assert_eq!(example_hostile_input::fuzz::reported(&r), failed, "{case:?}");
+                assert_eq!(
+                    example_hostile_input::fuzz::reported(&r),
+                    failed,
+                    "{case:?}"
+                );
             }
             DynamoDb => {
                 let r = result.unwrap();
@@ -73,7 +85,8 @@ async fn the_batch_response_names_the_failed_records() {
                 Err(e) => {
                     assert_eq!(e.error_type(), "Eventrail.RecordsFailed", "{case:?}");
                     assert!(
-                        e.to_string().starts_with(&format!("{} of {}", failed.len(), want.len())),
+                        e.to_string()
+                            .starts_with(&format!("{} of {}", failed.len(), want.len())),
                         "{case:?}: {e}"
                     );
                 }

@@ -158,7 +158,10 @@ async fn hostile_payloads_then_a_good_one_in_one_process() {
     let deadline = Instant::now() + STARTUP;
     while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
         procs.assert_alive(&dir, "starting");
-        assert!(Instant::now() < deadline, "the emulator does not listen on {addr}");
+        assert!(
+            Instant::now() < deadline,
+            "the emulator does not listen on {addr}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let function = Command::new(env!("CARGO_BIN_EXE_hostile-input"))
@@ -229,12 +232,20 @@ async fn hostile_payloads_then_a_good_one_in_one_process() {
     let response: Value = serde_json::from_slice(&body).expect("a JSON response");
     assert_eq!(
         (status, response),
-        (200, json!({"batchItemFailures": [{"itemIdentifier": "ok-2"}]}))
+        (
+            200,
+            json!({"batchItemFailures": [{"itemIdentifier": "ok-2"}]})
+        )
     );
     procs.assert_alive(&dir, "the good batch");
     assert_eq!(procs.0[1].1.id(), pid, "one function process throughout");
     assert!(cases.len() >= 70);
-    assert!(wrong.is_empty(), "{} mismatches:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} mismatches:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
     drop(procs);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,9 +12,9 @@
 use std::path::{Path, PathBuf};
 
 use eventrail::app::{NotStarted, Report, Status};
-use eventrail::HandlerError;
 use eventrail::error::{RecordError, RecordErrorKind};
 use eventrail::layers::task_token::TaskTokenError;
+use eventrail::HandlerError;
 use serde_json::{json, Value};
 
 /// One hostile payload.
@@ -101,10 +101,13 @@ pub fn expectation(name: &str) -> Expect {
         "top/number-beyond-f64" | "top/truncated" | "top/trailing-garbage" => {
             Expect::Refused("Eventrail.NotJson")
         }
-        "top/null" | "top/empty-array" | "top/empty-object" | "top/records-string"
-        | "top/records-object" | "top/records-empty" | "top/records-of-numbers" => {
-            Expect::Refused("Eventrail.UnknownSource")
-        }
+        "top/null"
+        | "top/empty-array"
+        | "top/empty-object"
+        | "top/records-string"
+        | "top/records-object"
+        | "top/records-empty"
+        | "top/records-of-numbers" => Expect::Refused("Eventrail.UnknownSource"),
         // An ignored field is skipped without reading its value as a number.
         "top/records-number-beyond-f64" => ids(&[("m-1", NoRoute)]),
         // The last of duplicate keys wins, as in a map.
@@ -217,7 +220,12 @@ pub fn corpus() -> Vec<Case> {
     let mut cases: Vec<Case> = files
         .into_iter()
         .map(|path| {
-            let class = path.parent().unwrap().file_name().unwrap().to_string_lossy();
+            let class = path
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy();
             let stem = path.file_stem().unwrap().to_string_lossy();
             let name = format!("{class}/{stem}");
             Case {
@@ -424,7 +432,10 @@ pub fn generated() -> Vec<Case> {
 /// mismatches, described (empty when it holds).
 pub fn check_report(case: &Case, report: &Report) -> Vec<String> {
     let Expect::Records(want) = &case.expect else {
-        return vec![format!("{case:?}: expected {:?}, but it was processed", case.expect)];
+        return vec![format!(
+            "{case:?}: expected {:?}, but it was processed",
+            case.expect
+        )];
     };
     if report.outcomes.len() != want.len() {
         return vec![format!(
@@ -436,7 +447,10 @@ pub fn check_report(case: &Case, report: &Report) -> Vec<String> {
     let mut wrong = Vec::new();
     for (i, (o, (id, w))) in report.outcomes.iter().zip(want).enumerate() {
         if o.record_id() != id {
-            wrong.push(format!("{case:?}: record {i} is reported as {:?}, not {id:?}", o.record_id()));
+            wrong.push(format!(
+                "{case:?}: record {i} is reported as {:?}, not {id:?}",
+                o.record_id()
+            ));
         }
         let (got, detail) = match &o.status {
             Status::Done(out) => match w {
@@ -447,7 +461,9 @@ pub fn check_report(case: &Case, report: &Report) -> Vec<String> {
             other => (Want::Done(None), format!("{other:?}")),
         };
         if &got != w {
-            wrong.push(format!("{case:?}: record {i} ({id}) is {got:?} ({detail}), not {w:?}"));
+            wrong.push(format!(
+                "{case:?}: record {i} ({id}) is {got:?} ({detail}), not {w:?}"
+            ));
         }
     }
     wrong
