@@ -110,7 +110,9 @@ pub fn expectation(name: &str) -> Expect {
         | "top/records-of-numbers" => Expect::Refused("Eventrail.UnknownSource"),
         // An ignored field is skipped without reading its value as a number.
         "top/records-number-beyond-f64" => ids(&[("m-1", NoRoute)]),
-        // The last of duplicate keys wins, as in a map.
+        // The first record that says what it is names the source; a record
+        // of another source then fails as a malformed one of that source.
+        "top/records-of-mixed-sources" => ids(&[good, ("", BadInput)]),
         // At the top level the last of duplicate keys wins, as in a map;
         // inside a record they make it malformed, as in the typed record.
         "top/duplicate-keys" => ids(&[("m-2", BadInput)]),
@@ -133,6 +135,16 @@ pub fn expectation(name: &str) -> Expect {
             ("f-1", Handler),
             ("f-2", NotStarted),
             ("f-3", mailed()),
+        ]),
+        // S3 → SQS: the inner notification goes to the S3 route.
+        "sqs/s3-inner-bad-key" => ids(&[
+            (
+                "m-s3",
+                Done(Some(
+                    json!({"bucket": "inbox", "key": "imports/a b.csv", "size": 1}),
+                )),
+            ),
+            ("m-s3-bad", BadInput),
         ]),
         "sqs/sns-inner-notification" => ids(&[("m-sns", mailed())]),
         "sqs/sns-inner-not-json" => ids(&[good, ("m-sns-text", BadInput)]),
