@@ -47,9 +47,9 @@ pub mod fuzz;
 /// The recipient whose messages always fail (permanently).
 pub const POISON: &str = "poison@example.com";
 
-/// Step Functions' limit on a task token (`SendTaskSuccess`, `taskToken`:
-/// 1 to 1 024 characters in the API reference's request syntax, 2 048 in
-/// the length constraints; the larger bound is enforced).
+/// Step Functions' limit on a task token: `SendTaskSuccess` and
+/// `SendTaskFailure` take 1 to 2 048 characters (older API models said
+/// 1 024; the larger, current bound is the one checked).
 pub const MAX_TASK_TOKEN_CHARS: usize = 2048;
 
 /// An SQS or SNS message of type `NOTIFICATION`.
