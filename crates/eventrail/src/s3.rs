@@ -120,7 +120,8 @@ pub struct S3Object {
 }
 
 impl S3Object {
-    /// Reads a notification record, decoding the key.
+    /// Reads a notification record, decoding the key. A missing key, a key
+    /// that does not decode or a negative size is bad input.
     pub fn from_record(r: &S3EventRecord) -> Result<Self, RecordError> {
         let o = &r.s3.object;
         let raw = o
@@ -129,6 +130,11 @@ impl S3Object {
             .ok_or_else(|| RecordError::bad_input("S3 record has no object key"))?;
         let key = decode_key(raw)
             .map_err(|e| RecordError::bad_input("S3 object key does not decode").with_source(e))?;
+        if let Some(size) = o.size.filter(|s| *s < 0) {
+            return Err(RecordError::bad_input(format!(
+                "S3 object size {size} is negative"
+            )));
+        }
         Ok(Self {
             bucket: r.s3.bucket.name.clone().unwrap_or_default(),
             key,
@@ -159,6 +165,24 @@ mod tests {
         assert!(decode_key("x%4").is_err());
         assert!(decode_key("x%g1").is_err());
         assert!(decode_key("x%FF").is_err(), "0xFF alone is not UTF-8");
+    }
+
+    #[test]
+    fn a_negative_size_is_bad_input() {
+        let record = |size: Option<i64>| {
+            let mut r = S3EventRecord::default();
+            r.s3.object.key = Some("a.csv".into());
+            r.s3.object.size = size;
+            r
+        };
+        let err = S3Object::from_record(&record(Some(-1))).unwrap_err();
+        assert!(err.is_bad_input());
+        assert_eq!(err.to_string(), "S3 object size -1 is negative");
+        assert_eq!(S3Object::from_record(&record(None)).unwrap().size, None);
+        assert_eq!(
+            S3Object::from_record(&record(Some(0))).unwrap().size,
+            Some(0)
+        );
     }
 
     #[test]

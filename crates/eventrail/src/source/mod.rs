@@ -377,6 +377,8 @@ fn identify_raw(source: Source, raw: &str) -> Identity {
         Source::DynamoDb => dynamodb::identify_raw(raw),
         Source::Kinesis => kinesis::identify_raw(raw),
         Source::EventBridge => eventbridge::identify_raw(raw),
+        // A task input is always the one record `task`, malformed or not.
+        Source::StepFunctions => Identity::new(step_functions::RECORD_ID, Source::StepFunctions),
         other => Identity::new("", other),
     }
 }
