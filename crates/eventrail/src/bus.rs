@@ -172,6 +172,7 @@ impl BusBuilder {
 
     /// Finishes the bus.
     pub fn build(self) -> Bus {
+        crate::error::register::<FanOutError>();
         Bus {
             table: Arc::new(self.table),
         }

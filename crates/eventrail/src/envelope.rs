@@ -40,6 +40,15 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
+/// How far from now a deadline can be and still be real.
+///
+/// Lambda runs a function for at most 15 minutes, so an invocation deadline
+/// further away than this (either way) comes from a local emulator or a
+/// broken clock, not from Lambda. The layers that read deadlines (timeout,
+/// idempotency) and `eventrail-lambda`'s reading of `Lambda-Runtime-Deadline-Ms`
+/// all use this one rule.
+pub const MAX_PLAUSIBLE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(16 * 60);
+
 /// The AWS service a record came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]

@@ -5,9 +5,10 @@ mod layers_support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use eventrail::app::BatchAlarm;
 use eventrail::app::{Invocation, SourceEvent};
 use eventrail::layers::dead_letter::{DeadLetter, DeadLetterLayer, DeadLetterSink};
-use eventrail::layers::{AlarmService, BatchAlarm, RetryPolicy, ServiceBuilderExt};
+use eventrail::layers::{AlarmService, RetryPolicy, ServiceBuilderExt};
 use eventrail::ports::{PortError, TokioClock};
 use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
 use layers_support::{env, Topic};

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use eventrail::app::BatchAlarm;
 use eventrail::layers::alarm::AlarmOnFailure;
 use eventrail::layers::dead_letter::DeadLettering;
 use eventrail::layers::idempotency::Idempotent;
@@ -12,8 +13,8 @@ use eventrail::layers::task_token::TaskToken;
 use eventrail::layers::timeout::Timeout;
 use eventrail::layers::trace::Trace;
 use eventrail::layers::{
-    AlarmLayer, AlarmService, BatchAlarm, DeadLetterLayer, IdempotencyLayer,
-    MemoryIdempotencyStore, RetryLayer, TaskTokenLayer, TimeoutLayer, TraceLayer,
+    AlarmLayer, AlarmService, DeadLetterLayer, IdempotencyLayer, MemoryIdempotencyStore,
+    RetryLayer, TaskTokenLayer, TimeoutLayer, TraceLayer,
 };
 use eventrail::{BoxError, Envelope};
 use tower::Service;

@@ -1,50 +1,7 @@
-//! Why a record failed without its handler failing: a panic, not started,
-//! or cancelled at the deadline.
+//! Why a record failed without its handler failing: not started, or
+//! cancelled at the deadline. (A panic is [`HandlerPanic`](crate::error::HandlerPanic).)
 
 use super::*;
-
-/// A handler panicked; the message is kept. Permanent: a panic is a bug.
-///
-/// The layers that act on failures (idempotency, alarm, dead letter, task
-/// token, and [`CatchPanicLayer`](crate::layers::CatchPanicLayer)) turn a
-/// panic of what they wrap into this error, so every layer outside them sees
-/// it as an ordinary failure; [`App`] catches what no layer caught.
-#[derive(Debug)]
-pub struct HandlerPanic {
-    pub(super) message: String,
-}
-
-impl HandlerPanic {
-    /// The error for a caught panic, from its payload (the message of a
-    /// `&str` or `String` payload; a placeholder for any other).
-    pub(crate) fn from_payload(payload: Box<dyn std::any::Any + Send>) -> Self {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "(a non-string panic payload)".to_owned());
-        Self { message }
-    }
-
-    /// The panic message.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl fmt::Display for HandlerPanic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "handler panicked: {}", self.message)
-    }
-}
-
-impl std::error::Error for HandlerPanic {}
-
-impl Classify for HandlerPanic {
-    fn retry(&self) -> Retry {
-        Retry::Permanent
-    }
-}
 
 /// A record was not started: the deadline was too close, or an earlier
 /// record of its ordered group failed. Retryable: the source redelivers it.

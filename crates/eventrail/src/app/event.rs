@@ -109,15 +109,6 @@ pub struct Invocation {
     pub deadline: Option<Instant>,
 }
 
-/// How far from now a deadline can be and still be real.
-///
-/// Lambda runs a function for at most 15 minutes, so an invocation deadline
-/// further away than this (either way) comes from a local emulator or a
-/// broken clock, not from Lambda. The layers that read deadlines (timeout,
-/// idempotency) and `eventrail-lambda`'s reading of `Lambda-Runtime-Deadline-Ms`
-/// all use this one rule.
-pub const MAX_PLAUSIBLE_DEADLINE: Duration = Duration::from_secs(16 * 60);
-
 impl Invocation {
     /// An invocation with a request id and no deadline.
     pub fn new(request_id: impl Into<Arc<str>>) -> Self {

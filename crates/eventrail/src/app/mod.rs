@@ -79,14 +79,18 @@ use crate::router::RouteConflict;
 use crate::routes::{short_type_name, RouteRow, RouteTable};
 use crate::source::{dynamodb, eventbridge, kinesis, s3, sns, sqs, step_functions, RawEvent};
 
+mod batch_alarm;
 mod error;
 mod event;
 mod report;
 
-pub use self::error::{Cancelled, HandlerPanic, NotStarted};
+pub use self::batch_alarm::BatchAlarm;
+pub use self::error::{Cancelled, NotStarted};
 use self::error::{DEADLINE, EARLIER_FAILURE};
-pub use self::event::{Invocation, SourceEvent, MAX_PLAUSIBLE_DEADLINE};
+pub use self::event::{Invocation, SourceEvent};
 pub use self::report::{Failure, RecordOutcome, Report, Status};
+pub use crate::envelope::MAX_PLAUSIBLE_DEADLINE;
+pub use crate::error::HandlerPanic;
 
 /// Why an app could not be built.
 #[derive(Debug)]
@@ -234,6 +238,8 @@ fn default_concurrency() -> usize {
 impl App {
     /// Starts an app from a router or factory and a bus.
     pub fn builder(factory: impl EventFactory, bus: Bus) -> AppBuilder {
+        crate::error::register::<NotStarted>();
+        crate::error::register::<Cancelled>();
         AppBuilder {
             factory: Arc::new(factory),
             bus,

@@ -8,12 +8,12 @@
 //! |---|---|---|
 //! | [`trace`] | [`TraceLayer`] | a span per event; outcome and duration at the end |
 //! | [`alarm`] | [`AlarmLayer`] | publishes an alarm to SNS when the call finally fails; [`AlarmService`] for handlers |
-//! | [`dead_letter`] | [`DeadLetterLayer`] | hands finally failed events to a [`DeadLetterSink`]; [`BatchAlarm`] summarises a batch |
+//! | [`dead_letter`] | [`DeadLetterLayer`] | hands finally failed events to a [`DeadLetterSink`] (a whole batch: [`app::BatchAlarm`](crate::app::BatchAlarm)) |
 //! | [`idempotency`] | [`IdempotencyLayer`] | runs a handler once per key and replays its stored result |
 //! | [`task_token`] | [`TaskTokenLayer`] | reports the result to Step Functions (`SendTaskSuccess` / `SendTaskFailure`) |
 //! | [`timeout`] | [`TimeoutLayer`] | a fixed or deadline-aware time limit |
 //! | [`retry`] | [`RetryLayer`] | retries retryable errors with exponential backoff, within the deadline |
-//! | [`catch_panic`] | [`CatchPanicLayer`] | turns a panic of the inner service into a [`HandlerPanic`](crate::app::HandlerPanic) failure |
+//! | [`catch_panic`] | [`CatchPanicLayer`] | turns a panic of the inner service into a [`HandlerPanic`](crate::error::HandlerPanic) failure |
 //!
 //! Every layer's service returns a [`BoxError`](crate::BoxError); a layer's
 //! own failures are small types detected with `err.is::<T>()` (or
@@ -80,7 +80,7 @@
 //! A handler that panics does not skip the layers around it: the layers that
 //! act on failures (idempotency, task token, dead letter, alarm) catch a panic
 //! of what they wrap and see it as a permanent
-//! [`HandlerPanic`](crate::app::HandlerPanic) failure, so the idempotency lock
+//! [`HandlerPanic`](crate::error::HandlerPanic) failure, so the idempotency lock
 //! is released at once, the task is failed, the dead letter kept and the
 //! alarm sent (see [`catch_panic`]).
 //!
@@ -101,31 +101,12 @@ pub mod trace;
 mod builder;
 pub(crate) mod util;
 
-use std::error::Error as StdError;
-
-use crate::error::{Classify, Retry};
-
 pub use self::alarm::{Alarm, AlarmLayer, AlarmService, Severity};
 pub use self::builder::ServiceBuilderExt;
 pub use self::catch_panic::CatchPanicLayer;
-pub use self::dead_letter::{BatchAlarm, DeadLetter, DeadLetterLayer, DeadLetterSink};
+pub use self::dead_letter::{DeadLetter, DeadLetterLayer, DeadLetterSink};
 pub use self::idempotency::{IdempotencyKey, IdempotencyLayer, MemoryIdempotencyStore};
 pub use self::retry::{Jitter, RetryLayer, RetryPolicy};
 pub use self::task_token::TaskTokenLayer;
 pub use self::timeout::TimeoutLayer;
 pub use self::trace::TraceLayer;
-
-/// Classifies the error types of the layers in this module, for
-/// [`classify`](crate::error::classify).
-pub(crate) fn classify_layer_error(e: &(dyn StdError + 'static)) -> Option<Retry> {
-    if let Some(e) = e.downcast_ref::<timeout::Elapsed>() {
-        return Some(e.retry());
-    }
-    if let Some(e) = e.downcast_ref::<idempotency::IdempotencyError>() {
-        return Some(e.retry());
-    }
-    if let Some(e) = e.downcast_ref::<task_token::TaskTokenError>() {
-        return Some(e.retry());
-    }
-    None
-}

@@ -13,7 +13,7 @@
 //! alarm also says how many attempts were made. The handler's error is always
 //! returned as it was: an alarm that fails to publish is logged and counted
 //! ([`AlarmService::failed_publishes`]), never returned instead. A panic of
-//! the wrapped service alarms too, as a [`HandlerPanic`](crate::app::HandlerPanic).
+//! the wrapped service alarms too, as a [`HandlerPanic`](crate::error::HandlerPanic).
 //!
 //! A [redaction hook](AlarmService::with_redaction) edits each alarm before it
 //! is published, e.g. to drop payload details or [mask e-mail

@@ -43,8 +43,8 @@ use futures_util::FutureExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::app::HandlerPanic;
 use crate::error::BoxError;
+use crate::error::HandlerPanic;
 
 crate::layers::util::boxed_response_future! {
     /// The future of [`CatchPanic`]: the inner call, its panic caught.

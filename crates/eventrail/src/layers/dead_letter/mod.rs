@@ -1,5 +1,4 @@
-//! Dead letter: keep finally failed events for later analysis, and summarise
-//! a batch's failures in one alarm.
+//! Dead letter: keep finally failed events for later analysis.
 //!
 //! [`DeadLetterLayer`] hands every error that reaches it, with the envelope
 //! and the number of attempts made, to a [`DeadLetterSink`] (a database table,
@@ -8,11 +7,11 @@
 //! record is reported failed as before; a sink that fails is logged and counted
 //! ([`DeadLetterLayer::failed_stores`]) and never hides the handler's error.
 //! A panic of the wrapped service is a final failure too, stored as a
-//! [`HandlerPanic`](crate::app::HandlerPanic).
+//! [`HandlerPanic`](crate::error::HandlerPanic).
 //!
-//! [`BatchAlarm`] is the batch-level graceful degradation: given the
-//! [`Report`](crate::app::Report) of a batch where some records failed, it
-//! publishes one `WARNING` alarm saying how many failed and which.
+//! To summarise a whole batch's failures in one alarm, see
+//! [`BatchAlarm`](crate::app::BatchAlarm), next to the batch's
+//! [`Report`](crate::app::Report).
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};
@@ -48,7 +47,6 @@
 //! # }
 //! ```
 
-mod batch;
 mod future;
 mod layer;
 mod sink;
@@ -62,7 +60,6 @@ use crate::envelope::Envelope;
 use crate::error::{is_retryable, BoxError};
 use crate::layers::catch_panic::call_catching;
 
-pub use self::batch::BatchAlarm;
 pub use self::future::ResponseFuture;
 pub use self::layer::DeadLetterLayer;
 pub use self::sink::{DeadLetter, DeadLetterSink};

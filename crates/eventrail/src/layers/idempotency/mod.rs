@@ -33,7 +33,7 @@
 //! | what | what the layer does |
 //! |---|---|
 //! | the handler fails | the lock is deleted, the error returned: a retry can run |
-//! | the handler panics | the panic is caught and the lock deleted at once; the call fails with a permanent [`HandlerPanic`](crate::app::HandlerPanic), which the layers outside see (alarm, dead letter) |
+//! | the handler panics | the panic is caught and the lock deleted at once; the call fails with a permanent [`HandlerPanic`](crate::error::HandlerPanic), which the layers outside see (alarm, dead letter) |
 //! | the call is dropped midway (the app [cancels](crate::app::Cancelled) records at the deadline, an outer timeout) | the lock is deleted by a task spawned on the tokio runtime; if there is none, or the process is frozen first, the lock expires at the envelope's deadline |
 //! | the store fails taking the lock | [`OnStoreError::FailClosed`] (default): the record fails, retryable, the handler does not run; [`OnStoreError::FailOpen`]: the handler runs unprotected (`WARN`, [`unprotected_runs`](IdempotencyLayer::unprotected_runs)) |
 //! | the store fails storing the result after the handler succeeded | retried with backoff ([`complete_retry`](IdempotencyLayer::complete_retry)); if it still fails, logged at `ERROR` and counted ([`unrecorded_results`](IdempotencyLayer::unrecorded_results)), and the handler's success is returned |
@@ -106,7 +106,7 @@ use tokio::time::Instant;
 
 use tower_service::Service;
 
-use crate::app::MAX_PLAUSIBLE_DEADLINE;
+use crate::envelope::MAX_PLAUSIBLE_DEADLINE;
 use crate::envelope::{Envelope, Metadata};
 use crate::error::BoxError;
 use crate::layers::catch_panic::call_catching;
@@ -136,6 +136,7 @@ impl<S: Clone, E> Clone for Idempotent<S, E> {
 impl<S, E> Idempotent<S, E> {
     /// Wraps `inner` with the settings of `layer`.
     pub fn new(inner: S, layer: IdempotencyLayer<E>) -> Self {
+        crate::error::register::<IdempotencyError>();
         Self { inner, layer }
     }
 

@@ -20,7 +20,7 @@
 //! port says a retry can help, then surfaces as a [`TaskTokenError`] that
 //! still carries the handler's error. Envelopes without a token pass through.
 //! A panic of the wrapped service fails the task as a permanent
-//! [`HandlerPanic`](crate::app::HandlerPanic), so the task is not left
+//! [`HandlerPanic`](crate::error::HandlerPanic), so the task is not left
 //! waiting until its timeout.
 //!
 //! Put it outside the retry layer so only final failures are reported, and
@@ -108,6 +108,7 @@ pub struct TaskToken<S> {
 impl<S> TaskToken<S> {
     /// Wraps `inner` with the settings of `layer`.
     pub fn new(inner: S, layer: TaskTokenLayer) -> Self {
+        crate::error::register::<TaskTokenError>();
         Self { inner, layer }
     }
 

@@ -4,8 +4,8 @@ use tokio::time::Instant;
 use tower_layer::Layer;
 
 use super::Timeout;
-use crate::app::MAX_PLAUSIBLE_DEADLINE;
 use crate::envelope::Metadata;
+use crate::envelope::MAX_PLAUSIBLE_DEADLINE;
 
 /// Applies [`Timeout`] to a service. See the [module docs](super).
 #[derive(Clone, Copy, Debug)]

@@ -66,6 +66,7 @@ pub struct Timeout<S> {
 impl<S> Timeout<S> {
     /// Wraps `inner` with the limits of `layer`.
     pub fn new(inner: S, layer: TimeoutLayer) -> Self {
+        crate::error::register::<Elapsed>();
         Self { inner, layer }
     }
 

@@ -7,10 +7,13 @@
 //! - [`HandlerError`]: what handlers return to say it explicitly;
 //! - [`RecordError`]: bad input, no route, no handler — permanent; and a
 //!   record its factory returned no output for — retryable;
-//! - [`PortError`](crate::ports::PortError): failures of SNS, SES, S3, Step
-//!   Functions and idempotency stores, classified by the port;
-//! - errors of the middleware layers (a timeout is retryable, an idempotency
-//!   payload mismatch is not, ...).
+//! - [`PortError`]: failures of SNS, SES, S3, Step Functions and idempotency
+//!   stores, classified by the port;
+//! - [`HandlerPanic`]: a handler that panicked — permanent, a panic is a bug;
+//! - the errors of the bus, the app and the middleware layers (a timeout is
+//!   retryable, an idempotency payload mismatch is not, ...): each of those
+//!   components [`register`]s its error type when it is built, so this
+//!   module, at the bottom of the crate, knows none of them.
 //!
 //! An error no one classified is treated as **retryable**, as AWS itself does
 //! with a failed invocation. Return [`HandlerError::permanent`] for failures a
@@ -31,6 +34,12 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+
+mod panic;
+mod port;
+
+pub use self::panic::HandlerPanic;
+pub use self::port::PortError;
 
 /// A type-erased error, as used across `tower::Service` boundaries.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -136,8 +145,14 @@ fn classify_as<E: Classify + StdError + 'static>(e: &(dyn StdError + 'static)) -
 /// [`Classify`] for an example.
 pub fn register<E: Classify + StdError + 'static>() {
     let id = std::any::TypeId::of::<E>();
+    let known = |r: &[(std::any::TypeId, Classifier)]| r.iter().any(|(t, _)| *t == id);
+    // Components register their error types each time they are built: the
+    // common case is a read.
+    if known(&REGISTERED.read().unwrap_or_else(|e| e.into_inner())) {
+        return;
+    }
     let mut registered = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
-    if !registered.iter().any(|(t, _)| *t == id) {
+    if !known(&registered) {
         registered.push((id, classify_as::<E>));
     }
 }
@@ -154,17 +169,7 @@ fn classify_one(e: &(dyn StdError + 'static)) -> Option<Retry> {
             })*
         };
     }
-    known!(
-        RecordError,
-        crate::ports::PortError,
-        crate::bus::FanOutError,
-        crate::app::HandlerPanic,
-        crate::app::NotStarted,
-        crate::app::Cancelled,
-    );
-    if let Some(r) = crate::layers::classify_layer_error(e) {
-        return Some(r);
-    }
+    known!(RecordError, PortError, HandlerPanic);
     let registered = REGISTERED.read().unwrap_or_else(|e| e.into_inner());
     registered.iter().find_map(|(_, f)| f(e))
 }
@@ -220,7 +225,7 @@ impl HandlerError {
 
 /// An error that knows whether a retry can help keeps its classification, so
 /// handlers can use `?` on port calls
-/// ([`PortError`](crate::ports::PortError)) and on their own classified errors.
+/// ([`PortError`]) and on their own classified errors.
 impl<E: Classify + StdError + Send + Sync + 'static> From<E> for HandlerError {
     fn from(e: E) -> Self {
         Self {
@@ -436,7 +441,9 @@ mod tests {
         register::<Busy>();
         let bare: BoxError = Box::new(Busy);
         assert_eq!(classify(&*bare), Retry::Permanent);
-        assert_eq!(REGISTERED.read().unwrap().len(), 1);
+        let busy = std::any::TypeId::of::<Busy>();
+        let entries = REGISTERED.read().unwrap();
+        assert_eq!(entries.iter().filter(|(t, _)| *t == busy).count(), 1);
     }
 
     #[test]

@@ -1,8 +1,10 @@
+//! A batch's failures in one alarm: see [`BatchAlarm`].
+
 use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::app::{Report, Status};
+use super::{Report, Status};
 use crate::layers::alarm::{Alarm, AlarmService, Severity};
 use crate::layers::util::truncate_chars;
 use crate::ports::PortError;
@@ -25,7 +27,8 @@ use crate::ports::PortError;
 /// #     }
 /// # }
 /// use eventrail::app::{Invocation, SourceEvent};
-/// use eventrail::layers::{AlarmService, BatchAlarm};
+/// use eventrail::app::BatchAlarm;
+/// use eventrail::layers::AlarmService;
 /// use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
 ///
 /// #[derive(Debug, serde::Deserialize)]
