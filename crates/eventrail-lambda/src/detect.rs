@@ -30,7 +30,7 @@
 
 use eventrail::app::SourceEvent;
 use eventrail::source::{
-    dynamodb, eventbridge, kinesis, s3, sns, sqs, step_functions, PayloadError, RawEvent,
+    dynamodb, eventbridge, kafka, kinesis, s3, sns, sqs, step_functions, PayloadError, RawEvent,
 };
 use eventrail::Source;
 use serde::de::DeserializeOwned;
@@ -104,6 +104,13 @@ impl<'a> Detected<'a> {
                 let mut t = kinesis::KinesisEvent::default();
                 t.records = all(e);
                 SourceEvent::Kinesis(t)
+            }
+            Source::Kafka => {
+                // The batch's own fields, records regrouped from the raw ones.
+                let mut t: kafka::KafkaBatch =
+                    serde_json::from_str(e.payload()).unwrap_or_default();
+                t.records = all(e);
+                SourceEvent::Kafka(t)
             }
             Source::EventBridge => SourceEvent::EventBridge(
                 all::<eventbridge::EventBridgeEvent>(e).into_iter().next()?,

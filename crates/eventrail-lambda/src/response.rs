@@ -6,10 +6,11 @@
 //! |---|---|
 //! | SQS (standard and FIFO) | `{"batchItemFailures":[{"itemIdentifier": messageId}, ..]}`, exactly the failed records, in input order |
 //! | DynamoDB Streams, Kinesis | `{"batchItemFailures":[{"itemIdentifier": sequenceNumber}]}` with the **first** failed record only: the checkpoint the stream resumes from |
+//! | Kafka (MSK, self-managed) | `{"batchItemFailures":[{"itemIdentifier": {"partition": "orders-0", "offset": 42}}, ..]}`, every failed record, in input order (see [Kafka](#kafka)) |
 //! | Step Functions | the handler's output (the task result); a failure is an invocation error |
 //! | S3, SNS, EventBridge | `null`; if any record failed, an invocation error naming how many |
 //!
-//! An SQS or stream batch whose records all failed is still answered with
+//! An SQS, stream or Kafka batch whose records all failed is still answered with
 //! the list (never an invocation error, so Lambda's per-record accounting
 //! keeps working), and logged at ERROR. For a stream the list is the
 //! checkpoint alone in that case too: Lambda resumes from the lowest
@@ -26,6 +27,16 @@
 //! start records after the first failure of their stream, so reporting that
 //! record alone is exact. Records after it that did run (none, with the
 //! default ordering) are delivered again; idempotency covers them.
+//!
+//! ## Kafka
+//!
+//! Lambda names a Kafka record by its topic-partition (the key it groups
+//! the batch's records under) and its offset, the offset a number. The
+//! [`App`](eventrail::App) runs each partition in order and stops it at its
+//! first failure, so the records after it are failed too (not started) and
+//! reported with it. A malformed record whose topic, partition or offset
+//! cannot be read is reported with a `null` identifier, which Lambda answers
+//! by retrying the whole batch: nothing is lost.
 //!
 //! ```
 //! use eventrail::app::{Failure, RecordOutcome, Report, Status};
@@ -59,6 +70,19 @@ pub fn respond(report: &Report) -> Result<Value, InvokeError> {
         Source::Sqs => {
             log_all_failed(report, failed);
             Ok(batch_item_failures(report.failed_ids()))
+        }
+        Source::Kafka => {
+            log_all_failed(report, failed);
+            let items: Vec<Value> = report
+                .failed_ids()
+                .map(|id| match eventrail::source::kafka::item_identifier(id) {
+                    Some((partition, offset)) => json!({
+                        "itemIdentifier": {"partition": partition, "offset": offset}
+                    }),
+                    None => json!({ "itemIdentifier": null }),
+                })
+                .collect();
+            Ok(json!({ "batchItemFailures": items }))
         }
         Source::DynamoDb | Source::Kinesis => {
             log_all_failed(report, failed);

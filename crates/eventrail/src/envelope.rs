@@ -56,6 +56,12 @@ pub enum Source {
     Kinesis,
     /// Amazon EventBridge.
     EventBridge,
+    /// Apache Kafka: Amazon MSK or a self-managed cluster.
+    Kafka,
+    /// An Amazon S3 Batch Operations job invoking the function per task.
+    S3Batch,
+    /// An Amazon Data Firehose (Kinesis Data Firehose) transformation.
+    Firehose,
     /// A Step Functions task invoking the function.
     StepFunctions,
     /// Created by application code (tests, direct dispatch).
@@ -64,7 +70,7 @@ pub enum Source {
 
 impl Source {
     /// A short, stable name: `sqs`, `sns`, `s3`, `dynamodb`, `kinesis`,
-    /// `eventbridge`, `stepfunctions`, `direct`.
+    /// `eventbridge`, `kafka`, `s3batch`, `firehose`, `stepfunctions`, `direct`.
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Sqs => "sqs",
@@ -73,6 +79,9 @@ impl Source {
             Source::DynamoDb => "dynamodb",
             Source::Kinesis => "kinesis",
             Source::EventBridge => "eventbridge",
+            Source::Kafka => "kafka",
+            Source::S3Batch => "s3batch",
+            Source::Firehose => "firehose",
             Source::StepFunctions => "stepfunctions",
             Source::Direct => "direct",
         }

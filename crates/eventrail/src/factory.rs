@@ -64,9 +64,10 @@ use crate::envelope::{AnyEnvelope, Envelope, Metadata, Source};
 use crate::error::RecordError;
 use crate::router::RouteConflict;
 use crate::routes::RouteInfo;
+use crate::source::kafka::{KafkaBatch, KafkaRecord};
 use crate::source::{
-    self, dynamodb, eventbridge, kinesis, s3, sns, sqs, step_functions, Identity, MalformedRecord,
-    RawEvent,
+    self, dynamodb, eventbridge, kafka, kinesis, s3, sns, sqs, step_functions, Identity,
+    MalformedRecord, RawEvent,
 };
 
 pub use crate::source::step_functions::StepFunctionInput;
@@ -147,6 +148,15 @@ pub trait EventFactory: Send + Sync + fmt::Debug + 'static {
             .collect()
     }
 
+    /// Kafka records (Amazon MSK, self-managed Apache Kafka).
+    fn transform_kafka(&self, batch: KafkaBatch) -> Transformed {
+        batch
+            .records
+            .iter()
+            .map(|r| Record::kafka(r).unmatched())
+            .collect()
+    }
+
     /// The routes this factory knows, for [route listing](crate::routes) and
     /// for checking at build time that every routed event type has a handler.
     /// Hand-written factories may leave it empty.
@@ -185,6 +195,9 @@ impl<F: EventFactory + ?Sized> EventFactory for Arc<F> {
     }
     fn transform_kinesis(&self, event: KinesisEvent) -> Transformed {
         (**self).transform_kinesis(event)
+    }
+    fn transform_kafka(&self, batch: KafkaBatch) -> Transformed {
+        (**self).transform_kafka(batch)
     }
     fn routes(&self) -> Vec<RouteInfo> {
         (**self).routes()
@@ -252,6 +265,19 @@ pub fn transform_typed<F: EventFactory + ?Sized>(factory: &F, event: &RawEvent<'
                 factory.transform_kinesis(e)
             },
         ),
+        Source::Kafka => split(
+            source,
+            records,
+            |r: &KafkaRecord, ins| {
+                ins.push_with(|t| kafka::write_record_id(r, t), Some(&kafka::order_key(r)))
+            },
+            |v| {
+                // The batch's own fields, without its records (already split).
+                let mut batch = kafka_envelope(event.payload());
+                batch.records = v;
+                factory.transform_kafka(batch)
+            },
+        ),
         Source::EventBridge => split(
             source,
             records,
@@ -279,6 +305,25 @@ pub fn transform_typed<F: EventFactory + ?Sized>(factory: &F, event: &RawEvent<'
             .map(|_| Record::new("", source).unmatched())
             .collect(),
     }
+}
+
+/// The fields of a Kafka batch around its records, read from the payload
+/// (records skipped).
+fn kafka_envelope(payload: &str) -> KafkaBatch {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Envelope {
+        event_source: Option<String>,
+        event_source_arn: Option<String>,
+        bootstrap_servers: Option<String>,
+    }
+    let mut batch = KafkaBatch::default();
+    if let Ok(e) = serde_json::from_str::<Envelope>(payload) {
+        batch.event_source = e.event_source;
+        batch.event_source_arn = e.event_source_arn;
+        batch.bootstrap_servers = e.bootstrap_servers;
+    }
+    batch
 }
 
 /// Decodes every record on its own, transforms the good ones together
@@ -375,6 +420,11 @@ impl Record {
     /// A Kinesis record: see [`source::kinesis`].
     pub fn kinesis(r: &KinesisEventRecord) -> Self {
         Self::from_identity(source::kinesis::identity(r))
+    }
+
+    /// A Kafka record: see [`source::kafka`].
+    pub fn kafka(r: &KafkaRecord) -> Self {
+        Self::from_identity(source::kafka::identity(r))
     }
 
     /// An EventBridge event: see [`source::eventbridge`].

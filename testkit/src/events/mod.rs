@@ -16,6 +16,7 @@
 //! | [`dynamodb`] | [`insert`](dynamodb::insert), [`modify`](dynamodb::modify), [`remove`](dynamodb::remove), [`batch`](dynamodb::batch) |
 //! | [`step_functions`] | [`task`](step_functions::task), [`input`](step_functions::input) |
 //! | [`eventbridge`] | [`event`](eventbridge::event) |
+//! | [`kafka`] | [`record`](kafka::record), [`batch`](kafka::batch) (MSK or self-managed) |
 //! | [`lambda`] | [`context`](lambda::context): request id and deadline |
 //!
 //! ```
@@ -32,6 +33,7 @@
 
 pub mod dynamodb;
 pub mod eventbridge;
+pub mod kafka;
 pub mod lambda;
 pub mod s3;
 pub mod sns;

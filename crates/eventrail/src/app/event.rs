@@ -19,6 +19,8 @@ pub enum SourceEvent {
     Kinesis(KinesisEvent),
     /// An EventBridge event.
     EventBridge(EventBridgeEvent),
+    /// A Kafka batch (Amazon MSK, self-managed Apache Kafka).
+    Kafka(KafkaBatch),
     /// A Step Functions task input.
     StepFunction(StepFunctionInput),
 }
@@ -33,6 +35,7 @@ impl SourceEvent {
             SourceEvent::DynamoDb(_) => Source::DynamoDb,
             SourceEvent::Kinesis(_) => Source::Kinesis,
             SourceEvent::EventBridge(_) => Source::EventBridge,
+            SourceEvent::Kafka(_) => Source::Kafka,
             SourceEvent::StepFunction(_) => Source::StepFunctions,
         }
     }
@@ -81,6 +84,13 @@ impl SourceEvent {
                 let mut out = InputRecords::with_capacity(e.records.len());
                 for r in &e.records {
                     out.push(kinesis::record_id(r), Some(kinesis::order_key(r)));
+                }
+                out
+            }
+            SourceEvent::Kafka(b) => {
+                let mut out = InputRecords::with_capacity(b.records.len());
+                for r in &b.records {
+                    out.push_with(|t| kafka::write_record_id(r, t), Some(&kafka::order_key(r)));
                 }
                 out
             }

@@ -75,6 +75,7 @@ use crate::error::{classify, BoxError, Classify, RecordError, Retry};
 use crate::factory::{one_per_record, EventFactory, InputRecords, Routed, StepFunctionInput};
 use crate::router::RouteConflict;
 use crate::routes::{short_type_name, RouteRow, RouteTable};
+use crate::source::kafka::{self, KafkaBatch};
 use crate::source::{dynamodb, eventbridge, kinesis, s3, sns, sqs, step_functions, RawEvent};
 
 mod error;
@@ -303,6 +304,7 @@ impl App {
             SourceEvent::DynamoDb(e) => f.transform_dynamodb_stream(e),
             SourceEvent::Kinesis(e) => f.transform_kinesis(e),
             SourceEvent::EventBridge(e) => f.transform_eventbridge(e),
+            SourceEvent::Kafka(b) => f.transform_kafka(b),
             SourceEvent::StepFunction(e) => f.transform_step_function(e),
         }
         .into_vec();

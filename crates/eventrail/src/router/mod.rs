@@ -7,6 +7,7 @@
 //! | DynamoDB Streams | prefix of the partition key | [`DataChange<T>`] |
 //! | Step Functions | the input's `type` field | `payload` (or the input) into `E` |
 //! | EventBridge | `source` and `detail-type` | `detail` into `E` |
+//! | Kafka (MSK, self-managed) | topic and/or a top-level field of the JSON value | [`KafkaMessage<T>`](crate::source::kafka::KafkaMessage) |
 //!
 //! Routes of one source are tried in the order they were added; the first that
 //! matches wins. SQS messages that carry an SNS notification (SNS → SQS) are
@@ -68,6 +69,10 @@ use crate::s3::S3Object;
 use crate::source::{sqs, MalformedRecord, RawEvent};
 
 use crate::json::{probe, raw_str};
+
+mod kafka;
+
+pub use self::kafka::KafkaRouteBuilder;
 
 type BuildFrom<I> = Box<dyn Fn(&I, &Metadata) -> Result<AnyEnvelope, RecordError> + Send + Sync>;
 
@@ -206,6 +211,7 @@ pub struct Router {
     dynamodb: Vec<DynamoRoute>,
     sfn: Vec<SfnRoute>,
     eventbridge: Vec<EventBridgeRoute>,
+    kafka: Vec<kafka::KafkaRoute>,
     fallback: Option<Arc<dyn EventFactory>>,
 }
 
@@ -365,6 +371,7 @@ impl Router {
             |r| &r.info,
         )?;
         pairs(&self.sfn, |e, l| e.value == l.value, |r| &r.info)?;
+        pairs(&self.kafka, |e, l| l.shadowed_by(e), |r| &r.info)?;
         pairs(
             &self.eventbridge,
             |e, l| {
@@ -682,6 +689,10 @@ impl EventFactory for Router {
         out
     }
 
+    fn transform_kafka(&self, batch: crate::source::kafka::KafkaBatch) -> Transformed {
+        self.route_kafka(batch)
+    }
+
     fn routes(&self) -> Vec<RouteInfo> {
         let mut v: Vec<RouteInfo> = Vec::new();
         v.extend(self.s3.iter().map(|r| r.info.clone()));
@@ -691,6 +702,7 @@ impl EventFactory for Router {
         v.extend(self.dynamodb.iter().map(|r| r.info.clone()));
         v.extend(self.sfn.iter().map(|r| r.info.clone()));
         v.extend(self.eventbridge.iter().map(|r| r.info.clone()));
+        v.extend(self.kafka.iter().map(|r| r.info.clone()));
         if let Some(f) = &self.fallback {
             v.extend(f.routes());
         }

@@ -15,6 +15,7 @@
 //! | `Records` with `eventSource` `aws:s3` (or records with `s3`) | S3 |
 //! | `Records` with `eventSource` `aws:dynamodb` (or records with `dynamodb`) | DynamoDB Streams |
 //! | `Records` with `eventSource` `aws:kinesis` (or records with `kinesis`) | Kinesis |
+//! | `records` grouped by topic-partition, `eventSource` `aws:kafka` or `SelfManagedKafka` | Kafka (MSK, self-managed) |
 //! | an object with `source` and `detail-type` | EventBridge |
 //! | an object with a string `type` or a `taskToken` | Step Functions task input |
 //!
@@ -42,6 +43,7 @@
 
 pub mod dynamodb;
 pub mod eventbridge;
+pub mod kafka;
 pub mod kinesis;
 pub mod s3;
 pub mod sns;
@@ -176,6 +178,7 @@ impl std::error::Error for PayloadError {
 pub struct RawEvent<'a> {
     source: Source,
     records: Vec<&'a RawValue>,
+    payload: &'a str,
 }
 
 impl<'a> RawEvent<'a> {
@@ -215,12 +218,24 @@ impl<'a> RawEvent<'a> {
                     .iter()
                     .find_map(|r| record_kind(r.get()))
                     .ok_or_else(|| unknown(describe_records(&records)))?;
-                return Ok(Self { source, records });
+                return Ok(Self {
+                    source,
+                    records,
+                    payload: text,
+                });
             }
             Some(RecordsField::Other(seen)) => {
                 return Err(unknown(format!("an object whose `Records` is {seen}")))
             }
             None => {}
+        }
+        if let Some(batch) = keys.batch_envelope() {
+            let (source, records) = batch.map_err(unknown)?;
+            return Ok(Self {
+                source,
+                records,
+                payload: text,
+            });
         }
         let source = if keys.eventbridge() {
             Source::EventBridge
@@ -233,7 +248,15 @@ impl<'a> RawEvent<'a> {
         Ok(Self {
             source,
             records: vec![whole],
+            payload: text,
         })
+    }
+
+    /// The whole payload, as received: where sources whose response echoes
+    /// the invocation (S3 Batch Operations) or whose records need the batch's
+    /// own fields read them.
+    pub fn payload(&self) -> &'a str {
+        self.payload
     }
 
     /// The source.
@@ -273,6 +296,7 @@ impl<'a> RawEvent<'a> {
                     Source::DynamoDb => check::<dynamodb::DynamoDbRecord>(r),
                     Source::Kinesis => check::<kinesis::KinesisEventRecord>(r),
                     Source::EventBridge => check::<eventbridge::EventBridgeEvent>(r),
+                    Source::Kafka => check::<kafka::KafkaRecord>(r),
                     _ => None,
                 }?;
                 Some(MalformedRecord::new(self.source, i, r, reason))
@@ -364,6 +388,7 @@ fn identify_raw(source: Source, raw: &str) -> Identity {
         Source::DynamoDb => dynamodb::identify_raw(raw),
         Source::Kinesis => kinesis::identify_raw(raw),
         Source::EventBridge => eventbridge::identify_raw(raw),
+        Source::Kafka => kafka::identify_raw(raw),
         other => Identity::new("", other),
     }
 }
@@ -430,10 +455,26 @@ struct TopKeys<'a> {
     source: bool,
     string_type: bool,
     task_token: bool,
+    /// A top-level `eventSource` string (Kafka batches).
+    event_source: Option<Cow<'a, str>>,
+    /// A top-level `records` (Kafka, Firehose).
+    lower_records: Option<&'a RawValue>,
 }
 
-impl TopKeys<'_> {
+impl<'a> TopKeys<'a> {
     const SHOWN: usize = 8;
+
+    /// The source and records of a batch whose records are not under
+    /// `Records` (Kafka), if the keys are of one; `Err` says why the records
+    /// could not be split.
+    fn batch_envelope(&self) -> Option<Result<(Source, Vec<&'a RawValue>), String>> {
+        if let (Some(es), Some(records)) = (&self.event_source, self.lower_records) {
+            if kafka::is_event_source(es) {
+                return Some(kafka::split_records(records).map(|r| (Source::Kafka, r)));
+            }
+        }
+        None
+    }
 
     fn eventbridge(&self) -> bool {
         self.detail_type && self.source
@@ -485,6 +526,11 @@ impl<'de> Visitor<'de> for TopSeed {
             match key.as_ref() {
                 "Records" => records = Some(map.next_value_seed(RecordsSeed)?),
                 "type" => keys.string_type = map.next_value::<&RawValue>()?.get().starts_with('"'),
+                "records" => keys.lower_records = Some(map.next_value::<&'de RawValue>()?),
+                "eventSource" => {
+                    let v = map.next_value::<&'de RawValue>()?;
+                    keys.event_source = raw_str(v);
+                }
                 other => {
                     match other {
                         "detail-type" => keys.detail_type = true,

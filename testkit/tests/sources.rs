@@ -1,0 +1,63 @@
+//! The Kafka, S3 Batch Operations and Firehose builders and the harness on
+//! them.
+
+use eventrail::source::kafka::KafkaMessage;
+use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
+use eventrail_testkit::{kafka, TestApp, TestEvent};
+
+#[derive(Debug, serde::Deserialize)]
+struct Order {
+    id: u32,
+}
+
+#[test]
+fn kafka_builder_round_trips_through_the_typed_batch() {
+    let batch = kafka::batch([
+        kafka::record("orders", 0, 1, r#"{"id":1}"#)
+            .key("k")
+            .header("tenant", "acme"),
+        kafka::record("orders", 1, 9, "").tombstone(),
+    ])
+    .self_managed();
+    let json = batch.to_json();
+    assert_eq!(json["eventSource"], "SelfManagedKafka");
+    assert!(json.get("eventSourceArn").is_none());
+    let typed = batch.typed();
+    assert_eq!(typed.records[0].header("tenant"), Some(&b"acme"[..]));
+    assert_eq!(typed.records[0].key_bytes().unwrap(), Some(b"k".to_vec()));
+    assert_eq!(typed.records[1].value, None);
+    // The batch the builder makes is what the adapter detects.
+    let bytes = batch.to_bytes();
+    let detected = eventrail_lambda::detect(&bytes).unwrap();
+    assert_eq!(detected.source(), eventrail::Source::Kafka);
+    assert_eq!(detected.records(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_harness_names_kafka_failures_by_record_id() {
+    let app = TestApp::new(|_| {
+        let bus = Bus::builder()
+            .on(handler_fn(|m: Envelope<KafkaMessage<Order>>| async move {
+                if m.id == 2 {
+                    return Err(HandlerError::permanent("no"));
+                }
+                Ok::<_, HandlerError>(())
+            }))
+            .build();
+        App::builder(Router::new().kafka().topic("orders").to::<Order>(), bus)
+    });
+    let out = app
+        .send(kafka::batch([
+            kafka::record("orders", 0, 1, r#"{"id":1}"#),
+            kafka::record("orders", 0, 2, r#"{"id":2}"#),
+            kafka::record("orders", 0, 3, r#"{"id":3}"#),
+            kafka::record("audit", 0, 1, r#"{"id":4}"#),
+        ]))
+        .await;
+    assert_eq!(out.done(), ["orders-0@1"]);
+    // Groups come in topic-partition order (a JSON object's keys, sorted).
+    assert_eq!(
+        out.batch_item_failures(),
+        ["audit-0@1", "orders-0@2", "orders-0@3"]
+    );
+}
