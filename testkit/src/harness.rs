@@ -291,8 +291,8 @@ impl TestApp {
     }
 
     async fn finish(&self, detected: eventrail_lambda::Detected<'_>, inv: &Invocation) -> Outcome {
-        let report = eventrail_lambda::process(&self.app, detected, inv).await;
-        let response = eventrail_lambda::respond(&report);
+        let report = self.app.process_raw(detected.raw(), inv).await;
+        let response = eventrail_lambda::respond_to(&report, detected.raw());
         Outcome { report, response }
     }
 }

@@ -82,5 +82,7 @@ pub mod mocks;
 #[cfg(feature = "proptest")]
 pub mod strategies;
 
-pub use events::{dynamodb, eventbridge, kafka, lambda, s3, sns, sqs, step_functions, TestEvent};
+pub use events::{
+    dynamodb, eventbridge, kafka, lambda, s3, s3_batch, sns, sqs, step_functions, TestEvent,
+};
 pub use harness::{run_paused, test_epoch, Fakes, Outcome, TestApp};

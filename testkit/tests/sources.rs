@@ -2,8 +2,9 @@
 //! them.
 
 use eventrail::source::kafka::KafkaMessage;
+use eventrail::source::s3_batch::S3BatchTask;
 use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
-use eventrail_testkit::{kafka, TestApp, TestEvent};
+use eventrail_testkit::{kafka, s3_batch, TestApp, TestEvent};
 
 #[derive(Debug, serde::Deserialize)]
 struct Order {
@@ -60,4 +61,49 @@ async fn the_harness_names_kafka_failures_by_record_id() {
         out.batch_item_failures(),
         ["audit-0@1", "orders-0@2", "orders-0@3"]
     );
+}
+
+#[test]
+fn s3_batch_builder_round_trips_both_schemas() {
+    let v1 = s3_batch::invocation([s3_batch::task("media", "a b.mov").version("7")]);
+    let typed = v1.typed();
+    let task = typed.task(&typed.tasks[0]).unwrap();
+    assert_eq!(
+        (task.bucket.as_str(), task.key.as_str()),
+        ("media", "a b.mov")
+    );
+    assert_eq!(task.version_id.as_deref(), Some("7"));
+    let v2 = s3_batch::invocation([s3_batch::task("media", "b.mov")]).user_argument("k", "v");
+    let typed = v2.typed();
+    assert_eq!(typed.invocation_schema_version, "2.0");
+    assert_eq!(
+        typed.task(&typed.tasks[0]).unwrap().user_arguments["k"],
+        "v"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_harness_answers_s3_batch_with_one_result_per_task() {
+    let app = TestApp::new(|_| {
+        let bus = Bus::builder()
+            .on(handler_fn(|t: Envelope<S3BatchTask>| async move {
+                if t.key.ends_with(".tmp") {
+                    return Err(HandlerError::retryable("locked"));
+                }
+                Ok::<_, HandlerError>(format!("archived {}", t.key))
+            }))
+            .build();
+        App::builder(Router::new().s3_batch().to::<S3BatchTask>(), bus)
+    });
+    let out = app
+        .send(s3_batch::invocation([
+            s3_batch::task("docs", "a.pdf").id("t-1"),
+            s3_batch::task("docs", "b.tmp").id("t-2"),
+        ]))
+        .await;
+    let results = &out.response().unwrap()["results"];
+    assert_eq!(results[0]["resultCode"], "Succeeded");
+    assert_eq!(results[0]["resultString"], "archived a.pdf");
+    assert_eq!(results[1]["resultCode"], "TemporaryFailure");
+    assert_eq!(out.failed(), ["t-2"]);
 }

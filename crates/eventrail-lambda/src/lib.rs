@@ -89,7 +89,7 @@ mod runtime;
 pub use detect::{detect, Detected, MalformedRecord};
 pub use error::InvokeError;
 pub use invoke::{invoke, invoke_value, process, Summary};
-pub use response::respond;
+pub use response::{respond, respond_to};
 pub use runtime::run;
 
 /// Re-exported so that binaries use the same runtime as this crate.

@@ -7,6 +7,7 @@
 //! | SQS (standard and FIFO) | `{"batchItemFailures":[{"itemIdentifier": messageId}, ..]}`, exactly the failed records, in input order |
 //! | DynamoDB Streams, Kinesis | `{"batchItemFailures":[{"itemIdentifier": sequenceNumber}]}` with the **first** failed record only: the checkpoint the stream resumes from |
 //! | Kafka (MSK, self-managed) | `{"batchItemFailures":[{"itemIdentifier": {"partition": "orders-0", "offset": 42}}, ..]}`, every failed record, in input order (see [Kafka](#kafka)) |
+//! | S3 Batch Operations | one result per task: `Succeeded`, `TemporaryFailure` (retryable failure) or `PermanentFailure`, with `invocationId` and `invocationSchemaVersion` echoed (see [S3 Batch Operations](#s3-batch-operations)) |
 //! | Step Functions | the handler's output (the task result); a failure is an invocation error |
 //! | S3, SNS, EventBridge | `null`; if any record failed, an invocation error naming how many |
 //!
@@ -27,6 +28,22 @@
 //! start records after the first failure of their stream, so reporting that
 //! record alone is exact. Records after it that did run (none, with the
 //! default ordering) are delivered again; idempotency covers them.
+//!
+//! Sources whose response echoes the payload (S3 Batch Operations) are
+//! answered by [`respond_to`], which takes the payload too; [`invoke`](crate::invoke())
+//! calls it. [`respond`] answers them with [`InvokeError::NeedsPayload`].
+//!
+//! ## S3 Batch Operations
+//!
+//! Every task gets a result. A task done is `Succeeded`, its `resultString`
+//! the handler's output (a JSON string as is, other JSON as text, nothing
+//! for `null`); a failed one is `TemporaryFailure` when a retry can help (S3
+//! tries the task again before the job completes) and `PermanentFailure`
+//! otherwise, its `resultString` the error. Result strings are cut to
+//! [`RESULT_STRING_MAX_BYTES`](eventrail::source::s3_batch::RESULT_STRING_MAX_BYTES).
+//! `treatMissingKeysAs` is `PermanentFailure`: a task S3 finds no result
+//! for (a malformed task without a readable `taskId`) fails instead of
+//! passing unseen.
 //!
 //! ## Kafka
 //!
@@ -57,13 +74,28 @@
 //! ```
 
 use eventrail::app::{RecordOutcome, Report, Status};
+use eventrail::source::s3_batch::{self, ResultCode};
+use eventrail::source::RawEvent;
 use eventrail::Source;
 use serde_json::{json, Value};
 
 use crate::error::InvokeError;
 
 /// Builds the Lambda response for a report. See the [module docs](self).
+///
+/// Sources whose response echoes the payload (S3 Batch Operations) fail
+/// with [`InvokeError::NeedsPayload`]: use [`respond_to`].
 pub fn respond(report: &Report) -> Result<Value, InvokeError> {
+    respond_inner(report, None)
+}
+
+/// Builds the Lambda response for a report of `event`'s records, reading
+/// from the payload what the response echoes. See the [module docs](self).
+pub fn respond_to(report: &Report, event: &RawEvent<'_>) -> Result<Value, InvokeError> {
+    respond_inner(report, Some(event))
+}
+
+fn respond_inner(report: &Report, event: Option<&RawEvent<'_>>) -> Result<Value, InvokeError> {
     let total = report.outcomes.len();
     let failed = report.failed();
     match report.source {
@@ -88,6 +120,12 @@ pub fn respond(report: &Report) -> Result<Value, InvokeError> {
             log_all_failed(report, failed);
             let checkpoint = report.failed_ids().next();
             Ok(batch_item_failures(checkpoint))
+        }
+        Source::S3Batch => {
+            let event = event.ok_or(InvokeError::NeedsPayload {
+                event_source: Source::S3Batch,
+            })?;
+            Ok(s3_batch_response(report, event))
         }
         Source::StepFunctions => match report.outcomes.first().map(|o| &o.status) {
             Some(Status::Done(output)) => Ok(output.clone()),
@@ -115,6 +153,50 @@ pub fn respond(report: &Report) -> Result<Value, InvokeError> {
                 first,
             })
         }
+    }
+}
+
+fn s3_batch_response(report: &Report, event: &RawEvent<'_>) -> Value {
+    let invocation = s3_batch::envelope(event.payload());
+    let results: Vec<Value> = report
+        .outcomes
+        .iter()
+        .map(|o| {
+            let (code, text) = match &o.status {
+                Status::Done(output) => (ResultCode::Succeeded, output_text(output)),
+                Status::Acknowledged => (
+                    ResultCode::Succeeded,
+                    "no route matched; acknowledged".to_owned(),
+                ),
+                Status::Failed(f) if f.retry.is_retryable() => {
+                    (ResultCode::TemporaryFailure, f.error.to_string())
+                }
+                Status::Failed(f) => (ResultCode::PermanentFailure, f.error.to_string()),
+                // `Status` may grow; anything new is not known to be done.
+                _ => (ResultCode::TemporaryFailure, String::new()),
+            };
+            json!({
+                "taskId": o.record_id(),
+                "resultCode": code.as_str(),
+                "resultString": s3_batch::result_string(&text),
+            })
+        })
+        .collect();
+    json!({
+        "invocationSchemaVersion": invocation.invocation_schema_version,
+        "treatMissingKeysAs": ResultCode::PermanentFailure.as_str(),
+        "invocationId": invocation.invocation_id,
+        "results": results,
+    })
+}
+
+/// A handler's output as text: a JSON string as is, `null` as nothing,
+/// other JSON as JSON text.
+fn output_text(output: &Value) -> String {
+    match output {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -131,3 +131,135 @@ async fn a_malformed_kafka_record_fails_alone_and_an_unidentifiable_one_fails_th
     );
     assert_eq!(seen.lock().unwrap().clone(), ["o-9:-:orders-1@9"]);
 }
+
+fn s3_batch_app() -> (App, Seen) {
+    use eventrail::source::s3_batch::S3BatchTask;
+    let seen: Seen = Arc::default();
+    let log = Arc::clone(&seen);
+    let bus = Bus::builder()
+        .on(handler_fn(move |t: Envelope<S3BatchTask>| {
+            let log = Arc::clone(&log);
+            async move {
+                log.lock().unwrap().push(format!("{}/{}", t.bucket, t.key));
+                match t.key.as_str() {
+                    "videos/busy.mov" => Err(HandlerError::retryable("transcoder busy")),
+                    "videos/corrupt.mov" => Err(HandlerError::permanent("not a video")),
+                    _ => Ok(format!(
+                        "transcoded to {}",
+                        t.user_arguments
+                            .get("preset")
+                            .map_or("720p", String::as_str)
+                    )),
+                }
+            }
+        }))
+        .build();
+    let router = Router::new()
+        .s3_batch()
+        .prefix("videos/")
+        .to::<S3BatchTask>();
+    (App::builder(router, bus).build().unwrap(), seen)
+}
+
+#[tokio::test]
+async fn s3_batch_schema_2_answers_one_result_per_task_with_the_invocation_echoed() {
+    let (app, seen) = s3_batch_app();
+    let resp = invoke(
+        &app,
+        include_bytes!("fixtures/s3_batch_v2.json"),
+        Invocation::new("t"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        resp,
+        json!({
+            "invocationSchemaVersion": "2.0",
+            "treatMissingKeysAs": "PermanentFailure",
+            "invocationId": "aW52b2NhdGlvbi0yMDI2LTAxLTAxLTAwMDE",
+            "results": [
+                {"taskId": "dGFzay0xMDAx", "resultCode": "Succeeded", "resultString": "transcoded to 1080p"},
+                {"taskId": "dGFzay0xMDAy", "resultCode": "TemporaryFailure", "resultString": "transcoder busy"},
+                {"taskId": "dGFzay0xMDAz", "resultCode": "PermanentFailure", "resultString": "not a video"},
+            ]
+        })
+    );
+    assert_eq!(seen.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn s3_batch_schema_1_decodes_the_key_and_reads_the_bucket_from_its_arn() {
+    let (app, seen) = s3_batch_app();
+    let resp = invoke(
+        &app,
+        include_bytes!("fixtures/s3_batch_v1.json"),
+        Invocation::new("t"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp["invocationSchemaVersion"], "1.0");
+    assert_eq!(
+        resp["invocationId"],
+        "YXNkZmxramFzZGZsa2phc2RmbGtqYXNkZmxrag"
+    );
+    assert_eq!(
+        resp["results"],
+        json!([{"taskId": "dGFzay0wMDAx", "resultCode": "Succeeded", "resultString": "transcoded to 720p"}])
+    );
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        ["media-archive/videos/2026/launch day(1).mov"]
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_or_unrouted_s3_batch_task_fails_permanently_alone() {
+    let (app, seen) = s3_batch_app();
+    let payload = json!({
+        "invocationSchemaVersion": "1.0",
+        "invocationId": "inv-3",
+        "job": {"id": "j"},
+        "tasks": [
+            {"taskId": "t-1", "s3Key": 42, "s3VersionId": null, "s3BucketArn": "arn:aws:s3:::b"},
+            {"taskId": "t-2", "s3Key": "bad%zzkey", "s3VersionId": null, "s3BucketArn": "arn:aws:s3:::b"},
+            {"taskId": "t-3", "s3Key": "photos/a.jpg", "s3VersionId": null, "s3BucketArn": "arn:aws:s3:::b"},
+        ]
+    });
+    let resp = eventrail_lambda::invoke_value(&app, payload, Invocation::new("t"))
+        .await
+        .unwrap();
+    let codes: Vec<(&str, &str)> = resp["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["taskId"].as_str().unwrap(),
+                r["resultCode"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("t-1", "PermanentFailure"),
+            ("t-2", "PermanentFailure"),
+            ("t-3", "PermanentFailure")
+        ]
+    );
+    assert!(resp["results"][2]["resultString"]
+        .as_str()
+        .unwrap()
+        .contains("no route matched"));
+    assert!(seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn respond_without_the_payload_names_what_s3_batch_needs() {
+    let (app, _) = s3_batch_app();
+    let detected = eventrail_lambda::detect(include_bytes!("fixtures/s3_batch_v1.json")).unwrap();
+    let report = app.process_raw(detected.raw(), &Invocation::new("t")).await;
+    let err = eventrail_lambda::respond(&report).unwrap_err();
+    assert_eq!(err.error_type(), "Eventrail.NeedsPayload");
+    assert!(eventrail_lambda::respond_to(&report, detected.raw()).is_ok());
+}

@@ -65,6 +65,7 @@ use crate::error::RecordError;
 use crate::router::RouteConflict;
 use crate::routes::RouteInfo;
 use crate::source::kafka::{KafkaBatch, KafkaRecord};
+use crate::source::s3_batch::{self, S3BatchEvent, S3BatchTaskRecord};
 use crate::source::{
     self, dynamodb, eventbridge, kafka, kinesis, s3, sns, sqs, step_functions, Identity,
     MalformedRecord, RawEvent,
@@ -157,6 +158,15 @@ pub trait EventFactory: Send + Sync + fmt::Debug + 'static {
             .collect()
     }
 
+    /// An S3 Batch Operations invocation's tasks.
+    fn transform_s3_batch(&self, event: S3BatchEvent) -> Transformed {
+        event
+            .tasks
+            .iter()
+            .map(|t| Record::s3_batch(t).unmatched())
+            .collect()
+    }
+
     /// The routes this factory knows, for [route listing](crate::routes) and
     /// for checking at build time that every routed event type has a handler.
     /// Hand-written factories may leave it empty.
@@ -198,6 +208,9 @@ impl<F: EventFactory + ?Sized> EventFactory for Arc<F> {
     }
     fn transform_kafka(&self, batch: KafkaBatch) -> Transformed {
         (**self).transform_kafka(batch)
+    }
+    fn transform_s3_batch(&self, event: S3BatchEvent) -> Transformed {
+        (**self).transform_s3_batch(event)
     }
     fn routes(&self) -> Vec<RouteInfo> {
         (**self).routes()
@@ -276,6 +289,16 @@ pub fn transform_typed<F: EventFactory + ?Sized>(factory: &F, event: &RawEvent<'
                 let mut batch = kafka_envelope(event.payload());
                 batch.records = v;
                 factory.transform_kafka(batch)
+            },
+        ),
+        Source::S3Batch => split(
+            source,
+            records,
+            |t: &S3BatchTaskRecord, ins| ins.push(s3_batch::record_id(t), None),
+            |v| {
+                let mut event = s3_batch::envelope(event.payload());
+                event.tasks = v;
+                factory.transform_s3_batch(event)
             },
         ),
         Source::EventBridge => split(
@@ -425,6 +448,11 @@ impl Record {
     /// A Kafka record: see [`source::kafka`].
     pub fn kafka(r: &KafkaRecord) -> Self {
         Self::from_identity(source::kafka::identity(r))
+    }
+
+    /// An S3 Batch Operations task: see [`source::s3_batch`].
+    pub fn s3_batch(t: &S3BatchTaskRecord) -> Self {
+        Self::from_identity(source::s3_batch::identity(t))
     }
 
     /// An EventBridge event: see [`source::eventbridge`].

@@ -113,3 +113,84 @@ fn a_kafka_batch_whose_records_are_not_grouped_is_not_a_source() {
         "{err}"
     );
 }
+
+const S3_BATCH: &str = r#"{
+    "invocationSchemaVersion": "2.0",
+    "invocationId": "aW52LTAwMDE",
+    "job": {"id": "9a8b7c6d-0000-4000-8000-000000000001", "userArguments": {"tier": "GLACIER"}},
+    "tasks": [
+        {"taskId": "dGFzay0x", "s3Key": "logs/2026/01/app.log.gz", "s3VersionId": null, "s3Bucket": "logs"},
+        {"taskId": "dGFzay0y", "s3Key": "tmp/scratch.bin", "s3VersionId": null, "s3Bucket": "logs"}
+    ]
+}"#;
+
+#[derive(Debug)]
+struct Archive(eventrail::source::s3_batch::S3BatchTask);
+
+impl From<eventrail::source::s3_batch::S3BatchTask> for Archive {
+    fn from(t: eventrail::source::s3_batch::S3BatchTask) -> Self {
+        Self(t)
+    }
+}
+
+fn s3_batch_app() -> App {
+    let bus = Bus::builder()
+        .on(handler_fn(|a: Envelope<Archive>| async move {
+            Ok::<_, HandlerError>(format!(
+                "{} to {}",
+                a.event().0.key,
+                a.event().0.user_arguments["tier"]
+            ))
+        }))
+        .build();
+    let router = Router::new()
+        .s3_batch()
+        .prefix("logs/")
+        .suffix(".gz")
+        .to::<Archive>();
+    App::builder(router, bus).build().unwrap()
+}
+
+#[test]
+fn s3_batch_routes_are_listed_and_checked() {
+    let table = s3_batch_app().routes().to_string();
+    assert!(table.contains("s3batch"), "{table}");
+    assert!(table.contains(r#"prefix "logs/" suffix ".gz""#), "{table}");
+    let err = Router::new()
+        .s3_batch()
+        .prefix("logs/")
+        .to::<Archive>()
+        .s3_batch()
+        .prefix("logs/2026/")
+        .to::<Archive>()
+        .check()
+        .unwrap_err();
+    assert_eq!(err.source, Source::S3Batch);
+}
+
+#[tokio::test]
+async fn s3_batch_tasks_route_on_the_raw_and_the_typed_path() {
+    let app = s3_batch_app();
+    let raw = RawEvent::parse(S3_BATCH.as_bytes()).unwrap();
+    assert_eq!((raw.source(), raw.len()), (Source::S3Batch, 2));
+    let report = app.process_raw(&raw, &Invocation::default()).await;
+    assert_eq!(report.failed_ids().collect::<Vec<_>>(), ["dGFzay0y"]);
+    match &report.outcomes[0].status {
+        eventrail::app::Status::Done(out) => assert_eq!(out, "logs/2026/01/app.log.gz to GLACIER"),
+        other => panic!("{other:?}"),
+    }
+    let typed: eventrail::source::s3_batch::S3BatchEvent = serde_json::from_str(S3_BATCH).unwrap();
+    let report = app
+        .process(SourceEvent::S3Batch(typed), &Invocation::default())
+        .await;
+    assert_eq!(report.failed_ids().collect::<Vec<_>>(), ["dGFzay0y"]);
+}
+
+#[test]
+fn an_s3_batch_invocation_whose_tasks_are_not_a_list_is_not_a_source() {
+    let err = RawEvent::parse(br#"{"invocationSchemaVersion": "1.0", "tasks": {}}"#).unwrap_err();
+    assert!(
+        err.to_string().contains("`tasks` is an empty JSON object"),
+        "{err}"
+    );
+}

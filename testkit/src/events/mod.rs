@@ -17,6 +17,7 @@
 //! | [`step_functions`] | [`task`](step_functions::task), [`input`](step_functions::input) |
 //! | [`eventbridge`] | [`event`](eventbridge::event) |
 //! | [`kafka`] | [`record`](kafka::record), [`batch`](kafka::batch) (MSK or self-managed) |
+//! | [`s3_batch`] | [`task`](s3_batch::task), [`invocation`](s3_batch::invocation) (schema 1.0 or 2.0) |
 //! | [`lambda`] | [`context`](lambda::context): request id and deadline |
 //!
 //! ```
@@ -36,6 +37,7 @@ pub mod eventbridge;
 pub mod kafka;
 pub mod lambda;
 pub mod s3;
+pub mod s3_batch;
 pub mod sns;
 pub mod sqs;
 pub mod step_functions;

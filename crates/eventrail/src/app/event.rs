@@ -21,6 +21,8 @@ pub enum SourceEvent {
     EventBridge(EventBridgeEvent),
     /// A Kafka batch (Amazon MSK, self-managed Apache Kafka).
     Kafka(KafkaBatch),
+    /// An S3 Batch Operations invocation.
+    S3Batch(S3BatchEvent),
     /// A Step Functions task input.
     StepFunction(StepFunctionInput),
 }
@@ -36,6 +38,7 @@ impl SourceEvent {
             SourceEvent::Kinesis(_) => Source::Kinesis,
             SourceEvent::EventBridge(_) => Source::EventBridge,
             SourceEvent::Kafka(_) => Source::Kafka,
+            SourceEvent::S3Batch(_) => Source::S3Batch,
             SourceEvent::StepFunction(_) => Source::StepFunctions,
         }
     }
@@ -91,6 +94,13 @@ impl SourceEvent {
                 let mut out = InputRecords::with_capacity(b.records.len());
                 for r in &b.records {
                     out.push_with(|t| kafka::write_record_id(r, t), Some(&kafka::order_key(r)));
+                }
+                out
+            }
+            SourceEvent::S3Batch(e) => {
+                let mut out = InputRecords::with_capacity(e.tasks.len());
+                for t in &e.tasks {
+                    out.push(s3_batch::record_id(t), None);
                 }
                 out
             }

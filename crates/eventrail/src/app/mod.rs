@@ -76,6 +76,7 @@ use crate::factory::{one_per_record, EventFactory, InputRecords, Routed, StepFun
 use crate::router::RouteConflict;
 use crate::routes::{short_type_name, RouteRow, RouteTable};
 use crate::source::kafka::{self, KafkaBatch};
+use crate::source::s3_batch::{self, S3BatchEvent};
 use crate::source::{dynamodb, eventbridge, kinesis, s3, sns, sqs, step_functions, RawEvent};
 
 mod error;
@@ -305,6 +306,7 @@ impl App {
             SourceEvent::Kinesis(e) => f.transform_kinesis(e),
             SourceEvent::EventBridge(e) => f.transform_eventbridge(e),
             SourceEvent::Kafka(b) => f.transform_kafka(b),
+            SourceEvent::S3Batch(e) => f.transform_s3_batch(e),
             SourceEvent::StepFunction(e) => f.transform_step_function(e),
         }
         .into_vec();

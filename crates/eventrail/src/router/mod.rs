@@ -8,6 +8,7 @@
 //! | Step Functions | the input's `type` field | `payload` (or the input) into `E` |
 //! | EventBridge | `source` and `detail-type` | `detail` into `E` |
 //! | Kafka (MSK, self-managed) | topic and/or a top-level field of the JSON value | [`KafkaMessage<T>`](crate::source::kafka::KafkaMessage) |
+//! | S3 Batch Operations | key prefix and/or suffix (decoded key) | `E: From<S3BatchTask>` ([`S3BatchTask`](crate::source::s3_batch::S3BatchTask)) |
 //!
 //! Routes of one source are tried in the order they were added; the first that
 //! matches wins. SQS messages that carry an SNS notification (SNS → SQS) are
@@ -71,8 +72,10 @@ use crate::source::{sqs, MalformedRecord, RawEvent};
 use crate::json::{probe, raw_str};
 
 mod kafka;
+mod s3_batch;
 
 pub use self::kafka::KafkaRouteBuilder;
+pub use self::s3_batch::S3BatchRouteBuilder;
 
 type BuildFrom<I> = Box<dyn Fn(&I, &Metadata) -> Result<AnyEnvelope, RecordError> + Send + Sync>;
 
@@ -212,6 +215,7 @@ pub struct Router {
     sfn: Vec<SfnRoute>,
     eventbridge: Vec<EventBridgeRoute>,
     kafka: Vec<kafka::KafkaRoute>,
+    s3_batch: Vec<s3_batch::S3BatchRoute>,
     fallback: Option<Arc<dyn EventFactory>>,
 }
 
@@ -372,6 +376,7 @@ impl Router {
         )?;
         pairs(&self.sfn, |e, l| e.value == l.value, |r| &r.info)?;
         pairs(&self.kafka, |e, l| l.shadowed_by(e), |r| &r.info)?;
+        pairs(&self.s3_batch, |e, l| l.shadowed_by(e), |r| &r.info)?;
         pairs(
             &self.eventbridge,
             |e, l| {
@@ -693,6 +698,10 @@ impl EventFactory for Router {
         self.route_kafka(batch)
     }
 
+    fn transform_s3_batch(&self, event: crate::source::s3_batch::S3BatchEvent) -> Transformed {
+        self.route_s3_batch(event)
+    }
+
     fn routes(&self) -> Vec<RouteInfo> {
         let mut v: Vec<RouteInfo> = Vec::new();
         v.extend(self.s3.iter().map(|r| r.info.clone()));
@@ -703,6 +712,7 @@ impl EventFactory for Router {
         v.extend(self.sfn.iter().map(|r| r.info.clone()));
         v.extend(self.eventbridge.iter().map(|r| r.info.clone()));
         v.extend(self.kafka.iter().map(|r| r.info.clone()));
+        v.extend(self.s3_batch.iter().map(|r| r.info.clone()));
         if let Some(f) = &self.fallback {
             v.extend(f.routes());
         }

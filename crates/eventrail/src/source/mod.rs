@@ -16,6 +16,7 @@
 //! | `Records` with `eventSource` `aws:dynamodb` (or records with `dynamodb`) | DynamoDB Streams |
 //! | `Records` with `eventSource` `aws:kinesis` (or records with `kinesis`) | Kinesis |
 //! | `records` grouped by topic-partition, `eventSource` `aws:kafka` or `SelfManagedKafka` | Kafka (MSK, self-managed) |
+//! | `invocationSchemaVersion` and `tasks` | S3 Batch Operations (schema 1.0 and 2.0) |
 //! | an object with `source` and `detail-type` | EventBridge |
 //! | an object with a string `type` or a `taskToken` | Step Functions task input |
 //!
@@ -46,6 +47,7 @@ pub mod eventbridge;
 pub mod kafka;
 pub mod kinesis;
 pub mod s3;
+pub mod s3_batch;
 pub mod sns;
 pub mod sqs;
 pub mod step_functions;
@@ -297,6 +299,7 @@ impl<'a> RawEvent<'a> {
                     Source::Kinesis => check::<kinesis::KinesisEventRecord>(r),
                     Source::EventBridge => check::<eventbridge::EventBridgeEvent>(r),
                     Source::Kafka => check::<kafka::KafkaRecord>(r),
+                    Source::S3Batch => check::<s3_batch::S3BatchTaskRecord>(r),
                     _ => None,
                 }?;
                 Some(MalformedRecord::new(self.source, i, r, reason))
@@ -389,6 +392,7 @@ fn identify_raw(source: Source, raw: &str) -> Identity {
         Source::Kinesis => kinesis::identify_raw(raw),
         Source::EventBridge => eventbridge::identify_raw(raw),
         Source::Kafka => kafka::identify_raw(raw),
+        Source::S3Batch => s3_batch::identify_raw(raw),
         other => Identity::new("", other),
     }
 }
@@ -407,6 +411,16 @@ fn record_kind(raw: &str) -> Option<Source> {
         let present = probe(raw, s.shape).ok()??;
         present.iter().all(Option::is_some).then_some(s.source)
     })
+}
+
+/// The elements of a JSON array, raw; `Err` says what the value was instead.
+fn array(raw: &RawValue) -> Result<Vec<&RawValue>, &'static str> {
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    match RecordsSeed.deserialize(&mut de) {
+        Ok(RecordsField::Array(v)) => Ok(v),
+        Ok(RecordsField::Other(seen)) => Err(seen),
+        Err(_) => Err("not JSON"),
+    }
 }
 
 fn describe_records(records: &[&RawValue]) -> String {
@@ -459,6 +473,10 @@ struct TopKeys<'a> {
     event_source: Option<Cow<'a, str>>,
     /// A top-level `records` (Kafka, Firehose).
     lower_records: Option<&'a RawValue>,
+    /// A top-level `tasks` (S3 Batch Operations).
+    tasks: Option<&'a RawValue>,
+    /// Whether there is an `invocationSchemaVersion` (S3 Batch Operations).
+    invocation_schema_version: bool,
 }
 
 impl<'a> TopKeys<'a> {
@@ -472,6 +490,11 @@ impl<'a> TopKeys<'a> {
             if kafka::is_event_source(es) {
                 return Some(kafka::split_records(records).map(|r| (Source::Kafka, r)));
             }
+        }
+        if let (true, Some(tasks)) = (self.invocation_schema_version, self.tasks) {
+            return Some(array(tasks).map(|t| (Source::S3Batch, t)).map_err(|seen| {
+                format!("an S3 Batch Operations invocation whose `tasks` is {seen}")
+            }));
         }
         None
     }
@@ -527,6 +550,7 @@ impl<'de> Visitor<'de> for TopSeed {
                 "Records" => records = Some(map.next_value_seed(RecordsSeed)?),
                 "type" => keys.string_type = map.next_value::<&RawValue>()?.get().starts_with('"'),
                 "records" => keys.lower_records = Some(map.next_value::<&'de RawValue>()?),
+                "tasks" => keys.tasks = Some(map.next_value::<&'de RawValue>()?),
                 "eventSource" => {
                     let v = map.next_value::<&'de RawValue>()?;
                     keys.event_source = raw_str(v);
@@ -536,6 +560,7 @@ impl<'de> Visitor<'de> for TopSeed {
                         "detail-type" => keys.detail_type = true,
                         "source" => keys.source = true,
                         "taskToken" => keys.task_token = true,
+                        "invocationSchemaVersion" => keys.invocation_schema_version = true,
                         _ => {}
                     }
                     map.next_value::<IgnoredAny>()?;
