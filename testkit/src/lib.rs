@@ -83,6 +83,7 @@ pub mod mocks;
 pub mod strategies;
 
 pub use events::{
-    dynamodb, eventbridge, kafka, lambda, s3, s3_batch, sns, sqs, step_functions, TestEvent,
+    dynamodb, eventbridge, firehose, kafka, lambda, s3, s3_batch, sns, sqs, step_functions,
+    TestEvent,
 };
 pub use harness::{run_paused, test_epoch, Fakes, Outcome, TestApp};

@@ -1,10 +1,11 @@
 //! The Kafka, S3 Batch Operations and Firehose builders and the harness on
 //! them.
 
+use eventrail::source::firehose::Transformation;
 use eventrail::source::kafka::KafkaMessage;
 use eventrail::source::s3_batch::S3BatchTask;
 use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
-use eventrail_testkit::{kafka, s3_batch, TestApp, TestEvent};
+use eventrail_testkit::{firehose, kafka, s3_batch, TestApp, TestEvent};
 
 #[derive(Debug, serde::Deserialize)]
 struct Order {
@@ -106,4 +107,54 @@ async fn the_harness_answers_s3_batch_with_one_result_per_task() {
     assert_eq!(results[0]["resultString"], "archived a.pdf");
     assert_eq!(results[1]["resultCode"], "TemporaryFailure");
     assert_eq!(out.failed(), ["t-2"]);
+}
+
+#[test]
+fn firehose_builder_round_trips_every_origin() {
+    let make = || firehose::invocation([firehose::record("a"), firehose::record("b").id("r-b")]);
+    for inv in [make(), make().from_kinesis(), make().from_msk()] {
+        let typed = inv.typed();
+        assert_eq!(typed.records[1].record_id, "r-b");
+        assert_eq!(typed.records[1].data_bytes().unwrap(), b"b");
+    }
+    assert!(make().from_msk().typed().source_msk_arn.is_some());
+    assert!(make()
+        .from_kinesis()
+        .typed()
+        .source_kinesis_stream_arn
+        .is_some());
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Click {
+    page: String,
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_harness_answers_firehose_per_record() {
+    let app = TestApp::new(|_| {
+        let bus = Bus::builder()
+            .on(handler_fn(|c: Envelope<Click>| async move {
+                if c.page == "/health" {
+                    return Ok::<_, HandlerError>(Transformation::dropped());
+                }
+                Ok(Transformation::data(c.page.clone()).partition_key("page", c.page.clone()))
+            }))
+            .build();
+        App::builder(Router::new().firehose_all().to::<Click>(), bus)
+    });
+    let out = app
+        .send(firehose::invocation([
+            firehose::record(r#"{"page":"/cart"}"#).id("r-1"),
+            firehose::record(r#"{"page":"/health"}"#).id("r-2"),
+            firehose::record("{").id("r-3"),
+        ]))
+        .await;
+    let records = &out.response().unwrap()["records"];
+    assert_eq!(records[0]["result"], "Ok");
+    assert_eq!(records[0]["data"], "L2NhcnQ=");
+    assert_eq!(records[0]["metadata"]["partitionKeys"]["page"], "/cart");
+    assert_eq!(records[1]["result"], "Dropped");
+    assert_eq!(records[2]["result"], "ProcessingFailed");
+    assert_eq!(out.failed(), ["r-3"]);
 }

@@ -30,8 +30,8 @@
 
 use eventrail::app::SourceEvent;
 use eventrail::source::{
-    dynamodb, eventbridge, kafka, kinesis, s3, s3_batch, sns, sqs, step_functions, PayloadError,
-    RawEvent,
+    dynamodb, eventbridge, firehose, kafka, kinesis, s3, s3_batch, sns, sqs, step_functions,
+    PayloadError, RawEvent,
 };
 use eventrail::Source;
 use serde::de::DeserializeOwned;
@@ -112,6 +112,11 @@ impl<'a> Detected<'a> {
                     serde_json::from_str(e.payload()).unwrap_or_default();
                 t.records = all(e);
                 SourceEvent::Kafka(t)
+            }
+            Source::Firehose => {
+                let mut t = firehose::envelope(e.payload());
+                t.records = all(e);
+                SourceEvent::Firehose(t)
             }
             Source::S3Batch => {
                 let mut t = s3_batch::envelope(e.payload());

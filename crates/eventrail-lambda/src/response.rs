@@ -8,6 +8,7 @@
 //! | DynamoDB Streams, Kinesis | `{"batchItemFailures":[{"itemIdentifier": sequenceNumber}]}` with the **first** failed record only: the checkpoint the stream resumes from |
 //! | Kafka (MSK, self-managed) | `{"batchItemFailures":[{"itemIdentifier": {"partition": "orders-0", "offset": 42}}, ..]}`, every failed record, in input order (see [Kafka](#kafka)) |
 //! | S3 Batch Operations | one result per task: `Succeeded`, `TemporaryFailure` (retryable failure) or `PermanentFailure`, with `invocationId` and `invocationSchemaVersion` echoed (see [S3 Batch Operations](#s3-batch-operations)) |
+//! | Firehose transformation | one entry per record: `Ok` (the handler's output, base64, as the data), `Dropped` or `ProcessingFailed` (see [Firehose](#firehose)) |
 //! | Step Functions | the handler's output (the task result); a failure is an invocation error |
 //! | S3, SNS, EventBridge | `null`; if any record failed, an invocation error naming how many |
 //!
@@ -29,7 +30,7 @@
 //! record alone is exact. Records after it that did run (none, with the
 //! default ordering) are delivered again; idempotency covers them.
 //!
-//! Sources whose response echoes the payload (S3 Batch Operations) are
+//! Sources whose response echoes the payload (S3 Batch Operations, Firehose) are
 //! answered by [`respond_to`], which takes the payload too; [`invoke`](crate::invoke())
 //! calls it. [`respond`] answers them with [`InvokeError::NeedsPayload`].
 //!
@@ -44,6 +45,19 @@
 //! `treatMissingKeysAs` is `PermanentFailure`: a task S3 finds no result
 //! for (a malformed task without a readable `taskId`) fails instead of
 //! passing unseen.
+//!
+//! ## Firehose
+//!
+//! Every record gets an entry under its `recordId`. A record done is `Ok`:
+//! its data is what the handler returned (a
+//! [`Transformation`](eventrail::source::firehose::Transformation) as it
+//! says, a JSON string as its text, other JSON as JSON text, nothing or
+//! `null` the original data), with `metadata.partitionKeys` when the
+//! transformation names any. A transformation that drops the record is
+//! `Dropped`. A failed record, retryable or not, is `ProcessingFailed` with
+//! its original data (Firehose sends it to the error output); an unmatched
+//! record the app acknowledges is `Ok`, unchanged. Records read from MSK
+//! are answered in `kafkaRecordValue` instead of `data`, as they came.
 //!
 //! ## Kafka
 //!
@@ -74,6 +88,7 @@
 //! ```
 
 use eventrail::app::{RecordOutcome, Report, Status};
+use eventrail::source::firehose::{self, Transformation, TRANSFORMATION_KEY};
 use eventrail::source::s3_batch::{self, ResultCode};
 use eventrail::source::RawEvent;
 use eventrail::Source;
@@ -120,6 +135,12 @@ fn respond_inner(report: &Report, event: Option<&RawEvent<'_>>) -> Result<Value,
             log_all_failed(report, failed);
             let checkpoint = report.failed_ids().next();
             Ok(batch_item_failures(checkpoint))
+        }
+        Source::Firehose => {
+            let event = event.ok_or(InvokeError::NeedsPayload {
+                event_source: Source::Firehose,
+            })?;
+            Ok(firehose_response(report, event))
         }
         Source::S3Batch => {
             let event = event.ok_or(InvokeError::NeedsPayload {
@@ -188,6 +209,66 @@ fn s3_batch_response(report: &Report, event: &RawEvent<'_>) -> Value {
         "invocationId": invocation.invocation_id,
         "results": results,
     })
+}
+
+fn firehose_response(report: &Report, event: &RawEvent<'_>) -> Value {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(rename_all = "camelCase")]
+    struct Original {
+        data: Option<String>,
+        kafka_record_value: Option<String>,
+    }
+    let records: Vec<Value> = report
+        .outcomes
+        .iter()
+        .zip(event.records())
+        .map(|(o, raw)| {
+            let original: Original = serde_json::from_str(raw.get()).unwrap_or_default();
+            let (field, original_data) = match (original.data, original.kafka_record_value) {
+                (None, Some(v)) => ("kafkaRecordValue", v),
+                (d, _) => ("data", d.unwrap_or_default()),
+            };
+            let failed = |what: &str| {
+                tracing::warn!(
+                    record_id = o.record_id(),
+                    "{what}; answered ProcessingFailed"
+                );
+                ("ProcessingFailed", original_data.clone(), None)
+            };
+            let (result, data, keys) = match &o.status {
+                Status::Done(output) if output.get(TRANSFORMATION_KEY).is_some() => {
+                    match Transformation::from_output(output) {
+                        Some(t) if t.is_dropped() => (
+                            "Dropped",
+                            original_data.clone(),
+                            Some(t.partition_keys().clone()),
+                        ),
+                        Some(t) => (
+                            "Ok",
+                            t.new_data()
+                                .map_or_else(|| original_data.clone(), firehose::encode),
+                            Some(t.partition_keys().clone()),
+                        ),
+                        None => failed("the handler's Firehose transformation does not read back"),
+                    }
+                }
+                Status::Done(Value::Null) | Status::Acknowledged => {
+                    ("Ok", original_data.clone(), None)
+                }
+                Status::Done(output) => {
+                    ("Ok", firehose::encode(output_text(output).as_bytes()), None)
+                }
+                Status::Failed(_) => ("ProcessingFailed", original_data.clone(), None),
+                _ => failed("unknown record status"),
+            };
+            let mut entry = json!({ "recordId": o.record_id(), "result": result, field: data });
+            if let Some(keys) = keys.filter(|k| !k.is_empty()) {
+                entry["metadata"] = json!({ "partitionKeys": keys });
+            }
+            entry
+        })
+        .collect();
+    json!({ "records": records })
 }
 
 /// A handler's output as text: a JSON string as is, `null` as nothing,

@@ -263,3 +263,122 @@ async fn respond_without_the_payload_names_what_s3_batch_needs() {
     assert_eq!(err.error_type(), "Eventrail.NeedsPayload");
     assert!(eventrail_lambda::respond_to(&report, detected.raw()).is_ok());
 }
+
+#[derive(Debug, serde::Deserialize)]
+struct LogLine {
+    level: String,
+    msg: String,
+}
+
+fn firehose_app() -> App {
+    use eventrail::source::firehose::Transformation;
+    let bus =
+        Bus::builder()
+            .on(handler_fn(|l: Envelope<LogLine>| async move {
+                match (l.level.as_str(), l.msg.as_str()) {
+                    ("debug", _) => Ok(Transformation::dropped()),
+                    (_, "fail") => Err(HandlerError::permanent("unparseable")),
+                    (_, "busy") => Err(HandlerError::retryable("enricher busy")),
+                    (level, msg) => Ok(Transformation::data(format!("{level}: {msg}\n"))
+                        .partition_key("level", level)),
+                }
+            }))
+            .build();
+    let router = Router::new().firehose("kind", "log").to::<LogLine>();
+    App::builder(router, bus).build().unwrap()
+}
+
+fn b64(s: &str) -> String {
+    eventrail::source::firehose::encode(s.as_bytes())
+}
+
+#[tokio::test]
+async fn firehose_answers_every_record_ok_dropped_or_processing_failed() {
+    let app = firehose_app();
+    let payload = include_bytes!("fixtures/firehose.json");
+    let resp = invoke(&app, payload, Invocation::new("t")).await.unwrap();
+    let input: Value = serde_json::from_slice(payload).unwrap();
+    let id = |i: usize| input["records"][i]["recordId"].clone();
+    let data = |i: usize| input["records"][i]["data"].clone();
+    assert_eq!(
+        resp,
+        json!({"records": [
+            {"recordId": id(0), "result": "Ok", "data": b64("info: started\n"),
+             "metadata": {"partitionKeys": {"level": "info"}}},
+            {"recordId": id(1), "result": "Dropped", "data": data(1)},
+            {"recordId": id(2), "result": "Ok", "data": b64("warn: disk 91%\n"),
+             "metadata": {"partitionKeys": {"level": "warn"}}},
+            {"recordId": id(3), "result": "ProcessingFailed", "data": data(3)},
+            {"recordId": id(4), "result": "ProcessingFailed", "data": data(4)},
+        ]})
+    );
+}
+
+#[tokio::test]
+async fn firehose_plain_outputs_and_msk_records_keep_their_shape() {
+    let bus = Bus::builder()
+        .on(handler_fn(|l: Envelope<LogLine>| async move {
+            Ok::<_, HandlerError>(match l.msg.as_str() {
+                "keep" => serde_json::Value::Null,
+                "json" => json!({"m": l.msg}),
+                other => json!(other.to_uppercase()),
+            })
+        }))
+        .build();
+    let app = App::builder(Router::new().firehose_all().to::<LogLine>(), bus)
+        .build()
+        .unwrap();
+    let line = |m: &str| b64(&format!(r#"{{"level":"info","msg":"{m}"}}"#));
+    let payload = json!({
+        "invocationId": "inv-msk",
+        "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/from-msk",
+        "sourceMSKArn": "arn:aws:kafka:us-east-1:123456789012:cluster/shop/4f1c-2",
+        "region": "us-east-1",
+        "records": [
+            {"recordId": "r-1", "approximateArrivalTimestamp": 1, "kafkaRecordValue": line("keep"),
+             "topic": "logs", "kafkaPartition": 0, "kafkaOffset": 5},
+            {"recordId": "r-2", "approximateArrivalTimestamp": 1, "kafkaRecordValue": line("json")},
+            {"recordId": "r-3", "approximateArrivalTimestamp": 1, "kafkaRecordValue": line("shout")},
+            {"recordId": "r-4", "approximateArrivalTimestamp": 1, "kafkaRecordValue": "not base64!"},
+        ]
+    });
+    let resp = eventrail_lambda::invoke_value(&app, payload, Invocation::new("t"))
+        .await
+        .unwrap();
+    assert_eq!(
+        resp,
+        json!({"records": [
+            {"recordId": "r-1", "result": "Ok", "kafkaRecordValue": line("keep")},
+            {"recordId": "r-2", "result": "Ok", "kafkaRecordValue": b64(r#"{"m":"json"}"#)},
+            {"recordId": "r-3", "result": "Ok", "kafkaRecordValue": b64("SHOUT")},
+            {"recordId": "r-4", "result": "ProcessingFailed", "kafkaRecordValue": "not base64!"},
+        ]})
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_firehose_record_fails_alone() {
+    let app = firehose_app();
+    let payload = json!({
+        "invocationId": "inv-1",
+        "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/app-logs",
+        "region": "us-east-1",
+        "records": [
+            {"recordId": "r-1", "approximateArrivalTimestamp": "soon", "data": "e30="},
+            {"recordId": "r-2", "approximateArrivalTimestamp": 1,
+             "data": b64(r#"{"kind":"log","level":"info","msg":"ok"}"#)},
+            {"recordId": "r-3", "approximateArrivalTimestamp": 1, "data": b64("not json")},
+        ]
+    });
+    let resp = eventrail_lambda::invoke_value(&app, payload, Invocation::new("t"))
+        .await
+        .unwrap();
+    let results: Vec<&str> = resp["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["ProcessingFailed", "Ok", "ProcessingFailed"]);
+    assert_eq!(resp["records"][0]["data"], "e30=");
+}

@@ -64,6 +64,7 @@ use crate::envelope::{AnyEnvelope, Envelope, Metadata, Source};
 use crate::error::RecordError;
 use crate::router::RouteConflict;
 use crate::routes::RouteInfo;
+use crate::source::firehose::{self, FirehoseEvent, FirehoseRecord};
 use crate::source::kafka::{KafkaBatch, KafkaRecord};
 use crate::source::s3_batch::{self, S3BatchEvent, S3BatchTaskRecord};
 use crate::source::{
@@ -167,6 +168,15 @@ pub trait EventFactory: Send + Sync + fmt::Debug + 'static {
             .collect()
     }
 
+    /// A Firehose transformation's records.
+    fn transform_firehose(&self, event: FirehoseEvent) -> Transformed {
+        event
+            .records
+            .iter()
+            .map(|r| Record::firehose(r).unmatched())
+            .collect()
+    }
+
     /// The routes this factory knows, for [route listing](crate::routes) and
     /// for checking at build time that every routed event type has a handler.
     /// Hand-written factories may leave it empty.
@@ -211,6 +221,9 @@ impl<F: EventFactory + ?Sized> EventFactory for Arc<F> {
     }
     fn transform_s3_batch(&self, event: S3BatchEvent) -> Transformed {
         (**self).transform_s3_batch(event)
+    }
+    fn transform_firehose(&self, event: FirehoseEvent) -> Transformed {
+        (**self).transform_firehose(event)
     }
     fn routes(&self) -> Vec<RouteInfo> {
         (**self).routes()
@@ -299,6 +312,16 @@ pub fn transform_typed<F: EventFactory + ?Sized>(factory: &F, event: &RawEvent<'
                 let mut event = s3_batch::envelope(event.payload());
                 event.tasks = v;
                 factory.transform_s3_batch(event)
+            },
+        ),
+        Source::Firehose => split(
+            source,
+            records,
+            |r: &FirehoseRecord, ins| ins.push(firehose::record_id(r), None),
+            |v| {
+                let mut event = firehose::envelope(event.payload());
+                event.records = v;
+                factory.transform_firehose(event)
             },
         ),
         Source::EventBridge => split(
@@ -453,6 +476,11 @@ impl Record {
     /// An S3 Batch Operations task: see [`source::s3_batch`].
     pub fn s3_batch(t: &S3BatchTaskRecord) -> Self {
         Self::from_identity(source::s3_batch::identity(t))
+    }
+
+    /// A Firehose record to transform: see [`source::firehose`].
+    pub fn firehose(r: &FirehoseRecord) -> Self {
+        Self::from_identity(source::firehose::identity(r))
     }
 
     /// An EventBridge event: see [`source::eventbridge`].

@@ -194,3 +194,72 @@ fn an_s3_batch_invocation_whose_tasks_are_not_a_list_is_not_a_source() {
         "{err}"
     );
 }
+
+#[derive(Debug, serde::Deserialize)]
+struct Click {
+    page: String,
+}
+
+const FIREHOSE: &str = r#"{
+    "invocationId": "5f1c0d2a-7e11-4c1e-9a53-1a2b3c4d5e6f",
+    "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/clicks",
+    "region": "us-east-1",
+    "records": [
+        {"recordId": "r-1", "approximateArrivalTimestamp": 1767225600000,
+         "data": "eyJ0eXBlIjoiY2xpY2siLCJwYWdlIjoiL2NhcnQifQ=="},
+        {"recordId": "r-2", "approximateArrivalTimestamp": 1767225600000,
+         "data": "eyJ0eXBlIjoidmlldyIsInBhZ2UiOiIvIn0="}
+    ]
+}"#;
+
+fn firehose_app() -> App {
+    let bus = Bus::builder()
+        .on(handler_fn(|c: Envelope<Click>| async move {
+            Ok::<_, HandlerError>(c.page.clone())
+        }))
+        .build();
+    App::builder(Router::new().firehose("type", "click").to::<Click>(), bus)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn firehose_routes_are_listed_and_checked() {
+    let table = firehose_app().routes().to_string();
+    assert!(
+        table.contains("firehose") && table.contains(r#"type = "click""#),
+        "{table}"
+    );
+    let err = Router::new()
+        .firehose_all()
+        .to::<Click>()
+        .firehose("type", "click")
+        .to::<Click>()
+        .check()
+        .unwrap_err();
+    assert_eq!(err.source, Source::Firehose);
+}
+
+#[tokio::test]
+async fn firehose_records_route_like_kinesis_on_the_raw_and_the_typed_path() {
+    let app = firehose_app();
+    let raw = RawEvent::parse(FIREHOSE.as_bytes()).unwrap();
+    assert_eq!((raw.source(), raw.len()), (Source::Firehose, 2));
+    let report = app.process_raw(&raw, &Invocation::default()).await;
+    assert_eq!(report.failed_ids().collect::<Vec<_>>(), ["r-2"]);
+    let typed: eventrail::source::firehose::FirehoseEvent = serde_json::from_str(FIREHOSE).unwrap();
+    let report = app
+        .process(SourceEvent::Firehose(typed), &Invocation::default())
+        .await;
+    assert_eq!(report.failed_ids().collect::<Vec<_>>(), ["r-2"]);
+}
+
+#[test]
+fn a_firehose_invocation_whose_records_are_not_a_list_is_not_a_source() {
+    let err = RawEvent::parse(br#"{"deliveryStreamArn": "arn", "records": "x"}"#).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Firehose transformation whose `records` is a JSON string"),
+        "{err}"
+    );
+}

@@ -23,6 +23,8 @@ pub enum SourceEvent {
     Kafka(KafkaBatch),
     /// An S3 Batch Operations invocation.
     S3Batch(S3BatchEvent),
+    /// A Firehose transformation.
+    Firehose(FirehoseEvent),
     /// A Step Functions task input.
     StepFunction(StepFunctionInput),
 }
@@ -39,6 +41,7 @@ impl SourceEvent {
             SourceEvent::EventBridge(_) => Source::EventBridge,
             SourceEvent::Kafka(_) => Source::Kafka,
             SourceEvent::S3Batch(_) => Source::S3Batch,
+            SourceEvent::Firehose(_) => Source::Firehose,
             SourceEvent::StepFunction(_) => Source::StepFunctions,
         }
     }
@@ -101,6 +104,13 @@ impl SourceEvent {
                 let mut out = InputRecords::with_capacity(e.tasks.len());
                 for t in &e.tasks {
                     out.push(s3_batch::record_id(t), None);
+                }
+                out
+            }
+            SourceEvent::Firehose(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for r in &e.records {
+                    out.push(firehose::record_id(r), None);
                 }
                 out
             }

@@ -3,7 +3,7 @@
 //! | source | matched on | event built |
 //! |---|---|---|
 //! | S3 | key prefix and/or suffix (decoded key) | `E: From<S3Object>` |
-//! | SQS, SNS, Kinesis | a top-level field of the JSON body | body deserialized into `E` |
+//! | SQS, SNS, Kinesis, Firehose | a top-level field of the JSON body (data) | body deserialized into `E` |
 //! | DynamoDB Streams | prefix of the partition key | [`DataChange<T>`] |
 //! | Step Functions | the input's `type` field | `payload` (or the input) into `E` |
 //! | EventBridge | `source` and `detail-type` | `detail` into `E` |
@@ -71,6 +71,7 @@ use crate::source::{sqs, MalformedRecord, RawEvent};
 
 use crate::json::{probe, raw_str};
 
+mod firehose;
 mod kafka;
 mod s3_batch;
 
@@ -211,6 +212,7 @@ pub struct Router {
     sqs: JsonRoutes,
     sns: JsonRoutes,
     kinesis: JsonRoutes,
+    firehose: JsonRoutes,
     dynamodb: Vec<DynamoRoute>,
     sfn: Vec<SfnRoute>,
     eventbridge: Vec<EventBridgeRoute>,
@@ -358,7 +360,7 @@ impl Router {
             |e, l| l.prefix.starts_with(&e.prefix) && l.suffix.ends_with(&e.suffix),
             |r| &r.info,
         )?;
-        for json in [&self.sqs, &self.sns, &self.kinesis] {
+        for json in [&self.sqs, &self.sns, &self.kinesis, &self.firehose] {
             pairs(
                 &json.routes,
                 |e, l| match (&e.on, &l.on) {
@@ -702,10 +704,14 @@ impl EventFactory for Router {
         self.route_s3_batch(event)
     }
 
+    fn transform_firehose(&self, event: crate::source::firehose::FirehoseEvent) -> Transformed {
+        self.route_firehose(event)
+    }
+
     fn routes(&self) -> Vec<RouteInfo> {
         let mut v: Vec<RouteInfo> = Vec::new();
         v.extend(self.s3.iter().map(|r| r.info.clone()));
-        for j in [&self.sqs, &self.sns, &self.kinesis] {
+        for j in [&self.sqs, &self.sns, &self.kinesis, &self.firehose] {
             v.extend(j.routes.iter().map(|r| r.info.clone()));
         }
         v.extend(self.dynamodb.iter().map(|r| r.info.clone()));
@@ -812,6 +818,7 @@ impl JsonRouteBuilder {
         let routes = match self.source {
             Source::Sqs => &mut self.router.sqs,
             Source::Sns => &mut self.router.sns,
+            Source::Firehose => &mut self.router.firehose,
             _ => &mut self.router.kinesis,
         };
         // The envelope fields stay last: route fields go before them.

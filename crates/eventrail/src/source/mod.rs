@@ -17,6 +17,7 @@
 //! | `Records` with `eventSource` `aws:kinesis` (or records with `kinesis`) | Kinesis |
 //! | `records` grouped by topic-partition, `eventSource` `aws:kafka` or `SelfManagedKafka` | Kafka (MSK, self-managed) |
 //! | `invocationSchemaVersion` and `tasks` | S3 Batch Operations (schema 1.0 and 2.0) |
+//! | `invocationId`, `deliveryStreamArn` and `records` | Firehose data transformation |
 //! | an object with `source` and `detail-type` | EventBridge |
 //! | an object with a string `type` or a `taskToken` | Step Functions task input |
 //!
@@ -44,6 +45,7 @@
 
 pub mod dynamodb;
 pub mod eventbridge;
+pub mod firehose;
 pub mod kafka;
 pub mod kinesis;
 pub mod s3;
@@ -300,6 +302,7 @@ impl<'a> RawEvent<'a> {
                     Source::EventBridge => check::<eventbridge::EventBridgeEvent>(r),
                     Source::Kafka => check::<kafka::KafkaRecord>(r),
                     Source::S3Batch => check::<s3_batch::S3BatchTaskRecord>(r),
+                    Source::Firehose => check::<firehose::FirehoseRecord>(r),
                     _ => None,
                 }?;
                 Some(MalformedRecord::new(self.source, i, r, reason))
@@ -393,6 +396,7 @@ fn identify_raw(source: Source, raw: &str) -> Identity {
         Source::EventBridge => eventbridge::identify_raw(raw),
         Source::Kafka => kafka::identify_raw(raw),
         Source::S3Batch => s3_batch::identify_raw(raw),
+        Source::Firehose => firehose::identify_raw(raw),
         other => Identity::new("", other),
     }
 }
@@ -477,6 +481,8 @@ struct TopKeys<'a> {
     tasks: Option<&'a RawValue>,
     /// Whether there is an `invocationSchemaVersion` (S3 Batch Operations).
     invocation_schema_version: bool,
+    /// Whether there is a `deliveryStreamArn` (Firehose).
+    delivery_stream_arn: bool,
 }
 
 impl<'a> TopKeys<'a> {
@@ -495,6 +501,13 @@ impl<'a> TopKeys<'a> {
             return Some(array(tasks).map(|t| (Source::S3Batch, t)).map_err(|seen| {
                 format!("an S3 Batch Operations invocation whose `tasks` is {seen}")
             }));
+        }
+        if let (true, Some(records)) = (self.delivery_stream_arn, self.lower_records) {
+            return Some(
+                array(records)
+                    .map(|r| (Source::Firehose, r))
+                    .map_err(|seen| format!("a Firehose transformation whose `records` is {seen}")),
+            );
         }
         None
     }
@@ -561,6 +574,7 @@ impl<'de> Visitor<'de> for TopSeed {
                         "source" => keys.source = true,
                         "taskToken" => keys.task_token = true,
                         "invocationSchemaVersion" => keys.invocation_schema_version = true,
+                        "deliveryStreamArn" => keys.delivery_stream_arn = true,
                         _ => {}
                     }
                     map.next_value::<IgnoredAny>()?;
