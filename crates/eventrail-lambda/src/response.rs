@@ -49,8 +49,7 @@
 //! ## Firehose
 //!
 //! Every record gets an entry under its `recordId`. A record done is `Ok`:
-//! its data is what the handler returned (a
-//! [`Transformation`](eventrail::source::firehose::Transformation) as it
+//! its data is what the handler returned (a [`Transformation`] as it
 //! says, a JSON string as its text, other JSON as JSON text, nothing or
 //! `null` the original data), with `metadata.partitionKeys` when the
 //! transformation names any. A transformation that drops the record is

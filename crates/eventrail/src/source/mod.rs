@@ -22,8 +22,14 @@
 //! | an object with a string `type` or a `taskToken` | Step Functions task input |
 //!
 //! Each source has one module here that owns its record identity (the id a
-//! batch response reports), its order key, and how it is recognised; adding a
-//! source means one module and its line in the registry below.
+//! batch response reports), its order key, its typed records, and how it is
+//! recognised. Registering it takes a line in each place that names every
+//! source: the recognition below (`BATCH_SOURCES` for `Records` batches,
+//! `TopKeys::batch_envelope` for batches under another key), the
+//! [`Source`] enum, a transform on [`EventFactory`](crate::EventFactory) and
+//! its arm in [`transform_typed`](crate::factory::transform_typed), the
+//! [`SourceEvent`](crate::app::SourceEvent) variant, the router's routes,
+//! and the Lambda adapter's response.
 //!
 //! ```
 //! use eventrail::source::RawEvent;
