@@ -7,7 +7,8 @@
 //! - [`invoke()`] is one invocation without the runtime: [`detect()`] the
 //!   source of the raw JSON, process the records, build the response with
 //!   [`respond_to`] (which reads from the payload what S3 Batch Operations
-//!   and Firehose responses echo; [`respond`] needs only the report). Tests and harnesses drive an app through it.
+//!   and Firehose responses echo; [`respond`] needs only the report).
+//!   Tests and harnesses drive an app through it.
 //!
 //! How each source is answered (partial batch responses, FIFO groups, stream
 //! checkpoints, Step Functions output, invocation errors) is described in
