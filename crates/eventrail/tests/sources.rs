@@ -188,7 +188,9 @@ async fn s3_batch_tasks_route_on_the_raw_and_the_typed_path() {
 
 #[test]
 fn an_s3_batch_invocation_whose_tasks_are_not_a_list_is_not_a_source() {
-    let err = RawEvent::parse(br#"{"invocationSchemaVersion": "1.0", "tasks": {}}"#).unwrap_err();
+    let err =
+        RawEvent::parse(br#"{"invocationId": "i", "invocationSchemaVersion": "1.0", "tasks": {}}"#)
+            .unwrap_err();
     assert!(
         err.to_string().contains("`tasks` is an empty JSON object"),
         "{err}"
@@ -256,10 +258,19 @@ async fn firehose_records_route_like_kinesis_on_the_raw_and_the_typed_path() {
 
 #[test]
 fn a_firehose_invocation_whose_records_are_not_a_list_is_not_a_source() {
-    let err = RawEvent::parse(br#"{"deliveryStreamArn": "arn", "records": "x"}"#).unwrap_err();
+    let err =
+        RawEvent::parse(br#"{"invocationId": "i", "deliveryStreamArn": "arn", "records": "x"}"#)
+            .unwrap_err();
     assert!(
         err.to_string()
             .contains("Firehose transformation whose `records` is a JSON string"),
         "{err}"
     );
+}
+
+#[test]
+fn a_task_input_that_happens_to_have_records_is_still_a_task_input() {
+    let e = RawEvent::parse(br#"{"type": "IMPORT", "records": [1, 2], "deliveryStreamArn": "x", "tasks": [], "invocationSchemaVersion": "1"}"#)
+        .unwrap();
+    assert_eq!(e.source(), Source::StepFunctions);
 }

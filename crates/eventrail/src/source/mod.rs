@@ -16,7 +16,7 @@
 //! | `Records` with `eventSource` `aws:dynamodb` (or records with `dynamodb`) | DynamoDB Streams |
 //! | `Records` with `eventSource` `aws:kinesis` (or records with `kinesis`) | Kinesis |
 //! | `records` grouped by topic-partition, `eventSource` `aws:kafka` or `SelfManagedKafka` | Kafka (MSK, self-managed) |
-//! | `invocationSchemaVersion` and `tasks` | S3 Batch Operations (schema 1.0 and 2.0) |
+//! | `invocationId`, `invocationSchemaVersion` and `tasks` | S3 Batch Operations (schema 1.0 and 2.0) |
 //! | `invocationId`, `deliveryStreamArn` and `records` | Firehose data transformation |
 //! | an object with `source` and `detail-type` | EventBridge |
 //! | an object with a string `type` or a `taskToken` | Step Functions task input |
@@ -489,6 +489,8 @@ struct TopKeys<'a> {
     invocation_schema_version: bool,
     /// Whether there is a `deliveryStreamArn` (Firehose).
     delivery_stream_arn: bool,
+    /// Whether there is an `invocationId` (S3 Batch Operations, Firehose).
+    invocation_id: bool,
 }
 
 impl<'a> TopKeys<'a> {
@@ -503,12 +505,13 @@ impl<'a> TopKeys<'a> {
                 return Some(kafka::split_records(records).map(|r| (Source::Kafka, r)));
             }
         }
-        if let (true, Some(tasks)) = (self.invocation_schema_version, self.tasks) {
+        let invoked = self.invocation_id;
+        if let (true, Some(tasks)) = (invoked && self.invocation_schema_version, self.tasks) {
             return Some(array(tasks).map(|t| (Source::S3Batch, t)).map_err(|seen| {
                 format!("an S3 Batch Operations invocation whose `tasks` is {seen}")
             }));
         }
-        if let (true, Some(records)) = (self.delivery_stream_arn, self.lower_records) {
+        if let (true, Some(records)) = (invoked && self.delivery_stream_arn, self.lower_records) {
             return Some(
                 array(records)
                     .map(|r| (Source::Firehose, r))
@@ -581,6 +584,7 @@ impl<'de> Visitor<'de> for TopSeed {
                         "taskToken" => keys.task_token = true,
                         "invocationSchemaVersion" => keys.invocation_schema_version = true,
                         "deliveryStreamArn" => keys.delivery_stream_arn = true,
+                        "invocationId" => keys.invocation_id = true,
                         _ => {}
                     }
                     map.next_value::<IgnoredAny>()?;
