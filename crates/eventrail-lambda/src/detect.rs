@@ -107,9 +107,7 @@ impl<'a> Detected<'a> {
                 SourceEvent::Kinesis(t)
             }
             Source::Kafka => {
-                // The batch's own fields, records regrouped from the raw ones.
-                let mut t: kafka::KafkaBatch =
-                    serde_json::from_str(e.payload()).unwrap_or_default();
+                let mut t = kafka::envelope(e.payload());
                 t.records = all(e);
                 SourceEvent::Kafka(t)
             }

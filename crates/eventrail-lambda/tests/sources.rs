@@ -382,3 +382,26 @@ async fn a_malformed_firehose_record_fails_alone() {
     assert_eq!(results, ["ProcessingFailed", "Ok", "ProcessingFailed"]);
     assert_eq!(resp["records"][0]["data"], "e30=");
 }
+
+#[test]
+fn detected_new_sources_give_their_typed_events_without_the_malformed_records() {
+    use eventrail::app::SourceEvent;
+    let payload =
+        br#"{"eventSource": "aws:kafka", "bootstrapServers": "b:9098", "records": {"t-0": [
+        {"topic": "t", "partition": 0, "offset": 1, "timestamp": 0, "headers": []},
+        {"topic": "t", "partition": 0, "offset": "two"}
+    ]}}"#;
+    let detected = eventrail_lambda::detect(payload).unwrap();
+    assert_eq!(detected.malformed()[0].record_id(), "t-0@two");
+    match detected.to_event() {
+        Some(SourceEvent::Kafka(b)) => {
+            assert_eq!(b.records.len(), 1);
+            assert_eq!(b.bootstrap_servers.as_deref(), Some("b:9098"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let detected = eventrail_lambda::detect(include_bytes!("fixtures/s3_batch_v2.json")).unwrap();
+    assert!(matches!(detected.to_event(), Some(SourceEvent::S3Batch(e)) if e.tasks.len() == 3));
+    let detected = eventrail_lambda::detect(include_bytes!("fixtures/firehose.json")).unwrap();
+    assert!(matches!(detected.to_event(), Some(SourceEvent::Firehose(e)) if e.records.len() == 5));
+}

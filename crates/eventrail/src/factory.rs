@@ -299,7 +299,7 @@ pub fn transform_typed<F: EventFactory + ?Sized>(factory: &F, event: &RawEvent<'
             },
             |v| {
                 // The batch's own fields, without its records (already split).
-                let mut batch = kafka_envelope(event.payload());
+                let mut batch = kafka::envelope(event.payload());
                 batch.records = v;
                 factory.transform_kafka(batch)
             },
@@ -351,25 +351,6 @@ pub fn transform_typed<F: EventFactory + ?Sized>(factory: &F, event: &RawEvent<'
             .map(|_| Record::new("", source).unmatched())
             .collect(),
     }
-}
-
-/// The fields of a Kafka batch around its records, read from the payload
-/// (records skipped).
-fn kafka_envelope(payload: &str) -> KafkaBatch {
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Envelope {
-        event_source: Option<String>,
-        event_source_arn: Option<String>,
-        bootstrap_servers: Option<String>,
-    }
-    let mut batch = KafkaBatch::default();
-    if let Ok(e) = serde_json::from_str::<Envelope>(payload) {
-        batch.event_source = e.event_source;
-        batch.event_source_arn = e.event_source_arn;
-        batch.bootstrap_servers = e.bootstrap_servers;
-    }
-    batch
 }
 
 /// Decodes every record on its own, transforms the good ones together

@@ -335,6 +335,25 @@ pub(super) fn identify_raw(raw: &str) -> Identity {
     Identity::ordered(id, Source::Kafka, &format!("{topic}-{partition}"))
 }
 
+/// The batch's own fields around its records, read from the payload
+/// (records skipped, so a malformed record does not lose them).
+pub fn envelope(payload: &str) -> KafkaBatch {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Envelope {
+        event_source: Option<String>,
+        event_source_arn: Option<String>,
+        bootstrap_servers: Option<String>,
+    }
+    let mut batch = KafkaBatch::default();
+    if let Ok(e) = serde_json::from_str::<Envelope>(payload) {
+        batch.event_source = e.event_source;
+        batch.event_source_arn = e.event_source_arn;
+        batch.bootstrap_servers = e.bootstrap_servers;
+    }
+    batch
+}
+
 /// Whether `event_source` is a Kafka batch's.
 pub(super) fn is_event_source(event_source: &str) -> bool {
     event_source == MSK_EVENT_SOURCE || event_source == SELF_MANAGED_EVENT_SOURCE
