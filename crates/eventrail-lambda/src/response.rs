@@ -61,7 +61,8 @@
 //! ## Kafka
 //!
 //! Lambda names a Kafka record by its topic-partition (the key it groups
-//! the batch's records under) and its offset, the offset a number. The
+//! the batch's records under) and its offset, the offset a number, and
+//! resumes each reported partition from the lowest offset reported. The
 //! [`App`](eventrail::App) runs each partition in order and stops it at its
 //! first failure, so the records after it are failed too (not started) and
 //! reported with it. A malformed record whose topic, partition or offset
