@@ -291,8 +291,8 @@ impl TestApp {
     }
 
     async fn finish(&self, detected: eventrail_lambda::Detected<'_>, inv: &Invocation) -> Outcome {
-        let report = eventrail_lambda::process(&self.app, detected, inv).await;
-        let response = eventrail_lambda::respond(&report);
+        let report = self.app.process_raw(detected.raw(), inv).await;
+        let response = eventrail_lambda::respond_to(&report, detected.raw());
         Outcome { report, response }
     }
 }
@@ -385,7 +385,9 @@ impl Outcome {
     }
 
     /// The `itemIdentifier`s of the response's `batchItemFailures` (empty
-    /// for sources without a batch response).
+    /// for sources without a batch response). A Kafka identifier
+    /// (`{"partition": "orders-0", "offset": 42}`) is given as the record id
+    /// it names, `orders-0@42`.
     pub fn batch_item_failures(&self) -> Vec<String> {
         self.response()
             .and_then(|r| r.get("batchItemFailures"))
@@ -393,7 +395,15 @@ impl Outcome {
             .map(|items| {
                 items
                     .iter()
-                    .filter_map(|i| i.get("itemIdentifier")?.as_str().map(str::to_owned))
+                    .filter_map(|i| match i.get("itemIdentifier")? {
+                        Value::String(s) => Some(s.clone()),
+                        Value::Object(o) => Some(format!(
+                            "{}@{}",
+                            o.get("partition")?.as_str()?,
+                            o.get("offset")?.as_i64()?
+                        )),
+                        _ => None,
+                    })
                     .collect()
             })
             .unwrap_or_default()

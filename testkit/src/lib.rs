@@ -82,5 +82,8 @@ pub mod mocks;
 #[cfg(feature = "proptest")]
 pub mod strategies;
 
-pub use events::{dynamodb, eventbridge, lambda, s3, sns, sqs, step_functions, TestEvent};
+pub use events::{
+    dynamodb, eventbridge, firehose, kafka, lambda, s3, s3_batch, sns, sqs, step_functions,
+    TestEvent,
+};
 pub use harness::{run_paused, test_epoch, Fakes, Outcome, TestApp};

@@ -30,7 +30,8 @@
 
 use eventrail::app::SourceEvent;
 use eventrail::source::{
-    dynamodb, eventbridge, kinesis, s3, sns, sqs, step_functions, PayloadError, RawEvent,
+    dynamodb, eventbridge, firehose, kafka, kinesis, s3, s3_batch, sns, sqs, step_functions,
+    PayloadError, RawEvent,
 };
 use eventrail::Source;
 use serde::de::DeserializeOwned;
@@ -104,6 +105,21 @@ impl<'a> Detected<'a> {
                 let mut t = kinesis::KinesisEvent::default();
                 t.records = all(e);
                 SourceEvent::Kinesis(t)
+            }
+            Source::Kafka => {
+                let mut t = kafka::envelope(e.payload());
+                t.records = all(e);
+                SourceEvent::Kafka(t)
+            }
+            Source::Firehose => {
+                let mut t = firehose::envelope(e.payload());
+                t.records = all(e);
+                SourceEvent::Firehose(t)
+            }
+            Source::S3Batch => {
+                let mut t = s3_batch::envelope(e.payload());
+                t.tasks = all(e);
+                SourceEvent::S3Batch(t)
             }
             Source::EventBridge => SourceEvent::EventBridge(
                 all::<eventbridge::EventBridgeEvent>(e).into_iter().next()?,

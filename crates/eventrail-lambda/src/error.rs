@@ -42,6 +42,15 @@ pub enum InvokeError {
         /// The first failed record's id and error.
         first: String,
     },
+    /// The response of this source echoes parts of the payload (S3 Batch
+    /// Operations' `invocationId`, Firehose's record data), and was asked
+    /// for without it: build it with
+    /// [`respond_to`](crate::response::respond_to).
+    #[error("a {event_source} response echoes the payload: build it with `respond_to`")]
+    NeedsPayload {
+        /// The source.
+        event_source: Source,
+    },
     /// A Step Functions task failed.
     #[error("the Step Functions task failed: {error}")]
     TaskFailed {
@@ -67,7 +76,7 @@ impl InvokeError {
 
     /// A stable name for the condition, used as the Lambda `errorType`:
     /// `Eventrail.EmptyPayload`, `Eventrail.NotUtf8`, `Eventrail.NotJson`,
-    /// `Eventrail.UnknownSource`, `Eventrail.RecordsFailed`,
+    /// `Eventrail.UnknownSource`, `Eventrail.RecordsFailed`, `Eventrail.NeedsPayload`,
     /// `Eventrail.TaskFailed` or `Eventrail.TaskFailed.Retryable`.
     pub fn error_type(&self) -> &'static str {
         match self {
@@ -76,6 +85,7 @@ impl InvokeError {
             InvokeError::NotJson(_) => "Eventrail.NotJson",
             InvokeError::UnknownSource { .. } => "Eventrail.UnknownSource",
             InvokeError::RecordsFailed { .. } => "Eventrail.RecordsFailed",
+            InvokeError::NeedsPayload { .. } => "Eventrail.NeedsPayload",
             InvokeError::TaskFailed {
                 retryable: true, ..
             } => "Eventrail.TaskFailed.Retryable",

@@ -3,7 +3,7 @@
 //! [`invoke`] is the whole path a Lambda invocation takes, minus the Runtime
 //! API: [`detect`](crate::detect()) the source, run the records through
 //! [`App::run`], log a [`Summary`] line and build the response with
-//! [`respond`](crate::respond()). [`run`](crate::run()) and the local
+//! [`respond_to`]. [`run`](crate::run()) and the local
 //! `invoke` command both call it, and tests can too.
 //!
 //! ```
@@ -46,7 +46,7 @@ use tokio::time::Instant;
 
 use crate::detect::{detect, Detected};
 use crate::error::InvokeError;
-use crate::response::respond;
+use crate::response::respond_to;
 
 /// Processes one raw payload and builds the Lambda response. See the
 /// [module docs](self).
@@ -57,9 +57,9 @@ use crate::response::respond;
 pub async fn invoke(app: &App, payload: &[u8], inv: Invocation) -> Result<Value, InvokeError> {
     let started = Instant::now();
     let detected = detect(payload).inspect_err(log_bad_payload)?;
-    let report = process(app, detected, &inv).await;
+    let report = app.process_raw(detected.raw(), &inv).await;
     let summary = Summary::new(&report, started.elapsed());
-    let response = respond(&report);
+    let response = respond_to(&report, detected.raw());
     summary.log(&inv, response.as_ref().err());
     response
 }

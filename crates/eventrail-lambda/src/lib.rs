@@ -6,7 +6,9 @@
 //!   [`local`]).
 //! - [`invoke()`] is one invocation without the runtime: [`detect()`] the
 //!   source of the raw JSON, process the records, build the response with
-//!   [`respond`]. Tests and harnesses drive an app through it.
+//!   [`respond_to`] (which reads from the payload what S3 Batch Operations
+//!   and Firehose responses echo; [`respond`] needs only the report).
+//!   Tests and harnesses drive an app through it.
 //!
 //! How each source is answered (partial batch responses, FIFO groups, stream
 //! checkpoints, Step Functions output, invocation errors) is described in
@@ -89,7 +91,7 @@ mod runtime;
 pub use detect::{detect, Detected, MalformedRecord};
 pub use error::InvokeError;
 pub use invoke::{invoke, invoke_value, process, Summary};
-pub use response::respond;
+pub use response::{respond, respond_to};
 pub use runtime::run;
 
 /// Re-exported so that binaries use the same runtime as this crate.

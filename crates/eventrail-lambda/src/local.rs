@@ -8,8 +8,8 @@
 //! same path as on Lambda ([`invoke`](crate::invoke())), and prints the
 //! Lambda response JSON on stdout. Logs go to stderr.
 //!
-//! - Exit 0: the invocation succeeded. Partial failures of an SQS or stream
-//!   batch are inside the response (`batchItemFailures`).
+//! - Exit 0: the invocation succeeded. Partial failures of an SQS, stream or
+//!   Kafka batch are inside the response (`batchItemFailures`).
 //! - Exit 1, with one line `error: ...` on stderr: the invocation failed
 //!   (records of an S3/SNS/EventBridge event failed, a Step Functions task
 //!   failed) or the input is unusable (empty, not UTF-8, not JSON, no known

@@ -65,6 +65,12 @@ pub enum Source {
     Kinesis,
     /// Amazon EventBridge.
     EventBridge,
+    /// Apache Kafka: Amazon MSK or a self-managed cluster.
+    Kafka,
+    /// An Amazon S3 Batch Operations job invoking the function per task.
+    S3Batch,
+    /// An Amazon Data Firehose (Kinesis Data Firehose) transformation.
+    Firehose,
     /// A Step Functions task invoking the function.
     StepFunctions,
     /// Created by application code (tests, direct dispatch).
@@ -73,7 +79,7 @@ pub enum Source {
 
 impl Source {
     /// A short, stable name: `sqs`, `sns`, `s3`, `dynamodb`, `kinesis`,
-    /// `eventbridge`, `stepfunctions`, `direct`.
+    /// `eventbridge`, `kafka`, `s3batch`, `firehose`, `stepfunctions`, `direct`.
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Sqs => "sqs",
@@ -82,6 +88,9 @@ impl Source {
             Source::DynamoDb => "dynamodb",
             Source::Kinesis => "kinesis",
             Source::EventBridge => "eventbridge",
+            Source::Kafka => "kafka",
+            Source::S3Batch => "s3batch",
+            Source::Firehose => "firehose",
             Source::StepFunctions => "stepfunctions",
             Source::Direct => "direct",
         }

@@ -64,9 +64,12 @@ use crate::envelope::{AnyEnvelope, Envelope, Metadata, Source};
 use crate::error::RecordError;
 use crate::router::RouteConflict;
 use crate::routes::RouteInfo;
+use crate::source::firehose::{self, FirehoseEvent, FirehoseRecord};
+use crate::source::kafka::{KafkaBatch, KafkaRecord};
+use crate::source::s3_batch::{self, S3BatchEvent, S3BatchTaskRecord};
 use crate::source::{
-    self, dynamodb, eventbridge, kinesis, s3, sns, sqs, step_functions, Identity, MalformedRecord,
-    RawEvent,
+    self, dynamodb, eventbridge, kafka, kinesis, s3, sns, sqs, step_functions, Identity,
+    MalformedRecord, RawEvent,
 };
 
 pub use crate::source::step_functions::StepFunctionInput;
@@ -147,6 +150,33 @@ pub trait EventFactory: Send + Sync + fmt::Debug + 'static {
             .collect()
     }
 
+    /// Kafka records (Amazon MSK, self-managed Apache Kafka).
+    fn transform_kafka(&self, batch: KafkaBatch) -> Transformed {
+        batch
+            .records
+            .iter()
+            .map(|r| Record::kafka(r).unmatched())
+            .collect()
+    }
+
+    /// An S3 Batch Operations invocation's tasks.
+    fn transform_s3_batch(&self, event: S3BatchEvent) -> Transformed {
+        event
+            .tasks
+            .iter()
+            .map(|t| Record::s3_batch(t).unmatched())
+            .collect()
+    }
+
+    /// A Firehose transformation's records.
+    fn transform_firehose(&self, event: FirehoseEvent) -> Transformed {
+        event
+            .records
+            .iter()
+            .map(|r| Record::firehose(r).unmatched())
+            .collect()
+    }
+
     /// The routes this factory knows, for [route listing](crate::routes) and
     /// for checking at build time that every routed event type has a handler.
     /// Hand-written factories may leave it empty.
@@ -185,6 +215,15 @@ impl<F: EventFactory + ?Sized> EventFactory for Arc<F> {
     }
     fn transform_kinesis(&self, event: KinesisEvent) -> Transformed {
         (**self).transform_kinesis(event)
+    }
+    fn transform_kafka(&self, batch: KafkaBatch) -> Transformed {
+        (**self).transform_kafka(batch)
+    }
+    fn transform_s3_batch(&self, event: S3BatchEvent) -> Transformed {
+        (**self).transform_s3_batch(event)
+    }
+    fn transform_firehose(&self, event: FirehoseEvent) -> Transformed {
+        (**self).transform_firehose(event)
     }
     fn routes(&self) -> Vec<RouteInfo> {
         (**self).routes()
@@ -250,6 +289,39 @@ pub fn transform_typed<F: EventFactory + ?Sized>(factory: &F, event: &RawEvent<'
                 let mut e = KinesisEvent::default();
                 e.records = v;
                 factory.transform_kinesis(e)
+            },
+        ),
+        Source::Kafka => split(
+            source,
+            records,
+            |r: &KafkaRecord, ins| {
+                ins.push_with(|t| kafka::write_record_id(r, t), Some(&kafka::order_key(r)))
+            },
+            |v| {
+                // The batch's own fields, without its records (already split).
+                let mut batch = kafka::envelope(event.payload());
+                batch.records = v;
+                factory.transform_kafka(batch)
+            },
+        ),
+        Source::S3Batch => split(
+            source,
+            records,
+            |t: &S3BatchTaskRecord, ins| ins.push(s3_batch::record_id(t), None),
+            |v| {
+                let mut event = s3_batch::envelope(event.payload());
+                event.tasks = v;
+                factory.transform_s3_batch(event)
+            },
+        ),
+        Source::Firehose => split(
+            source,
+            records,
+            |r: &FirehoseRecord, ins| ins.push(firehose::record_id(r), None),
+            |v| {
+                let mut event = firehose::envelope(event.payload());
+                event.records = v;
+                factory.transform_firehose(event)
             },
         ),
         Source::EventBridge => split(
@@ -375,6 +447,21 @@ impl Record {
     /// A Kinesis record: see [`source::kinesis`].
     pub fn kinesis(r: &KinesisEventRecord) -> Self {
         Self::from_identity(source::kinesis::identity(r))
+    }
+
+    /// A Kafka record: see [`source::kafka`].
+    pub fn kafka(r: &KafkaRecord) -> Self {
+        Self::from_identity(source::kafka::identity(r))
+    }
+
+    /// An S3 Batch Operations task: see [`source::s3_batch`].
+    pub fn s3_batch(t: &S3BatchTaskRecord) -> Self {
+        Self::from_identity(source::s3_batch::identity(t))
+    }
+
+    /// A Firehose record to transform: see [`source::firehose`].
+    pub fn firehose(r: &FirehoseRecord) -> Self {
+        Self::from_identity(source::firehose::identity(r))
     }
 
     /// An EventBridge event: see [`source::eventbridge`].

@@ -1,8 +1,9 @@
 //! # eventrail
 //!
 //! Typed, testable event handling for AWS Lambda: raw events from S3, SQS,
-//! SNS, DynamoDB Streams, Kinesis, EventBridge and Step Functions become typed
-//! domain events, which a [`Bus`] dispatches to handlers that are
+//! SNS, DynamoDB Streams, Kinesis, EventBridge, Step Functions, Kafka (MSK
+//! and self-managed), S3 Batch Operations and Firehose transformations
+//! become typed domain events, which a [`Bus`] dispatches to handlers that are
 //! `tower::Service`s.
 //!
 //! ```text

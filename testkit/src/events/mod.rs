@@ -16,6 +16,9 @@
 //! | [`dynamodb`] | [`insert`](dynamodb::insert), [`modify`](dynamodb::modify), [`remove`](dynamodb::remove), [`batch`](dynamodb::batch) |
 //! | [`step_functions`] | [`task`](step_functions::task), [`input`](step_functions::input) |
 //! | [`eventbridge`] | [`event`](eventbridge::event) |
+//! | [`firehose`] | [`record`](firehose::record), [`invocation`](firehose::invocation) (Direct PUT, Kinesis or MSK) |
+//! | [`kafka`] | [`record`](kafka::record), [`batch`](kafka::batch) (MSK or self-managed) |
+//! | [`s3_batch`] | [`task`](s3_batch::task), [`invocation`](s3_batch::invocation) (schema 1.0 or 2.0) |
 //! | [`lambda`] | [`context`](lambda::context): request id and deadline |
 //!
 //! ```
@@ -32,8 +35,11 @@
 
 pub mod dynamodb;
 pub mod eventbridge;
+pub mod firehose;
+pub mod kafka;
 pub mod lambda;
 pub mod s3;
+pub mod s3_batch;
 pub mod sns;
 pub mod sqs;
 pub mod step_functions;

@@ -19,6 +19,12 @@ pub enum SourceEvent {
     Kinesis(KinesisEvent),
     /// An EventBridge event.
     EventBridge(EventBridgeEvent),
+    /// A Kafka batch (Amazon MSK, self-managed Apache Kafka).
+    Kafka(KafkaBatch),
+    /// An S3 Batch Operations invocation.
+    S3Batch(S3BatchEvent),
+    /// A Firehose transformation.
+    Firehose(FirehoseEvent),
     /// A Step Functions task input.
     StepFunction(StepFunctionInput),
 }
@@ -33,6 +39,9 @@ impl SourceEvent {
             SourceEvent::DynamoDb(_) => Source::DynamoDb,
             SourceEvent::Kinesis(_) => Source::Kinesis,
             SourceEvent::EventBridge(_) => Source::EventBridge,
+            SourceEvent::Kafka(_) => Source::Kafka,
+            SourceEvent::S3Batch(_) => Source::S3Batch,
+            SourceEvent::Firehose(_) => Source::Firehose,
             SourceEvent::StepFunction(_) => Source::StepFunctions,
         }
     }
@@ -81,6 +90,27 @@ impl SourceEvent {
                 let mut out = InputRecords::with_capacity(e.records.len());
                 for r in &e.records {
                     out.push(kinesis::record_id(r), Some(kinesis::order_key(r)));
+                }
+                out
+            }
+            SourceEvent::Kafka(b) => {
+                let mut out = InputRecords::with_capacity(b.records.len());
+                for r in &b.records {
+                    out.push_with(|t| kafka::write_record_id(r, t), Some(&kafka::order_key(r)));
+                }
+                out
+            }
+            SourceEvent::S3Batch(e) => {
+                let mut out = InputRecords::with_capacity(e.tasks.len());
+                for t in &e.tasks {
+                    out.push(s3_batch::record_id(t), None);
+                }
+                out
+            }
+            SourceEvent::Firehose(e) => {
+                let mut out = InputRecords::with_capacity(e.records.len());
+                for r in &e.records {
+                    out.push(firehose::record_id(r), None);
                 }
                 out
             }

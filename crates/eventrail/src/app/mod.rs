@@ -77,6 +77,9 @@ use crate::error::{classify, BoxError, Classify, RecordError, Retry};
 use crate::factory::{one_per_record, EventFactory, InputRecords, Routed, StepFunctionInput};
 use crate::router::RouteConflict;
 use crate::routes::{short_type_name, RouteRow, RouteTable};
+use crate::source::firehose::{self, FirehoseEvent};
+use crate::source::kafka::{self, KafkaBatch};
+use crate::source::s3_batch::{self, S3BatchEvent};
 use crate::source::{dynamodb, eventbridge, kinesis, s3, sns, sqs, step_functions, RawEvent};
 
 mod batch_alarm;
@@ -312,6 +315,9 @@ impl App {
             SourceEvent::DynamoDb(e) => f.transform_dynamodb_stream(e),
             SourceEvent::Kinesis(e) => f.transform_kinesis(e),
             SourceEvent::EventBridge(e) => f.transform_eventbridge(e),
+            SourceEvent::Kafka(b) => f.transform_kafka(b),
+            SourceEvent::S3Batch(e) => f.transform_s3_batch(e),
+            SourceEvent::Firehose(e) => f.transform_firehose(e),
             SourceEvent::StepFunction(e) => f.transform_step_function(e),
         }
         .into_vec();

@@ -3,10 +3,12 @@
 //! | source | matched on | event built |
 //! |---|---|---|
 //! | S3 | key prefix and/or suffix (decoded key) | `E: From<S3Object>` |
-//! | SQS, SNS, Kinesis | a top-level field of the JSON body | body deserialized into `E` |
+//! | SQS, SNS, Kinesis, Firehose | a top-level field of the JSON body (data) | body deserialized into `E` |
 //! | DynamoDB Streams | prefix of the partition key | [`DataChange<T>`] |
 //! | Step Functions | the input's `type` field | `payload` (or the input) into `E` |
 //! | EventBridge | `source` and `detail-type` | `detail` into `E` |
+//! | Kafka (MSK, self-managed) | topic and/or a top-level field of the JSON value | [`KafkaMessage<T>`](crate::source::kafka::KafkaMessage) |
+//! | S3 Batch Operations | key prefix and/or suffix (decoded key) | `E: From<S3BatchTask>` ([`S3BatchTask`](crate::source::s3_batch::S3BatchTask)) |
 //!
 //! Routes of one source are tried in the order they were added; the first that
 //! matches wins. SQS messages that carry an SNS notification (SNS → SQS) are
@@ -68,6 +70,13 @@ use crate::s3::S3Object;
 use crate::source::{sqs, MalformedRecord, RawEvent};
 
 use crate::json::{probe, raw_str};
+
+mod firehose;
+mod kafka;
+mod s3_batch;
+
+pub use self::kafka::KafkaRouteBuilder;
+pub use self::s3_batch::S3BatchRouteBuilder;
 
 type BuildFrom<I> = Box<dyn Fn(&I, &Metadata) -> Result<AnyEnvelope, RecordError> + Send + Sync>;
 
@@ -203,9 +212,12 @@ pub struct Router {
     sqs: JsonRoutes,
     sns: JsonRoutes,
     kinesis: JsonRoutes,
+    firehose: JsonRoutes,
     dynamodb: Vec<DynamoRoute>,
     sfn: Vec<SfnRoute>,
     eventbridge: Vec<EventBridgeRoute>,
+    kafka: Vec<kafka::KafkaRoute>,
+    s3_batch: Vec<s3_batch::S3BatchRoute>,
     fallback: Option<Arc<dyn EventFactory>>,
 }
 
@@ -348,7 +360,7 @@ impl Router {
             |e, l| l.prefix.starts_with(&e.prefix) && l.suffix.ends_with(&e.suffix),
             |r| &r.info,
         )?;
-        for json in [&self.sqs, &self.sns, &self.kinesis] {
+        for json in [&self.sqs, &self.sns, &self.kinesis, &self.firehose] {
             pairs(
                 &json.routes,
                 |e, l| match (&e.on, &l.on) {
@@ -365,6 +377,8 @@ impl Router {
             |r| &r.info,
         )?;
         pairs(&self.sfn, |e, l| e.value == l.value, |r| &r.info)?;
+        pairs(&self.kafka, |e, l| l.shadowed_by(e), |r| &r.info)?;
+        pairs(&self.s3_batch, |e, l| l.shadowed_by(e), |r| &r.info)?;
         pairs(
             &self.eventbridge,
             |e, l| {
@@ -682,15 +696,29 @@ impl EventFactory for Router {
         out
     }
 
+    fn transform_kafka(&self, batch: crate::source::kafka::KafkaBatch) -> Transformed {
+        self.route_kafka(batch)
+    }
+
+    fn transform_s3_batch(&self, event: crate::source::s3_batch::S3BatchEvent) -> Transformed {
+        self.route_s3_batch(event)
+    }
+
+    fn transform_firehose(&self, event: crate::source::firehose::FirehoseEvent) -> Transformed {
+        self.route_firehose(event)
+    }
+
     fn routes(&self) -> Vec<RouteInfo> {
         let mut v: Vec<RouteInfo> = Vec::new();
         v.extend(self.s3.iter().map(|r| r.info.clone()));
-        for j in [&self.sqs, &self.sns, &self.kinesis] {
+        for j in [&self.sqs, &self.sns, &self.kinesis, &self.firehose] {
             v.extend(j.routes.iter().map(|r| r.info.clone()));
         }
         v.extend(self.dynamodb.iter().map(|r| r.info.clone()));
         v.extend(self.sfn.iter().map(|r| r.info.clone()));
         v.extend(self.eventbridge.iter().map(|r| r.info.clone()));
+        v.extend(self.kafka.iter().map(|r| r.info.clone()));
+        v.extend(self.s3_batch.iter().map(|r| r.info.clone()));
         if let Some(f) = &self.fallback {
             v.extend(f.routes());
         }
@@ -790,6 +818,7 @@ impl JsonRouteBuilder {
         let routes = match self.source {
             Source::Sqs => &mut self.router.sqs,
             Source::Sns => &mut self.router.sns,
+            Source::Firehose => &mut self.router.firehose,
             _ => &mut self.router.kinesis,
         };
         // The envelope fields stay last: route fields go before them.

@@ -16,12 +16,21 @@
 //! | `Records` with `eventSource` `aws:s3` (or records with `s3`) | S3 |
 //! | `Records` with `eventSource` `aws:dynamodb` (or records with `dynamodb`) | DynamoDB Streams |
 //! | `Records` with `eventSource` `aws:kinesis` (or records with `kinesis`) | Kinesis |
+//! | `records` grouped by topic-partition, `eventSource` `aws:kafka` or `SelfManagedKafka` | Kafka (MSK, self-managed) |
+//! | `invocationId`, `invocationSchemaVersion` and `tasks` | S3 Batch Operations (schema 1.0 and 2.0) |
+//! | `invocationId`, `deliveryStreamArn` and `records` | Firehose data transformation |
 //! | an object with `source` and `detail-type` | EventBridge |
 //! | an object with a string `type` or a `taskToken` | Step Functions task input |
 //!
 //! Each source has one module here that owns its record identity (the id a
-//! batch response reports), its order key, and how it is recognised; adding a
-//! source means one module and its line in the registry below.
+//! batch response reports), its order key, its typed records, and how it is
+//! recognised. Registering it takes a line in each place that names every
+//! source: the recognition below (`BATCH_SOURCES` for `Records` batches,
+//! `TopKeys::batch_envelope` for batches under another key), the
+//! [`Source`] enum, a transform on [`EventFactory`](crate::EventFactory) and
+//! its arm in [`transform_typed`](crate::factory::transform_typed), the
+//! [`SourceEvent`](crate::app::SourceEvent) variant, the router's routes,
+//! and the Lambda adapter's response.
 //!
 //! ```
 //! use eventrail::source::RawEvent;
@@ -43,8 +52,11 @@
 
 pub mod dynamodb;
 pub mod eventbridge;
+pub mod firehose;
+pub mod kafka;
 pub mod kinesis;
 pub mod s3;
+pub mod s3_batch;
 pub mod sns;
 pub mod sqs;
 pub mod step_functions;
@@ -177,6 +189,7 @@ impl std::error::Error for PayloadError {
 pub struct RawEvent<'a> {
     source: Source,
     records: Vec<&'a str>,
+    payload: &'a str,
 }
 
 impl<'a> RawEvent<'a> {
@@ -201,7 +214,7 @@ impl<'a> RawEvent<'a> {
             return Err(PayloadError::Empty);
         }
         if let Some(records) = crate::json::split::records(text) {
-            return Self::batch(records);
+            return Self::batch(records, text);
         }
         let mut de = serde_json::Deserializer::from_str(text);
         let top = TopSeed
@@ -215,12 +228,20 @@ impl<'a> RawEvent<'a> {
         };
         match records {
             Some(RecordsField::Array(records)) => {
-                return Self::batch(records.into_iter().map(RawValue::get).collect())
+                return Self::batch(records.into_iter().map(RawValue::get).collect(), text)
             }
             Some(RecordsField::Other(seen)) => {
                 return Err(unknown(format!("an object whose `Records` is {seen}")))
             }
             None => {}
+        }
+        if let Some(batch) = keys.batch_envelope() {
+            let (source, records) = batch.map_err(unknown)?;
+            return Ok(Self {
+                source,
+                records,
+                payload: text,
+            });
         }
         let source = if keys.eventbridge() {
             Source::EventBridge
@@ -233,17 +254,29 @@ impl<'a> RawEvent<'a> {
         Ok(Self {
             source,
             records: vec![whole.get()],
+            payload: text,
         })
     }
 
     /// A batch: its source is the first record's that has one.
-    fn batch(records: Vec<&'a str>) -> Result<Self, PayloadError> {
+    fn batch(records: Vec<&'a str>, payload: &'a str) -> Result<Self, PayloadError> {
         let source = records.iter().find_map(|r| record_kind(r)).ok_or_else(|| {
             PayloadError::UnknownSource {
                 seen: describe_records(&records),
             }
         })?;
-        Ok(Self { source, records })
+        Ok(Self {
+            source,
+            records,
+            payload,
+        })
+    }
+
+    /// The whole payload, as received: where sources whose response echoes
+    /// the invocation (S3 Batch Operations) or whose records need the batch's
+    /// own fields read them.
+    pub fn payload(&self) -> &'a str {
+        self.payload
     }
 
     /// The source.
@@ -288,6 +321,9 @@ impl<'a> RawEvent<'a> {
                     Source::DynamoDb => check::<dynamodb::DynamoDbRecord>(r),
                     Source::Kinesis => check::<kinesis::KinesisEventRecord>(r),
                     Source::EventBridge => check::<eventbridge::EventBridgeEvent>(r),
+                    Source::Kafka => check::<kafka::KafkaRecord>(r),
+                    Source::S3Batch => check::<s3_batch::S3BatchTaskRecord>(r),
+                    Source::Firehose => check::<firehose::FirehoseRecord>(r),
                     _ => None,
                 }?;
                 Some(MalformedRecord::new(self.source, i, r, reason))
@@ -379,6 +415,9 @@ fn identify_raw(source: Source, raw: &str) -> Identity {
         Source::EventBridge => eventbridge::identify_raw(raw),
         // A task input is always the one record `task`, malformed or not.
         Source::StepFunctions => Identity::new(step_functions::RECORD_ID, Source::StepFunctions),
+        Source::Kafka => kafka::identify_raw(raw),
+        Source::S3Batch => s3_batch::identify_raw(raw),
+        Source::Firehose => firehose::identify_raw(raw),
         other => Identity::new("", other),
     }
 }
@@ -397,6 +436,16 @@ fn record_kind(raw: &str) -> Option<Source> {
         let present = probe(raw, s.shape).ok()??;
         present.iter().all(Option::is_some).then_some(s.source)
     })
+}
+
+/// The elements of a JSON array, raw; `Err` says what the value was instead.
+fn array(raw: &RawValue) -> Result<Vec<&str>, &'static str> {
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    match RecordsSeed.deserialize(&mut de) {
+        Ok(RecordsField::Array(v)) => Ok(v.into_iter().map(RawValue::get).collect()),
+        Ok(RecordsField::Other(seen)) => Err(seen),
+        Err(_) => Err("not JSON"),
+    }
 }
 
 fn describe_records(records: &[&str]) -> String {
@@ -445,10 +494,47 @@ struct TopKeys<'a> {
     source: bool,
     string_type: bool,
     task_token: bool,
+    /// A top-level `eventSource` string (Kafka batches).
+    event_source: Option<Cow<'a, str>>,
+    /// A top-level `records` (Kafka, Firehose).
+    lower_records: Option<&'a RawValue>,
+    /// A top-level `tasks` (S3 Batch Operations).
+    tasks: Option<&'a RawValue>,
+    /// Whether there is an `invocationSchemaVersion` (S3 Batch Operations).
+    invocation_schema_version: bool,
+    /// Whether there is a `deliveryStreamArn` (Firehose).
+    delivery_stream_arn: bool,
+    /// Whether there is an `invocationId` (S3 Batch Operations, Firehose).
+    invocation_id: bool,
 }
 
-impl TopKeys<'_> {
+impl<'a> TopKeys<'a> {
     const SHOWN: usize = 8;
+
+    /// The source and records of a batch whose records are not under
+    /// `Records` (Kafka), if the keys are of one; `Err` says why the records
+    /// could not be split.
+    fn batch_envelope(&self) -> Option<Result<(Source, Vec<&'a str>), String>> {
+        if let (Some(es), Some(records)) = (&self.event_source, self.lower_records) {
+            if kafka::is_event_source(es) {
+                return Some(kafka::split_records(records).map(|r| (Source::Kafka, r)));
+            }
+        }
+        let invoked = self.invocation_id;
+        if let (true, Some(tasks)) = (invoked && self.invocation_schema_version, self.tasks) {
+            return Some(array(tasks).map(|t| (Source::S3Batch, t)).map_err(|seen| {
+                format!("an S3 Batch Operations invocation whose `tasks` is {seen}")
+            }));
+        }
+        if let (true, Some(records)) = (invoked && self.delivery_stream_arn, self.lower_records) {
+            return Some(
+                array(records)
+                    .map(|r| (Source::Firehose, r))
+                    .map_err(|seen| format!("a Firehose transformation whose `records` is {seen}")),
+            );
+        }
+        None
+    }
 
     fn eventbridge(&self) -> bool {
         self.detail_type && self.source
@@ -500,11 +586,20 @@ impl<'de> Visitor<'de> for TopSeed {
             match key.as_ref() {
                 "Records" => records = Some(map.next_value_seed(RecordsSeed)?),
                 "type" => keys.string_type = map.next_value::<&RawValue>()?.get().starts_with('"'),
+                "records" => keys.lower_records = Some(map.next_value::<&'de RawValue>()?),
+                "tasks" => keys.tasks = Some(map.next_value::<&'de RawValue>()?),
+                "eventSource" => {
+                    let v = map.next_value::<&'de RawValue>()?;
+                    keys.event_source = raw_str(v);
+                }
                 other => {
                     match other {
                         "detail-type" => keys.detail_type = true,
                         "source" => keys.source = true,
                         "taskToken" => keys.task_token = true,
+                        "invocationSchemaVersion" => keys.invocation_schema_version = true,
+                        "deliveryStreamArn" => keys.delivery_stream_arn = true,
+                        "invocationId" => keys.invocation_id = true,
                         _ => {}
                     }
                     map.next_value::<IgnoredAny>()?;
