@@ -24,10 +24,13 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let app = example_hostile_input::app();
-//! let s3 = br#"{"Records": [{"eventSource": "aws:s3", "s3": {
-//!     "bucket": {"name": "inbox"}, "object": {"key": "bad%ZZkey", "size": 1}}}]}"#;
-//! let err = eventrail_lambda::invoke(&app, s3, Invocation::default()).await.unwrap_err();
-//! assert!(err.to_string().contains("S3 object key does not decode"), "{err}");
+//! let sqs = br#"{"Records": [
+//!     {"eventSource": "aws:sqs", "messageId": "m-1", "body": null},
+//!     {"eventSource": "aws:sqs", "messageId": "m-2",
+//!      "body": "{\"type\":\"NOTIFICATION\",\"recipient\":\"a@example.com\",\"subject\":\"hi\"}"}
+//! ]}"#;
+//! let response = eventrail_lambda::invoke(&app, sqs, Invocation::default()).await.unwrap();
+//! assert_eq!(response, serde_json::json!({"batchItemFailures": [{"itemIdentifier": "m-1"}]}));
 //! # }
 //! ```
 

@@ -747,6 +747,13 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_task_input_is_still_the_record_task() {
+        let raw: Box<RawValue> = serde_json::from_str(r#"{"type": "X", "taskToken": 5}"#).unwrap();
+        let m = MalformedRecord::new(Source::StepFunctions, 0, &raw, "too deep".into());
+        assert_eq!(m.record_id(), step_functions::RECORD_ID);
+    }
+
+    #[test]
     fn many_keys_are_cut_short() {
         let err =
             RawEvent::parse(br#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":0}"#)

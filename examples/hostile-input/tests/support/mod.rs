@@ -117,6 +117,8 @@ pub fn expectation(name: &str) -> Expect {
         // inside a record they make it malformed, as in the typed record.
         "top/duplicate-keys" => ids(&[("m-2", BadInput)]),
 
+        // Processed; a failure would be reported under `""`, which Lambda
+        // answers by retrying the whole batch: nothing is lost.
         "sqs/message-id-missing" | "sqs/message-id-null" => ids(&[good, ("", mailed())]),
         "sqs/message-id-number" => ids(&[good, ("", BadInput)]),
         "sqs/body-null" => ids(&[good, ("m-null", BadInput)]),
@@ -194,9 +196,14 @@ pub fn expectation(name: &str) -> Expect {
             ids(&[("110", done()), ("111", BadInput), ("112", NotStarted)])
         }
 
+        // Without a (string) token the task-token layer lets the envelope
+        // through: the handler's output is the invocation's result. 2 048
+        // characters is Step Functions' limit, so that token is accepted.
         "sfn/task-token-missing" | "sfn/task-token-2048-chars" | "sfn/task-token-not-a-string" => {
             ids(&[("task", Done(Some(json!({"orderId": "o-1"}))))])
         }
+        // Step Functions refuses the callback (InvalidToken, permanent): the
+        // invocation fails, so the state machine sees the task fail.
         "sfn/task-token-2049-chars" | "sfn/task-token-empty" => ids(&[("task", CallbackRefused)]),
         "sfn/output-over-256kib-with-token" => ids(&[("task", OutputTooLarge)]),
         // Without a token the output is the Lambda response (up to 6 MB);
@@ -205,6 +212,8 @@ pub fn expectation(name: &str) -> Expect {
         "sfn/payload-wrong-type" => ids(&[("task", BadInput)]),
         "sfn/type-unrouted" => ids(&[("task", NoRoute)]),
 
+        // SNS's limits bind the publisher; a delivered notification is
+        // processed whatever its subject.
         "sns/subject-100-chars" | "sns/subject-101-chars" | "sns/subject-control-characters" => {
             ids(&[("n-1", mailed())])
         }
