@@ -10,7 +10,7 @@
 //! assert_eq!((n.channel, n.template_id.as_deref()), (Channel::Email, Some("order-confirmed")));
 //! ```
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use eventrail::aws_lambda_events::event::sqs::SqsMessage;
 use eventrail::s3::S3Object;
@@ -171,7 +171,7 @@ pub struct DeadLetter {
     /// The body, as sent (JSON or not).
     pub body: String,
     /// The message's system attributes.
-    pub attributes: HashMap<String, String>,
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// The attribute SQS sets on a message it moves to a dead-letter queue.

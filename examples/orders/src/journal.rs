@@ -234,11 +234,21 @@ where
         let fut = self.inner.call(env);
         Box::pin(async move {
             let result = fut.await;
-            journal.count(handler, |c| match (&result, meta.replayed()) {
+            let replayed = result.is_ok() && meta.replayed();
+            journal.count(handler, |c| match (&result, replayed) {
                 (Ok(_), true) => c.duplicates += 1,
                 (Ok(_), false) => c.processed += 1,
                 (Err(_), _) => c.failed += 1,
             });
+            if replayed {
+                journal.note(
+                    handler,
+                    format!(
+                        "duplicate of {}: answered from the idempotency store",
+                        meta.record_id()
+                    ),
+                );
+            }
             result
         })
     }

@@ -70,7 +70,12 @@ async fn the_report_counts_what_each_handler_did() {
         b[1].response,
         Ok(serde_json::json!({"batchItemFailures": []}))
     );
-    assert!(b[1].journal.is_empty(), "the handler did not run again");
+    let lines: Vec<&str> = b[1].journal.iter().map(|e| e.text.as_str()).collect();
+    assert_eq!(
+        lines,
+        ["duplicate of 0c8e2b7a-1d4f-4c1e-9a6b-000000000001: answered from the idempotency store"],
+        "the handler did not run again"
+    );
     // S3: every file done (one skipped).
     assert!(b[2].failed.is_empty());
     // The stream stops at the image that does not decode.

@@ -52,7 +52,11 @@ fn the_template_passes_cfn_lint() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -65,7 +69,10 @@ fn cfn_lint_rejects_a_broken_copy() {
     std::fs::write(&path, broken).unwrap();
     let out = lint(&path);
     std::fs::remove_file(&path).unwrap();
-    assert!(!out.status.success(), "cfn-lint accepted an unknown runtime");
+    assert!(
+        !out.status.success(),
+        "cfn-lint accepted an unknown runtime"
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("provided.al2099"));
 }
 
@@ -73,7 +80,10 @@ fn cfn_lint_rejects_a_broken_copy() {
 fn the_template_wires_what_the_app_needs() {
     let text = std::fs::read_to_string(TEMPLATE).unwrap();
     for var in example_orders::ports::ENV_VARS {
-        assert!(text.contains(&format!("{var}:")), "{var} is not set on the function");
+        assert!(
+            text.contains(&format!("{var}:")),
+            "{var} is not set on the function"
+        );
     }
     for needle in [
         "Runtime: provided.al2023",
