@@ -1,4 +1,4 @@
-//! dead-letter queue.
+//! The dead-letter queue: stored, then a `CRITICAL` alarm.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! DynamoDB Streams.
+//! DynamoDB Streams: cache invalidation and external sync per entity, `REMOVE`, an image that does not decode.
 
 use super::*;
 

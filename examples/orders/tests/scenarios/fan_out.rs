@@ -1,4 +1,4 @@
-//! order created fan-out.
+//! The new-order fan-out: three handlers, done only when all three are.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! SQS notifications.
+//! SQS notifications: e-mail (plain and templated), SMS and push skipped, other channels, sync requests, poison records.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! S3.
+//! S3: CSV imports through the object store, uploads by extension, key decoding.
 
 use super::*;
 

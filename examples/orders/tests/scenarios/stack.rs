@@ -1,4 +1,4 @@
-//! the production stack.
+//! The production stack every handler runs behind: retries and idempotency.
 
 use super::*;
 

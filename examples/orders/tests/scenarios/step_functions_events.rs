@@ -1,4 +1,4 @@
-//! Step Functions.
+//! Step Functions: both tasks behind the task-token layer, and an unknown type.
 
 use super::*;
 
