@@ -110,9 +110,18 @@ fn invoke_fakes(_: &[OsString]) -> Result<i32, String> {
 
 #[cfg(feature = "demo")]
 fn demo() -> Result<i32, String> {
+    use std::io::Write;
     let report = paused_runtime()?.block_on(example_orders::demo::run());
-    print!("{report}");
-    Ok(0)
+    let mut out = std::io::stdout().lock();
+    match out
+        .write_all(report.to_string().as_bytes())
+        .and_then(|()| out.flush())
+    {
+        Ok(()) => Ok(0),
+        // The reader went away (`| head`): nothing left to tell it.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(format!("cannot write the report: {e}")),
+    }
 }
 
 #[cfg(not(feature = "demo"))]
