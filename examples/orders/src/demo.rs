@@ -378,6 +378,11 @@ impl fmt::Display for DemoReport {
             write!(f, "  {v:>10}")?;
         }
         writeln!(f)?;
+        writeln!(
+            f,
+            "   (retried: attempts after the first; duplicates: answered from the idempotency store;\n    \
+             alarms: published to the alarm topic; tokens: Step Functions tasks completed, success or failure)"
+        )?;
 
         writeln!(f, "\n== what reached the fakes")?;
         writeln!(f, "   SES    {} mail(s)", self.mails.len())?;
