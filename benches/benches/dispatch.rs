@@ -48,6 +48,8 @@ fn notification(record_id: impl Into<Arc<str>>) -> Envelope<Notification> {
             recipient: "a@example.com".into(),
             subject: "s".into(),
             body: "b".into(),
+            template_id: None,
+            template_data: None,
         },
         Metadata::new(record_id, Source::Sqs),
     )

@@ -18,11 +18,9 @@
 //! handler behind its production stack).
 
 use aws_events::SqsEvent;
-use eventrail::layers::AlarmService;
 use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
 use eventrail_testkit::Fakes;
 pub use example_orders::{Channel, Journal, Notification, SyncRequest};
-use example_orders::{Ports, ALARMS_TOPIC, FROM};
 
 pub mod workload;
 
@@ -54,21 +52,15 @@ pub fn app() -> App {
 
 /// The order app, `example_orders::app`, on `fakes` as `example-orders
 /// invoke` runs it: every handler behind its production stack (span, alarm,
-/// timeout, retries), mail through the fake SES, alarms to the fake SNS.
+/// task token, idempotency, timeout, retries), mail through the fake SES,
+/// alarms to the fake SNS.
 ///
 /// The fakes and `journal` keep what the handlers did; clear them
 /// (`fakes.ses().clear()`, `fakes.sns().clear()`, `journal.take()`) between
 /// batches so a long bench does not grow them without bound.
 pub fn order_app(fakes: &Fakes, journal: &Journal) -> App {
-    fakes.ses().verify(FROM);
-    let ports = Ports {
-        mailer: fakes.mailer(),
-        notifier: fakes.notifier(),
-        objects: fakes.object_store(),
-        task_callbacks: fakes.task_callbacks(),
-        idempotency: fakes.idempotency_store(),
-        alarms: AlarmService::new(fakes.notifier(), ALARMS_TOPIC).with_environment("bench"),
-    };
+    let mut ports = example_orders::fakes::ports(fakes);
+    ports.config.environment = "bench".into();
     example_orders::app(&ports, journal)
 }
 

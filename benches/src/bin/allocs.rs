@@ -39,6 +39,8 @@ fn main() {
             recipient: "a@example.com".into(),
             subject: "s".into(),
             body: "b".into(),
+            template_id: None,
+            template_data: None,
         },
         Metadata::new("m-1", Source::Sqs),
     );

@@ -1,167 +1,130 @@
-//! The order app as a Lambda function, and a demo of it.
+//! The order app as a Lambda function, and its demo.
 //!
 //! Run with
 //!
 //! ```sh
-//! # the demo: the bundled events (examples/orders/events) through the app,
-//! # with AWS replaced by in-memory fakes; prints what happened
+//! # the demo: a mixed stream of the bundled events (examples/orders/events)
+//! # through the app on in-memory fakes, and a report of what each handler did
 //! cargo run -p example-orders
 //!
-//! # one event file, as Lambda would process it (fakes too): prints the response
-//! cargo run -p example-orders -- invoke examples/orders/events/sqs-notifications.json
+//! # one event file, as Lambda would process it, on the fakes: prints the response
+//! cargo run -p example-orders -- invoke examples/orders/events/sfn-process-order.json
+//!
+//! # the same on the real AWS clients (region, credentials, AWS_ENDPOINT_URL and
+//! # the ORDERS_* variables of examples/orders/README.md from the environment)
+//! cargo run -p example-orders -- invoke --aws examples/orders/events/sqs-notifications.json
 //! ```
 //!
-//! Under a Lambda Runtime API it serves with the real AWS clients; set
-//! `ORDERS_ALARMS_TOPIC_ARN` and `ORDERS_IDEMPOTENCY_TABLE`.
+//! Under a Lambda Runtime API (`AWS_LAMBDA_RUNTIME_API` set) it serves with
+//! the real AWS clients. Built with `--no-default-features` (what
+//! `template.yaml` deploys) it has no demo and no fakes: only Lambda and
+//! `invoke --aws`.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use eventrail::app::Invocation;
-use eventrail::layers::AlarmService;
-use eventrail_testkit::Fakes;
-use example_orders::{app, Journal, Ports, ALARMS_TOPIC, FROM, ORDERS_TOPIC};
+use example_orders::{app, Journal};
 
-/// The bundled events, in the order the demo plays them.
-const EVENTS: [(&str, &str); 4] = [
-    (
-        "sqs-notifications.json",
-        include_str!("../events/sqs-notifications.json"),
-    ),
-    ("s3-uploads.json", include_str!("../events/s3-uploads.json")),
-    (
-        "dynamodb-orders.json",
-        include_str!("../events/dynamodb-orders.json"),
-    ),
-    (
-        "sfn-process-order.json",
-        include_str!("../events/sfn-process-order.json"),
-    ),
-];
+const USAGE: &str = "usage: example-orders                      the demo (feature `demo`)
+       example-orders invoke [--aws] FILE|- [--deadline-ms N] [--log-level LEVEL]";
 
-/// The CSV file the S3 event announces, as the fake bucket holds it.
-const CSV_KEY: &str = "imports/csv/daily orders(2026-11-28).csv";
-const CSV: &str = "order_id,total\n1001,4200\n1002,1999\n1003,500\n";
-
-/// Ports on in-memory fakes, seeded for the bundled events.
-fn fake_ports(fakes: &Fakes) -> Ports {
-    fakes.ses().verify(FROM);
-    fakes.s3().seed("orders-uploads", CSV_KEY, CSV);
-    Ports {
-        mailer: fakes.mailer(),
-        notifier: fakes.notifier(),
-        objects: fakes.object_store(),
-        task_callbacks: fakes.task_callbacks(),
-        idempotency: fakes.idempotency_store(),
-        alarms: AlarmService::new(fakes.notifier(), ALARMS_TOPIC).with_environment("demo"),
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let under_lambda = std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some();
+    match args.first().and_then(|a| a.to_str()) {
+        Some("invoke") => {
+            let mut rest: Vec<OsString> = args[1..].to_vec();
+            let aws = rest.iter().any(|a| a == "--aws");
+            rest.retain(|a| a != "--aws");
+            if aws {
+                exit(real_runtime().and_then(|rt| rt.block_on(invoke_aws(&rest))))
+            } else {
+                exit(invoke_fakes(&rest))
+            }
+        }
+        None if under_lambda => exit(real_runtime().and_then(|rt| rt.block_on(serve()))),
+        None => exit(demo()),
+        Some(_) => fail(USAGE),
     }
 }
 
-/// Ports on the AWS clients, configured from the environment.
-async fn aws_ports() -> Result<Ports, String> {
-    use eventrail_aws::dynamodb::{DynamoDbIdempotencyStore, TableLayout};
-    let var = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
-    let aws = eventrail_aws::config::load().await;
-    let notifier = Arc::new(eventrail_aws::SnsNotifier::from_conf(&aws));
-    Ok(Ports {
-        mailer: Arc::new(eventrail_aws::SesMailer::from_conf(&aws)),
-        notifier: notifier.clone(),
-        objects: Arc::new(eventrail_aws::S3ObjectStore::from_conf(&aws)),
-        task_callbacks: Arc::new(eventrail_aws::SfnTaskCallbacks::from_conf(&aws)),
-        idempotency: Arc::new(DynamoDbIdempotencyStore::from_conf(
-            &aws,
-            TableLayout::new(var("ORDERS_IDEMPOTENCY_TABLE")?),
-        )),
-        alarms: AlarmService::new(notifier, var("ORDERS_ALARMS_TOPIC_ARN")?).with_environment(
-            std::env::var("ORDERS_ENVIRONMENT").unwrap_or_else(|_| "prod".into()),
-        ),
+fn exit(code: Result<i32, String>) -> ExitCode {
+    match code {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {}", message.replace('\n', " "));
+    ExitCode::FAILURE
+}
+
+fn real_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the tokio runtime: {e}"))
+}
+
+/// Lambda: the real clients, configured from the environment.
+async fn serve() -> Result<i32, String> {
+    let ports = example_orders::aws::ports().await?;
+    eventrail_lambda::run(app(&ports, &Journal::default()))
+        .await
+        .map(|()| 0)
+        .map_err(|e| e.to_string())
+}
+
+/// `invoke --aws`: the adapter's local invoke on the real clients.
+async fn invoke_aws(args: &[OsString]) -> Result<i32, String> {
+    let ports = example_orders::aws::ports().await?;
+    Ok(eventrail_lambda::local::main(&app(&ports, &Journal::default()), args).await)
+}
+
+/// A runtime on tokio's paused clock: retries back off without waiting.
+#[cfg(feature = "demo")]
+fn paused_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .map_err(|e| format!("cannot start the tokio runtime: {e}"))
+}
+
+/// `invoke`: the adapter's local invoke on the fakes.
+#[cfg(feature = "demo")]
+fn invoke_fakes(args: &[OsString]) -> Result<i32, String> {
+    paused_runtime()?.block_on(async {
+        let fakes = eventrail_testkit::Fakes::new();
+        let ports = example_orders::fakes::ports(&fakes);
+        Ok(eventrail_lambda::local::main(&app(&ports, &Journal::default()), args).await)
     })
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    let first = std::env::args().nth(1);
-    let result = match first.as_deref() {
-        None => demo().await,
-        Some("invoke") => {
-            // Local invoke of one event file: the same path as on Lambda, on fakes.
-            let fakes = Fakes::new();
-            let app = app(&fake_ports(&fakes), &Journal::default());
-            eventrail_lambda::run(app).await.map_err(|e| e.to_string())
-        }
-        Some(_) if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() => Err(
-            "usage: example-orders            (the demo)\n       example-orders invoke FILE|-"
-                .into(),
-        ),
-        Some(_) => match aws_ports().await {
-            Ok(ports) => eventrail_lambda::run(app(&ports, &Journal::default()))
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e),
-        },
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+#[cfg(not(feature = "demo"))]
+fn invoke_fakes(_: &[OsString]) -> Result<i32, String> {
+    Err("this build has no fakes (feature `demo`); use `invoke --aws FILE`".into())
+}
+
+#[cfg(feature = "demo")]
+fn demo() -> Result<i32, String> {
+    use std::io::Write;
+    let report = paused_runtime()?.block_on(example_orders::demo::run());
+    let mut out = std::io::stdout().lock();
+    match out
+        .write_all(report.to_string().as_bytes())
+        .and_then(|()| out.flush())
+    {
+        Ok(()) => Ok(0),
+        // The reader went away (`| head`): nothing left to tell it.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(format!("cannot write the report: {e}")),
     }
 }
 
-async fn demo() -> Result<(), String> {
-    let fakes = Fakes::new();
-    let journal = Journal::default();
-    let app = app(&fake_ports(&fakes), &journal);
-
-    println!("eventrail order demo: bundled AWS events through the order app, AWS replaced by in-memory fakes\n");
-    println!("{}", app.routes());
-
-    for (i, (name, text)) in EVENTS.iter().enumerate() {
-        let mut payload: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("{name}: {e}"))?;
-        if let Some(token) = payload.get_mut("taskToken") {
-            // The fake Step Functions only accepts tokens it issued.
-            *token = fakes.sfn().issue_token().into();
-        }
-        let records = payload["Records"].as_array().map_or(1, Vec::len);
-        println!("== {name} ({records} record(s))");
-        let result = eventrail_lambda::invoke_value(
-            &app,
-            payload,
-            Invocation::new(format!("demo-{}", i + 1)),
-        )
-        .await;
-        for line in journal.take() {
-            println!("   handler: {line}");
-        }
-        match result {
-            Ok(response) => println!("   response: {response}\n"),
-            Err(e) => println!("   invocation error: {e}\n"),
-        }
-    }
-
-    println!("== what reached the fakes");
-    for mail in fakes.ses().outbox() {
-        println!("   SES mail to {:?}: {:?}", mail.email.to, mail.subject);
-    }
-    for msg in fakes.sns().published_to(ORDERS_TOPIC) {
-        println!("   SNS {ORDERS_TOPIC}: {}", msg.message);
-    }
-    for msg in fakes.sns().published_to(ALARMS_TOPIC) {
-        println!(
-            "   SNS alarm: {}",
-            msg.subject.as_deref().unwrap_or("(no subject)")
-        );
-    }
-    for token in fakes.sfn().tokens() {
-        match fakes.sfn().succeeded(&token) {
-            Some(output) => println!("   Step Functions task succeeded with {output}"),
-            None => println!(
-                "   Step Functions task state: {:?}",
-                fakes.sfn().state(&token)
-            ),
-        }
-    }
-    Ok(())
+#[cfg(not(feature = "demo"))]
+fn demo() -> Result<i32, String> {
+    Err(format!("this build has no demo (feature `demo`)\n{USAGE}"))
 }

@@ -115,6 +115,16 @@ struct Task {
 }
 
 impl Task {
+    fn running(now: Instant, options: TaskOptions) -> Self {
+        Self {
+            state: TaskState::Running,
+            started: now,
+            last_beat: now,
+            options,
+            heartbeats: 0,
+        }
+    }
+
     /// Applies the timeouts at `now`.
     fn tick(&mut self, now: Instant) {
         if self.state != TaskState::Running {
@@ -177,6 +187,7 @@ struct State {
     issued: Vec<String>,
     calls: Vec<Call<SfnCall>>,
     faults: Faults<SfnCall>,
+    adopt_unknown: bool,
 }
 
 fn err(code: &str, message: impl Into<String>) -> PortError {
@@ -212,19 +223,21 @@ impl FakeSfn {
             "{TOKEN_PREFIX}{n:08}x{:016x}",
             (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
         );
-        let now = Instant::now();
-        state.tasks.insert(
-            token.clone(),
-            Task {
-                state: TaskState::Running,
-                started: now,
-                last_beat: now,
-                options,
-                heartbeats: 0,
-            },
-        );
+        state
+            .tasks
+            .insert(token.clone(), Task::running(Instant::now(), options));
         state.issued.push(token.clone());
         token
+    }
+
+    /// From now on, a well-formed token the fake did not issue is taken as a
+    /// running task when its first callback arrives (and listed in
+    /// [`tokens`](Self::tokens)), instead of failing with
+    /// `TaskDoesNotExist`: for events recorded from a real state machine,
+    /// such as a local `invoke` of a saved task input.
+    pub fn adopt_unknown_tokens(&self) -> &Self {
+        lock(&self.inner).adopt_unknown = true;
+        self
     }
 
     /// Issues a token and returns the Step Functions task event that carries
@@ -293,6 +306,12 @@ impl State {
     fn running(&mut self, token: &str) -> Result<&mut Task, PortError> {
         if !well_formed(token) {
             return Err(err("InvalidToken", "Invalid Token"));
+        }
+        if self.adopt_unknown && !self.tasks.contains_key(token) {
+            let now = Instant::now();
+            self.tasks
+                .insert(token.to_owned(), Task::running(now, TaskOptions::new()));
+            self.issued.push(token.to_owned());
         }
         let task = self
             .tasks
@@ -397,6 +416,26 @@ impl TaskCallbacks for FakeSfn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn adopted_tokens_complete_once() {
+        let sfn = FakeSfn::new();
+        let recorded = "AQCEAAAAKgAAAAMrecordedToken";
+        let unknown = sfn.send_task_success(recorded, "{}").await.unwrap_err();
+        assert_eq!(unknown.code(), Some("TaskDoesNotExist"));
+
+        sfn.adopt_unknown_tokens();
+        sfn.send_task_success(recorded, r#"{"n":1}"#).await.unwrap();
+        assert_eq!(sfn.succeeded(recorded), Some(serde_json::json!({"n": 1})));
+        assert_eq!(sfn.tokens(), [recorded]);
+        let again = sfn.send_task_success(recorded, "{}").await.unwrap_err();
+        assert_eq!(again.code(), Some("TaskTimedOut"));
+        let bad = sfn
+            .send_task_success("not a token!", "{}")
+            .await
+            .unwrap_err();
+        assert_eq!(bad.code(), Some("InvalidToken"));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn error_kinds() {

@@ -749,7 +749,7 @@ mod tests {
     #[test]
     fn a_malformed_task_input_is_still_the_record_task() {
         let raw: Box<RawValue> = serde_json::from_str(r#"{"type": "X", "taskToken": 5}"#).unwrap();
-        let m = MalformedRecord::new(Source::StepFunctions, 0, &raw, "too deep".into());
+        let m = MalformedRecord::new(Source::StepFunctions, 0, raw.get(), "too deep".into());
         assert_eq!(m.record_id(), step_functions::RECORD_ID);
     }
 

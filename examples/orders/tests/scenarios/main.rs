@@ -1,0 +1,60 @@
+//! The guide's scenarios through the testkit, one test (or a few) per
+//! bullet of the example's route table: raw events in, what reached the
+//! fakes and the ports out, on tokio's paused clock.
+
+use std::sync::Arc;
+
+use eventrail_testkit::fakes::Fault;
+use eventrail_testkit::{dynamodb, s3, sqs, step_functions, Fakes, TestApp};
+use example_orders::fakes::UPLOADS_BUCKET;
+use example_orders::ports::{ItemKey, MemoryCache, MemoryExternalSync};
+use example_orders::{app_builder, Journal, ALARMS_TOPIC, BUCKET, ORDERS_TOPIC};
+use serde_json::{json, Value};
+
+pub(crate) struct Orders {
+    pub(crate) app: TestApp,
+    pub(crate) journal: Journal,
+    pub(crate) cache: MemoryCache,
+    pub(crate) erp: MemoryExternalSync,
+}
+
+pub(crate) fn orders() -> Orders {
+    let (journal, cache, erp) = (
+        Journal::default(),
+        MemoryCache::default(),
+        MemoryExternalSync::default(),
+    );
+    let app = TestApp::new(|fakes: &Fakes| {
+        let mut ports = example_orders::fakes::ports(fakes);
+        ports.cache = Arc::new(cache.clone());
+        ports.external = Arc::new(erp.clone());
+        app_builder(&ports, &journal)
+    });
+    Orders {
+        app,
+        journal,
+        cache,
+        erp,
+    }
+}
+
+pub(crate) fn alarm_subjects(app: &TestApp) -> Vec<String> {
+    app.sns()
+        .published_to(ALARMS_TOPIC)
+        .into_iter()
+        .map(|m| m.subject.unwrap_or_default())
+        .collect()
+}
+
+mod dead_letters;
+mod dynamodb_events;
+mod fan_out;
+mod notifications;
+pub(crate) fn notification(to: &str, channel: &str) -> Value {
+    json!({"type": "NOTIFICATION", "channel": channel, "recipient": to,
+           "subject": "Order confirmed", "body": "Thanks"})
+}
+
+mod s3_events;
+mod stack;
+mod step_functions_events;
