@@ -97,3 +97,30 @@ fn errors_are_send_sync_static() {
     send_sync_static::<eventrail::layers::idempotency::IdempotencyError>();
     send_sync_static::<eventrail::layers::task_token::TaskTokenError>();
 }
+
+#[test]
+fn alarm_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    let alarms = AlarmService::new(
+        std::sync::Arc::new(NullNotifier),
+        "arn:aws:sns:us-east-1:1:alarms",
+    );
+    let err: BoxError = "boom".into();
+    // Handlers await these inside futures that must be `Send`.
+    send(&alarms.critical("src", "msg", Some(&*err)));
+    send(&alarms.error("src", "msg", None));
+    send(&alarms.warning("src", "msg", None));
+}
+
+#[derive(Debug)]
+struct NullNotifier;
+
+#[async_trait::async_trait]
+impl eventrail::ports::Notifier for NullNotifier {
+    async fn publish(
+        &self,
+        _: eventrail::ports::SnsMessage,
+    ) -> Result<eventrail::ports::PublishReceipt, eventrail::ports::PortError> {
+        Err(eventrail::ports::PortError::retryable("not wired"))
+    }
+}

@@ -1,5 +1,6 @@
 use std::error::Error as StdError;
 use std::fmt;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -144,31 +145,35 @@ impl AlarmService {
     }
 
     /// Publishes a `CRITICAL` alarm, with the error if there is one.
-    pub async fn critical(
+    ///
+    /// The alarm is built before the returned future runs, so the future
+    /// does not hold `error` and is `Send`: a handler can await it.
+    pub fn critical(
         &self,
         source: &str,
         message: &str,
         error: Option<&(dyn StdError + 'static)>,
-    ) -> Result<PublishReceipt, PortError> {
+    ) -> impl Future<Output = Result<PublishReceipt, PortError>> + Send + '_ {
         self.send(with_error(
             Alarm::new(Severity::Critical, source, message),
             error,
         ))
-        .await
     }
 
     /// Publishes an `ERROR` alarm, with the error if there is one.
-    pub async fn error(
+    ///
+    /// The alarm is built before the returned future runs, so the future
+    /// does not hold `error` and is `Send`: a handler can await it.
+    pub fn error(
         &self,
         source: &str,
         message: &str,
         error: Option<&(dyn StdError + 'static)>,
-    ) -> Result<PublishReceipt, PortError> {
+    ) -> impl Future<Output = Result<PublishReceipt, PortError>> + Send + '_ {
         self.send(with_error(
             Alarm::new(Severity::Error, source, message),
             error,
         ))
-        .await
     }
 
     /// Publishes a `WARNING` alarm, with details if there are some.
