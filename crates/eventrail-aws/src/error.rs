@@ -19,7 +19,7 @@ use std::error::Error as StdError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use eventrail::error::Retry;
+use eventrail::error::ErrorClass;
 use eventrail::ports::PortError;
 
 /// Error codes that mean "slow down": retrying later helps.
@@ -82,7 +82,7 @@ where
 pub(crate) fn from_sdk_refined<E>(
     what: &str,
     err: SdkError<E, HttpResponse>,
-    refine: impl FnOnce(&E) -> Option<(Retry, &'static str)>,
+    refine: impl FnOnce(&E) -> Option<(ErrorClass, &'static str)>,
 ) -> PortError
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
@@ -103,9 +103,9 @@ where
                     let retryable = is_retryable_status(status)
                         || code.as_deref().is_some_and(is_retryable_code);
                     let retry = if retryable {
-                        Retry::Retryable
+                        ErrorClass::Retryable
                     } else {
-                        Retry::Permanent
+                        ErrorClass::Permanent
                     };
                     (retry, code)
                 }
@@ -259,7 +259,7 @@ mod tests {
             let err = PublishError::generic(ErrorMetadata::builder().code("X").build());
             let raw = HttpResponse::new(StatusCode::try_from(500).unwrap(), SdkBody::empty());
             let e = from_sdk_refined("op", SdkError::service_error(err, raw), |_| {
-                Some((Retry::Permanent, "Canonical"))
+                Some((ErrorClass::Permanent, "Canonical"))
             });
             assert!(!e.is_retryable());
             assert_eq!(e.code(), Some("Canonical"));

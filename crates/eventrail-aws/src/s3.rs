@@ -34,7 +34,7 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
-use eventrail::error::Retry;
+use eventrail::error::ErrorClass;
 use eventrail::ports::{ByteStream, Object, ObjectStore, PortError};
 
 use crate::error::{from_sdk, from_sdk_refined};
@@ -88,8 +88,10 @@ impl ObjectStore for S3ObjectStore {
                     &format!("S3 GetObject s3://{bucket}/{key}"),
                     e,
                     |e| match e {
-                        E::NoSuchKey(_) => Some((Retry::Permanent, "NoSuchKey")),
-                        E::InvalidObjectState(_) => Some((Retry::Permanent, "InvalidObjectState")),
+                        E::NoSuchKey(_) => Some((ErrorClass::Permanent, "NoSuchKey")),
+                        E::InvalidObjectState(_) => {
+                            Some((ErrorClass::Permanent, "InvalidObjectState"))
+                        }
                         _ => None,
                     },
                 )

@@ -35,7 +35,7 @@ use aws_sdk_sfn::operation::send_task_failure::SendTaskFailureError;
 use aws_sdk_sfn::operation::send_task_heartbeat::SendTaskHeartbeatError;
 use aws_sdk_sfn::operation::send_task_success::SendTaskSuccessError;
 use aws_sdk_sfn::Client;
-use eventrail::error::Retry;
+use eventrail::error::ErrorClass;
 use eventrail::ports::{
     PortError, TaskCallbacks, SFN_MAX_CAUSE_CHARS, SFN_MAX_ERROR_CHARS, SFN_MAX_OUTPUT_BYTES,
 };
@@ -65,7 +65,7 @@ impl SfnTaskCallbacks {
     }
 }
 
-const PERMANENT: Retry = Retry::Permanent;
+const PERMANENT: ErrorClass = ErrorClass::Permanent;
 
 #[async_trait]
 impl TaskCallbacks for SfnTaskCallbacks {
@@ -117,30 +117,30 @@ impl TaskCallbacks for SfnTaskCallbacks {
 
 // The service's typed errors, classified whatever their HTTP status.
 
-fn success_error(e: &SendTaskSuccessError) -> Option<(Retry, &'static str)> {
+fn success_error(e: &SendTaskSuccessError) -> Option<(ErrorClass, &'static str)> {
     use SendTaskSuccessError as E;
     match e {
         E::TaskDoesNotExist(_) => Some((PERMANENT, "TaskDoesNotExist")),
         E::InvalidToken(_) => Some((PERMANENT, "InvalidToken")),
         E::TaskTimedOut(_) => Some((PERMANENT, "TaskTimedOut")),
         E::InvalidOutput(_) => Some((PERMANENT, "InvalidOutput")),
-        E::KmsThrottlingException(_) => Some((Retry::Retryable, "KmsThrottlingException")),
+        E::KmsThrottlingException(_) => Some((ErrorClass::Retryable, "KmsThrottlingException")),
         _ => None,
     }
 }
 
-fn failure_error(e: &SendTaskFailureError) -> Option<(Retry, &'static str)> {
+fn failure_error(e: &SendTaskFailureError) -> Option<(ErrorClass, &'static str)> {
     use SendTaskFailureError as E;
     match e {
         E::TaskDoesNotExist(_) => Some((PERMANENT, "TaskDoesNotExist")),
         E::InvalidToken(_) => Some((PERMANENT, "InvalidToken")),
         E::TaskTimedOut(_) => Some((PERMANENT, "TaskTimedOut")),
-        E::KmsThrottlingException(_) => Some((Retry::Retryable, "KmsThrottlingException")),
+        E::KmsThrottlingException(_) => Some((ErrorClass::Retryable, "KmsThrottlingException")),
         _ => None,
     }
 }
 
-fn heartbeat_error(e: &SendTaskHeartbeatError) -> Option<(Retry, &'static str)> {
+fn heartbeat_error(e: &SendTaskHeartbeatError) -> Option<(ErrorClass, &'static str)> {
     use SendTaskHeartbeatError as E;
     match e {
         E::TaskDoesNotExist(_) => Some((PERMANENT, "TaskDoesNotExist")),

@@ -71,7 +71,7 @@
 //!
 //! ```
 //! use eventrail::app::{Failure, RecordOutcome, Report, Status};
-//! use eventrail::error::Retry;
+//! use eventrail::error::ErrorClass;
 //! use eventrail::{Metadata, Source};
 //!
 //! let outcome = |id: &str, ok: bool| RecordOutcome {
@@ -79,7 +79,7 @@
 //!     status: if ok {
 //!         Status::Done(serde_json::Value::Null)
 //!     } else {
-//!         Status::Failed(Failure { error: "boom".into(), retry: Retry::Retryable, attempted: true })
+//!         Status::Failed(Failure { error: "boom".into(), retry: ErrorClass::Retryable, attempted: true })
 //!     },
 //! };
 //! let report = Report { source: Source::Sqs, outcomes: vec![outcome("a", true), outcome("b", false)] };

@@ -43,7 +43,7 @@ use tower::ServiceExt;
 use tower_service::Service;
 
 use crate::envelope::{AnyEnvelope, Envelope};
-use crate::error::{classify, BoxError, Classify, HandlerError, RecordError, Retry};
+use crate::error::{classify, BoxError, Classify, ErrorClass, HandlerError, RecordError};
 use crate::routes::short_type_name;
 
 /// The output of a handler, as JSON. `()` becomes `null`.
@@ -319,15 +319,15 @@ impl FanOutError {
 }
 
 impl Classify for FanOutError {
-    fn retry(&self) -> Retry {
+    fn retry(&self) -> ErrorClass {
         if self
             .failures
             .iter()
-            .any(|(_, e)| classify(&**e) == Retry::Permanent)
+            .any(|(_, e)| classify(&**e) == ErrorClass::Permanent)
         {
-            Retry::Permanent
+            ErrorClass::Permanent
         } else {
-            Retry::Retryable
+            ErrorClass::Retryable
         }
     }
 }

@@ -536,7 +536,10 @@ mod tests {
         let e = PortError::permanent("the key does not exist").with_code("NoSuchKey");
         assert_eq!(e.to_string(), "NoSuchKey: the key does not exist");
         assert!(!e.is_retryable());
-        assert_eq!(crate::error::classify(&e), crate::error::Retry::Permanent);
+        assert_eq!(
+            crate::error::classify(&e),
+            crate::error::ErrorClass::Permanent
+        );
     }
 
     #[tokio::test(start_paused = true)]

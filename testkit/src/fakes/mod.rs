@@ -46,7 +46,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use eventrail::error::Retry;
+use eventrail::error::ErrorClass;
 use eventrail::ports::PortError;
 
 pub use idempotency::{FakeIdempotencyStore, IdempotencyCall};
@@ -60,7 +60,7 @@ pub use sns::FakeSns;
 /// See the [module docs](self) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fault {
-    retry: Retry,
+    retry: ErrorClass,
     code: String,
     message: String,
 }
@@ -68,12 +68,12 @@ pub struct Fault {
 impl Fault {
     /// A failure a retry may fix, with the service error code `code`.
     pub fn retryable(code: impl Into<String>) -> Self {
-        Self::new(Retry::Retryable, code)
+        Self::new(ErrorClass::Retryable, code)
     }
 
     /// A failure a retry cannot fix, with the service error code `code`.
     pub fn permanent(code: impl Into<String>) -> Self {
-        Self::new(Retry::Permanent, code)
+        Self::new(ErrorClass::Permanent, code)
     }
 
     /// Throttling (`ThrottlingException`, retryable), the most common
@@ -92,7 +92,7 @@ impl Fault {
         Self::permanent("AccessDeniedException").with_message("not authorized")
     }
 
-    fn new(retry: Retry, code: impl Into<String>) -> Self {
+    fn new(retry: ErrorClass, code: impl Into<String>) -> Self {
         let code = code.into();
         Self {
             retry,

@@ -30,8 +30,8 @@ impl fmt::Display for NotStarted {
 impl std::error::Error for NotStarted {}
 
 impl Classify for NotStarted {
-    fn retry(&self) -> Retry {
-        Retry::Retryable
+    fn retry(&self) -> ErrorClass {
+        ErrorClass::Retryable
     }
 }
 
@@ -70,7 +70,7 @@ impl fmt::Display for Cancelled {
 impl std::error::Error for Cancelled {}
 
 impl Classify for Cancelled {
-    fn retry(&self) -> Retry {
-        Retry::Retryable
+    fn retry(&self) -> ErrorClass {
+        ErrorClass::Retryable
     }
 }

@@ -73,7 +73,7 @@ use tokio::time::Instant;
 
 use crate::bus::{Bus, Output};
 use crate::envelope::{AnyEnvelope, Metadata, Source, Stats};
-use crate::error::{classify, BoxError, Classify, RecordError, Retry};
+use crate::error::{classify, BoxError, Classify, ErrorClass, RecordError};
 use crate::factory::{one_per_record, EventFactory, InputRecords, Routed, StepFunctionInput};
 use crate::router::RouteConflict;
 use crate::routes::{short_type_name, RouteRow, RouteTable};

@@ -21,7 +21,7 @@ pub struct Failure {
     /// The error.
     pub error: BoxError,
     /// Whether a retry can help.
-    pub retry: Retry,
+    pub retry: ErrorClass,
     /// Whether any handler ran (false for bad input, no route, or records not
     /// started because of the deadline or an earlier failure in their group).
     pub attempted: bool,

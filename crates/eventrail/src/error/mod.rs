@@ -44,27 +44,28 @@ pub use self::port::PortError;
 /// A type-erased error, as used across `tower::Service` boundaries.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
-/// Whether a retry can help.
+/// The class of an error: whether a retry can help. (Not to be confused
+/// with the retry layer's service, [`layers::retry::Retry`](crate::layers::retry::Retry).)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Retry {
+pub enum ErrorClass {
     /// A later attempt may succeed (throttling, timeouts, a busy dependency).
     Retryable,
     /// A later attempt fails the same way (bad input, unknown type, a bug).
     Permanent,
 }
 
-impl Retry {
-    /// `true` for [`Retry::Retryable`].
+impl ErrorClass {
+    /// `true` for [`ErrorClass::Retryable`].
     pub fn is_retryable(self) -> bool {
-        matches!(self, Retry::Retryable)
+        matches!(self, ErrorClass::Retryable)
     }
 }
 
-impl fmt::Display for Retry {
+impl fmt::Display for ErrorClass {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Retry::Retryable => "retryable",
-            Retry::Permanent => "permanent",
+            ErrorClass::Retryable => "retryable",
+            ErrorClass::Permanent => "permanent",
         })
     }
 }
@@ -81,7 +82,7 @@ impl fmt::Display for Retry {
 ///   type is [`register`]ed.
 ///
 /// ```
-/// use eventrail::error::{is_retryable, register, BoxError, Classify, HandlerError, Retry};
+/// use eventrail::error::{is_retryable, register, BoxError, Classify, HandlerError, ErrorClass};
 ///
 /// #[derive(Debug)]
 /// struct InvalidOrder;
@@ -92,7 +93,7 @@ impl fmt::Display for Retry {
 /// }
 /// impl std::error::Error for InvalidOrder {}
 /// impl Classify for InvalidOrder {
-///     fn retry(&self) -> Retry { Retry::Permanent }
+///     fn retry(&self) -> ErrorClass { ErrorClass::Permanent }
 /// }
 ///
 /// // Through a HandlerError, the classification is kept.
@@ -105,7 +106,7 @@ impl fmt::Display for Retry {
 /// ```
 pub trait Classify {
     /// Whether a retry can help with this error.
-    fn retry(&self) -> Retry;
+    fn retry(&self) -> ErrorClass;
 }
 
 /// Decides whether a retry can help with `err`.
@@ -113,7 +114,7 @@ pub trait Classify {
 /// Walks the `source()` chain and returns the classification of the first error
 /// that carries one (outermost wins, so a layer can reclassify what it wraps).
 /// Unclassified errors are retryable.
-pub fn classify(err: &(dyn StdError + 'static)) -> Retry {
+pub fn classify(err: &(dyn StdError + 'static)) -> ErrorClass {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = cur {
         if let Some(r) = classify_one(e) {
@@ -121,7 +122,7 @@ pub fn classify(err: &(dyn StdError + 'static)) -> Retry {
         }
         cur = e.source();
     }
-    Retry::Retryable
+    ErrorClass::Retryable
 }
 
 /// Shorthand for `classify(err).is_retryable()`.
@@ -129,13 +130,15 @@ pub fn is_retryable(err: &(dyn StdError + 'static)) -> bool {
     classify(err).is_retryable()
 }
 
-type Classifier = fn(&(dyn StdError + 'static)) -> Option<Retry>;
+type Classifier = fn(&(dyn StdError + 'static)) -> Option<ErrorClass>;
 
 /// The error types [`register`]ed by applications.
 static REGISTERED: std::sync::RwLock<Vec<(std::any::TypeId, Classifier)>> =
     std::sync::RwLock::new(Vec::new());
 
-fn classify_as<E: Classify + StdError + 'static>(e: &(dyn StdError + 'static)) -> Option<Retry> {
+fn classify_as<E: Classify + StdError + 'static>(
+    e: &(dyn StdError + 'static),
+) -> Option<ErrorClass> {
     e.downcast_ref::<E>().map(Classify::retry)
 }
 
@@ -158,7 +161,7 @@ pub fn register<E: Classify + StdError + 'static>() {
 }
 
 /// The known error types, outermost first.
-fn classify_one(e: &(dyn StdError + 'static)) -> Option<Retry> {
+fn classify_one(e: &(dyn StdError + 'static)) -> Option<ErrorClass> {
     if let Some(h) = e.downcast_ref::<HandlerError>() {
         return Some(h.retry);
     }
@@ -181,7 +184,7 @@ fn classify_one(e: &(dyn StdError + 'static)) -> Option<Retry> {
 /// works) and keeps its classification. The wrapped error itself is
 /// [`source()`](StdError::source), so sinks and alarms can downcast to it.
 pub struct HandlerError {
-    retry: Retry,
+    retry: ErrorClass,
     inner: BoxError,
 }
 
@@ -189,7 +192,7 @@ impl HandlerError {
     /// A failure a retry may fix.
     pub fn retryable(err: impl Into<BoxError>) -> Self {
         Self {
-            retry: Retry::Retryable,
+            retry: ErrorClass::Retryable,
             inner: err.into(),
         }
     }
@@ -197,7 +200,7 @@ impl HandlerError {
     /// A failure a retry cannot fix; it is never retried.
     pub fn permanent(err: impl Into<BoxError>) -> Self {
         Self {
-            retry: Retry::Permanent,
+            retry: ErrorClass::Permanent,
             inner: err.into(),
         }
     }
@@ -207,8 +210,8 @@ impl HandlerError {
         self.retry.is_retryable()
     }
 
-    /// Whether a retry can help, as a [`Retry`].
-    pub fn retry(&self) -> Retry {
+    /// Whether a retry can help, as a [`ErrorClass`].
+    pub fn retry(&self) -> ErrorClass {
         self.retry
     }
 
@@ -355,11 +358,11 @@ impl RecordError {
 }
 
 impl Classify for RecordError {
-    fn retry(&self) -> Retry {
+    fn retry(&self) -> ErrorClass {
         match self.kind {
-            RecordErrorKind::NoOutput => Retry::Retryable,
+            RecordErrorKind::NoOutput => ErrorClass::Retryable,
             RecordErrorKind::BadInput | RecordErrorKind::NoRoute | RecordErrorKind::NoHandler => {
-                Retry::Permanent
+                ErrorClass::Permanent
             }
         }
     }
@@ -403,7 +406,7 @@ mod tests {
     fn classification_walks_the_source_chain() {
         let inner: BoxError = HandlerError::permanent("bad").into();
         let outer = Wrapper(inner);
-        assert_eq!(classify(&outer), Retry::Permanent);
+        assert_eq!(classify(&outer), ErrorClass::Permanent);
     }
 
     #[test]
@@ -425,22 +428,22 @@ mod tests {
     }
     impl StdError for Busy {}
     impl Classify for Busy {
-        fn retry(&self) -> Retry {
-            Retry::Permanent
+        fn retry(&self) -> ErrorClass {
+            ErrorClass::Permanent
         }
     }
 
     #[test]
     fn a_users_classified_error_is_honoured() {
         let via_handler_error: BoxError = HandlerError::from(Busy).into();
-        assert_eq!(classify(&*via_handler_error), Retry::Permanent);
+        assert_eq!(classify(&*via_handler_error), ErrorClass::Permanent);
         // The wrapped error is the source, so it can be downcast.
         let source = via_handler_error.source().unwrap();
         assert!(source.is::<Busy>());
         register::<Busy>();
         register::<Busy>();
         let bare: BoxError = Box::new(Busy);
-        assert_eq!(classify(&*bare), Retry::Permanent);
+        assert_eq!(classify(&*bare), ErrorClass::Permanent);
         let busy = std::any::TypeId::of::<Busy>();
         let entries = REGISTERED.read().unwrap();
         assert_eq!(entries.iter().filter(|(t, _)| *t == busy).count(), 1);
@@ -449,6 +452,6 @@ mod tests {
     #[test]
     fn unclassified_is_retryable() {
         let e: BoxError = "boom".into();
-        assert_eq!(classify(&*e), Retry::Retryable);
+        assert_eq!(classify(&*e), ErrorClass::Retryable);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{Classify, Retry};
+use super::{Classify, ErrorClass};
 
 /// A handler panicked; the message is kept. Permanent: a panic is a bug.
 ///
@@ -42,7 +42,7 @@ impl fmt::Display for HandlerPanic {
 impl std::error::Error for HandlerPanic {}
 
 impl Classify for HandlerPanic {
-    fn retry(&self) -> Retry {
-        Retry::Permanent
+    fn retry(&self) -> ErrorClass {
+        ErrorClass::Permanent
     }
 }

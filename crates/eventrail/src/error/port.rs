@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{BoxError, Classify, Retry};
+use super::{BoxError, Classify, ErrorClass};
 
 /// The error every port returns.
 ///
@@ -10,7 +10,7 @@ use super::{BoxError, Classify, Retry};
 /// service gave one, carries the service's error code ([`PortError::code`]).
 #[derive(Debug)]
 pub struct PortError {
-    retry: Retry,
+    retry: ErrorClass,
     code: Option<String>,
     message: String,
     source: Option<BoxError>,
@@ -19,16 +19,16 @@ pub struct PortError {
 impl PortError {
     /// A failure a retry may fix (throttling, timeouts, 5xx).
     pub fn retryable(message: impl Into<String>) -> Self {
-        Self::new(Retry::Retryable, message)
+        Self::new(ErrorClass::Retryable, message)
     }
 
     /// A failure a retry cannot fix (validation, not found, access denied).
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self::new(Retry::Permanent, message)
+        Self::new(ErrorClass::Permanent, message)
     }
 
     /// A failure with an explicit classification.
-    pub fn new(retry: Retry, message: impl Into<String>) -> Self {
+    pub fn new(retry: ErrorClass, message: impl Into<String>) -> Self {
         Self {
             retry,
             code: None,
@@ -66,7 +66,7 @@ impl PortError {
 }
 
 impl Classify for PortError {
-    fn retry(&self) -> Retry {
+    fn retry(&self) -> ErrorClass {
         self.retry
     }
 }

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use crate::error::{Classify, Retry};
+use crate::error::{Classify, ErrorClass};
 use crate::ports::PortError;
 
 /// A failure of the idempotency layer itself.
@@ -25,7 +25,7 @@ enum Kind {
     InProgress,
     PayloadMismatch,
     MissingKey,
-    Store(Retry),
+    Store(ErrorClass),
     BadStoredResult,
     Unhashable,
 }
@@ -54,7 +54,7 @@ impl IdempotencyError {
     pub(super) fn store(e: PortError) -> Self {
         // The handler did not run: a redelivery is always safe, whatever the
         // store said (an access-denied store may be fixed in the meantime).
-        let mut me = Self::new(Kind::Store(Retry::Retryable), "");
+        let mut me = Self::new(Kind::Store(ErrorClass::Retryable), "");
         me.source = Some(Box::new(e));
         me
     }
@@ -139,12 +139,12 @@ impl std::error::Error for IdempotencyError {
 }
 
 impl Classify for IdempotencyError {
-    fn retry(&self) -> Retry {
+    fn retry(&self) -> ErrorClass {
         match self.kind {
-            Kind::InProgress => Retry::Retryable,
+            Kind::InProgress => ErrorClass::Retryable,
             Kind::Store(r) => r,
             Kind::PayloadMismatch | Kind::MissingKey | Kind::BadStoredResult | Kind::Unhashable => {
-                Retry::Permanent
+                ErrorClass::Permanent
             }
         }
     }

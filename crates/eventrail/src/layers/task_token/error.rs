@@ -1,6 +1,6 @@
 use std::fmt;
 
-use crate::error::{BoxError, Classify, Retry};
+use crate::error::{BoxError, Classify, ErrorClass};
 use crate::ports::{PortError, SFN_MAX_OUTPUT_BYTES};
 
 /// A failure of the task-token layer itself.
@@ -127,9 +127,9 @@ impl std::error::Error for TaskTokenError {
 }
 
 impl Classify for TaskTokenError {
-    fn retry(&self) -> Retry {
+    fn retry(&self) -> ErrorClass {
         match &self.kind {
-            Kind::OutputTooLarge { .. } | Kind::InvalidOutput { .. } => Retry::Permanent,
+            Kind::OutputTooLarge { .. } | Kind::InvalidOutput { .. } => ErrorClass::Permanent,
             Kind::CallbackFailed { port, .. } => port.retry(),
         }
     }

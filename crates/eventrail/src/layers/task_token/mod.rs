@@ -86,7 +86,7 @@ use serde::Serialize;
 use tower_service::Service;
 
 use crate::envelope::Envelope;
-use crate::error::{classify, BoxError, Retry};
+use crate::error::{classify, BoxError, ErrorClass};
 use crate::layers::catch_panic::call_catching;
 use crate::layers::idempotency::IdempotencyError;
 use crate::layers::util::{error_chain, truncate_chars};
@@ -209,8 +209,8 @@ impl Reporter<'_> {
         let name = match &self.layer.error_name {
             Some(n) => truncate_chars(n, SFN_MAX_ERROR_CHARS),
             None => match classify(&*err) {
-                Retry::Retryable => "eventrail.RetryableError".to_owned(),
-                Retry::Permanent => "eventrail.PermanentError".to_owned(),
+                ErrorClass::Retryable => "eventrail.RetryableError".to_owned(),
+                ErrorClass::Permanent => "eventrail.PermanentError".to_owned(),
             },
         };
         let cause = truncate_chars(&error_chain(&*err).join(": "), SFN_MAX_CAUSE_CHARS);

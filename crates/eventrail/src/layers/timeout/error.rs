@@ -1,7 +1,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::error::{Classify, Retry};
+use crate::error::{Classify, ErrorClass};
 
 /// The handler did not finish within its time budget. Retryable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +33,7 @@ impl fmt::Display for Elapsed {
 impl std::error::Error for Elapsed {}
 
 impl Classify for Elapsed {
-    fn retry(&self) -> Retry {
-        Retry::Retryable
+    fn retry(&self) -> ErrorClass {
+        ErrorClass::Retryable
     }
 }
