@@ -81,6 +81,7 @@
 pub mod deadline;
 pub mod detect;
 mod error;
+pub mod function;
 pub mod invoke;
 pub mod local;
 pub mod response;
@@ -88,8 +89,9 @@ mod runtime;
 
 pub use detect::{detect, Detected, MalformedRecord};
 pub use error::InvokeError;
+pub use function::{Function, WholeBatchFailure};
 pub use invoke::{invoke, invoke_value, process, Summary};
-pub use response::respond;
+pub use response::{respond, respond_with};
 pub use runtime::run;
 
 /// Re-exported so that binaries use the same runtime as this crate.

@@ -84,7 +84,7 @@ mod report;
 pub use self::error::{HandlerPanic, NotStarted};
 use self::error::{DEADLINE, EARLIER_FAILURE};
 pub use self::event::{Invocation, SourceEvent, MAX_PLAUSIBLE_DEADLINE};
-pub use self::report::{Failure, RecordOutcome, Report, Status};
+pub use self::report::{Counts, Failure, RecordOutcome, Report, Status};
 
 /// Why an app could not be built.
 #[derive(Debug)]
