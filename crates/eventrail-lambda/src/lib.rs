@@ -7,6 +7,11 @@
 //! - [`invoke()`] is one invocation without the runtime: [`detect()`] the
 //!   source of the raw JSON, process the records, build the response with
 //!   [`respond`]. Tests and harnesses drive an app through it.
+//! - [`Function`] adds the adapter's settings to an app: the
+//!   [whole-batch failure policy](WholeBatchFailure) and one CloudWatch
+//!   metrics line per invocation ([`eventrail::metrics`], also turned on by
+//!   `EVENTRAIL_METRICS=emf`). `run` and `invoke` take a `Function` or an
+//!   `&App`.
 //!
 //! How each source is answered (partial batch responses, FIFO groups, stream
 //! checkpoints, Step Functions output, invocation errors) is described in
