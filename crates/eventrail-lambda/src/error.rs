@@ -30,7 +30,9 @@ pub enum InvokeError {
         /// What the payload looked like, e.g. ``a JSON object with keys `a`, `b` ``.
         seen: String,
     },
-    /// Records of an asynchronous source (S3, SNS, EventBridge) failed.
+    /// Records of an asynchronous source (S3, SNS, EventBridge) failed, or
+    /// every record of an SQS or stream batch under
+    /// [`WholeBatchFailure::FailInvocation`](crate::WholeBatchFailure::FailInvocation).
     #[error("{failed} of {total} {event_source} record(s) failed; first: {first}")]
     RecordsFailed {
         /// The source.

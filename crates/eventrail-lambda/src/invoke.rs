@@ -39,40 +39,69 @@
 
 use std::time::Duration;
 
-use eventrail::app::{Invocation, Report};
+use eventrail::app::{Counts, Invocation, Report};
+use eventrail::metrics::{InvocationMetrics, Unit};
 use eventrail::{App, Source};
 use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::detect::{detect, Detected};
 use crate::error::InvokeError;
-use crate::response::respond_to;
+use crate::function::Function;
+use crate::response::respond_inner;
 
 /// Processes one raw payload and builds the Lambda response. See the
 /// [module docs](self).
 ///
+/// Takes an `&App` (the defaults) or a [`Function`] (a whole-batch failure
+/// policy, metrics). With metrics on, one metrics line is written once the
+/// response is built; a payload that is unusable writes none (Lambda counts
+/// the invocation error).
+///
 /// Fails when the payload is unusable ([`InvokeError::is_bad_payload`]), when
-/// records of an asynchronous source failed, or when a Step Functions task failed.
-/// Partial failures of SQS and stream batches are inside the `Ok` response.
-pub async fn invoke(app: &App, payload: &[u8], inv: Invocation) -> Result<Value, InvokeError> {
+/// records of an asynchronous source failed, when a Step Functions task
+/// failed, or when every record of an SQS or stream batch failed under
+/// [`WholeBatchFailure::FailInvocation`](crate::WholeBatchFailure::FailInvocation).
+/// Other failures of SQS and stream batches are inside the `Ok` response.
+pub async fn invoke(
+    function: impl Into<Function>,
+    payload: &[u8],
+    inv: Invocation,
+) -> Result<Value, InvokeError> {
+    let function = function.into();
     let started = Instant::now();
     let detected = detect(payload).inspect_err(log_bad_payload)?;
-    let report = app.process_raw(detected.raw(), &inv).await;
-    let summary = Summary::new(&report, started.elapsed());
-    let response = respond_to(&report, detected.raw());
-    summary.log(&inv, response.as_ref().err());
+    let report = function.app().process_raw(detected.raw(), &inv).await;
+    let duration = started.elapsed();
+    let config = function.config();
+    let counts = report.counts();
+    let summary = Summary::from_counts(report.source, &counts, duration);
+    let response = respond_inner(&report, Some(detected.raw()), config.whole_batch);
+    summary.log(&inv, config.whole_batch, response.as_ref().err());
+    if let Some(emf) = &config.metrics {
+        let failed = if response.is_err() { 1.0 } else { 0.0 };
+        let mut m =
+            InvocationMetrics::from_counts(report.source, counts, duration, config.clock.now())
+                .handler_metrics(report.handler_metrics())
+                .metric("InvocationFailed", failed, Unit::Count)
+                .property("WholeBatchFailure", config.whole_batch.as_str());
+        if let Some(id) = inv.request_id.as_deref() {
+            m = m.request_id(id);
+        }
+        config.write_metrics(&emf.line(&m));
+    }
     response
 }
 
 /// Like [`invoke`], for a payload already parsed as JSON (a test's or a
 /// tool's; the runtime path hands over the raw bytes).
 pub async fn invoke_value(
-    app: &App,
+    function: impl Into<Function>,
     payload: Value,
     inv: Invocation,
 ) -> Result<Value, InvokeError> {
     let bytes = serde_json::to_vec(&payload).map_err(InvokeError::NotJson)?;
-    invoke(app, &bytes, inv).await
+    invoke(function, &bytes, inv).await
 }
 
 fn log_bad_payload(e: &InvokeError) {
@@ -111,18 +140,28 @@ pub struct Summary {
 impl Summary {
     /// The summary of a report that took `duration`.
     pub fn new(report: &Report, duration: Duration) -> Self {
+        Self::from_counts(report.source, &report.counts(), duration)
+    }
+
+    /// The summary of a batch whose counts ([`Report::counts`]) are taken.
+    pub fn from_counts(source: Source, counts: &Counts, duration: Duration) -> Self {
         Self {
-            source: report.source,
-            records: report.outcomes.len(),
-            done: report.done(),
-            failed: report.failed(),
-            retried: report.retried(),
-            duplicates: report.duplicates(),
+            source,
+            records: counts.records,
+            done: counts.done,
+            failed: counts.failed,
+            retried: counts.retried,
+            duplicates: counts.duplicates,
             duration,
         }
     }
 
-    fn log(&self, inv: &Invocation, error: Option<&InvokeError>) {
+    fn log(
+        &self,
+        inv: &Invocation,
+        whole_batch: crate::WholeBatchFailure,
+        error: Option<&InvokeError>,
+    ) {
         tracing::info!(
             request_id = inv.request_id.as_deref().unwrap_or("-"),
             source = %self.source,
@@ -132,6 +171,7 @@ impl Summary {
             retried = self.retried,
             duplicates = self.duplicates,
             duration_ms = self.duration.as_millis() as u64,
+            whole_batch_failure = whole_batch.as_str(),
             error = error.map(tracing::field::display),
             "invocation summary"
         );

@@ -9,6 +9,11 @@
 //!   [`respond_to`] (which reads from the payload what S3 Batch Operations
 //!   and Firehose responses echo; [`respond`] needs only the report).
 //!   Tests and harnesses drive an app through it.
+//! - [`Function`] adds the adapter's settings to an app: the
+//!   [whole-batch failure policy](WholeBatchFailure) and one CloudWatch
+//!   metrics line per invocation ([`eventrail::metrics`], also turned on by
+//!   `EVENTRAIL_METRICS=emf`). `run` and `invoke` take a `Function` or an
+//!   `&App`.
 //!
 //! How each source is answered (partial batch responses, FIFO groups, stream
 //! checkpoints, Step Functions output, invocation errors) is described in
@@ -83,6 +88,7 @@
 pub mod deadline;
 pub mod detect;
 mod error;
+pub mod function;
 pub mod invoke;
 pub mod local;
 pub mod response;
@@ -90,8 +96,9 @@ mod runtime;
 
 pub use detect::{detect, Detected, MalformedRecord};
 pub use error::InvokeError;
+pub use function::{Function, WholeBatchFailure};
 pub use invoke::{invoke, invoke_value, process, Summary};
-pub use response::{respond, respond_to};
+pub use response::{respond, respond_to, respond_with};
 pub use runtime::run;
 
 /// Re-exported so that binaries use the same runtime as this crate.

@@ -25,6 +25,10 @@
 //!   deadline.
 //! - `--log-level LEVEL`: `off`, `error`, `warn`, `info` (default), `debug`,
 //!   `trace`, or any `RUST_LOG`-style directive.
+//!
+//! Metrics: with metrics on (in code, or `EVENTRAIL_METRICS=emf` in the
+//! environment), the invocation's metrics line goes to stderr, so stdout
+//! stays the response alone.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -32,8 +36,9 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use eventrail::app::Invocation;
-use eventrail::App;
 use futures_util::FutureExt;
+
+use crate::function::Function;
 
 const USAGE: &str = "usage: BINARY invoke FILE|- [--deadline-ms N] [--log-level LEVEL]";
 
@@ -137,11 +142,12 @@ fn read_input(input: &OsString) -> Result<Vec<u8>, String> {
 /// Meant for a process that exits right after: it replaces the panic hook
 /// (a panic is reported as the `error:` line instead) and installs a
 /// `tracing` subscriber writing to stderr if none is installed.
-pub async fn main(app: &App, args: &[OsString]) -> i32 {
+pub async fn main(function: impl Into<Function>, args: &[OsString]) -> i32 {
     // Panics that reach here are reported as one `error:` line below; the
     // default hook's multi-line message would only add noise.
     std::panic::set_hook(Box::new(|_| {}));
-    let result = AssertUnwindSafe(run(app, args)).catch_unwind().await;
+    let function = function.into().metrics_to_stderr();
+    let result = AssertUnwindSafe(run(&function, args)).catch_unwind().await;
     let outcome = match result {
         Ok(r) => r,
         Err(panic) => Err(format!("panic: {}", panic_message(&*panic))),
@@ -156,15 +162,16 @@ pub async fn main(app: &App, args: &[OsString]) -> i32 {
     }
 }
 
-async fn run(app: &App, args: &[OsString]) -> Result<(), String> {
+async fn run(function: &Function, args: &[OsString]) -> Result<(), String> {
     let args = parse(args)?;
     init_local_logs(&args.log_level)?;
+    let function = function.clone().with_env().map_err(|e| e.to_string())?;
     let payload = read_input(&args.input)?;
     let mut inv = Invocation::new("local");
     if let Some(left) = args.deadline {
         inv = inv.with_deadline(tokio::time::Instant::now() + left);
     }
-    let response = crate::invoke::invoke(app, &payload, inv)
+    let response = crate::invoke::invoke(&function, &payload, inv)
         .await
         .map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();

@@ -12,11 +12,14 @@
 //! | Step Functions | the handler's output (the task result); a failure is an invocation error |
 //! | S3, SNS, EventBridge | `null`; if any record failed, an invocation error naming how many |
 //!
-//! An SQS, stream or Kafka batch whose records all failed is still answered with
-//! the list (never an invocation error, so Lambda's per-record accounting
-//! keeps working), and logged at ERROR. For a stream the list is the
-//! checkpoint alone in that case too: Lambda resumes from the lowest
-//! sequence number reported, so naming the records after it changes nothing.
+//! An SQS, stream or Kafka batch whose records all failed is answered as the
+//! [`WholeBatchFailure`] policy says ([`respond_with`]): by default still
+//! with the list (for a stream, the checkpoint alone: Lambda resumes from
+//! the lowest sequence number reported, so naming the records after it
+//! changes nothing), or with an invocation error
+//! (`Eventrail.RecordsFailed`) that Lambda's `Errors` metric counts. Either
+//! way it is logged at ERROR, and a batch with a failed record is never
+//! answered with an empty list.
 //!
 //! Requires the event source mapping to have `ReportBatchItemFailures` turned
 //! on; without it Lambda ignores the list and treats the invocation as a success.
@@ -95,31 +98,60 @@ use eventrail::Source;
 use serde_json::{json, Value};
 
 use crate::error::InvokeError;
+use crate::function::WholeBatchFailure;
 
-/// Builds the Lambda response for a report. See the [module docs](self).
+/// Builds the Lambda response for a report, with the default
+/// [whole-batch failure policy](WholeBatchFailure::ReportItems). See the
+/// [module docs](self).
 ///
-/// Sources whose response echoes the payload (S3 Batch Operations) fail
-/// with [`InvokeError::NeedsPayload`]: use [`respond_to`].
+/// Sources whose response echoes the payload (S3 Batch Operations,
+/// Firehose) fail with [`InvokeError::NeedsPayload`]: use [`respond_to`].
 pub fn respond(report: &Report) -> Result<Value, InvokeError> {
-    respond_inner(report, None)
+    respond_inner(report, None, WholeBatchFailure::ReportItems)
 }
 
 /// Builds the Lambda response for a report of `event`'s records, reading
-/// from the payload what the response echoes. See the [module docs](self).
+/// from the payload what the response echoes, with the default
+/// [whole-batch failure policy](WholeBatchFailure::ReportItems). See the
+/// [module docs](self).
 pub fn respond_to(report: &Report, event: &RawEvent<'_>) -> Result<Value, InvokeError> {
-    respond_inner(report, Some(event))
+    respond_inner(report, Some(event), WholeBatchFailure::ReportItems)
 }
 
-fn respond_inner(report: &Report, event: Option<&RawEvent<'_>>) -> Result<Value, InvokeError> {
+/// Builds the Lambda response for a report; an SQS, stream or Kafka batch
+/// whose records all failed is answered as `policy` says. See the
+/// [module docs](self).
+pub fn respond_with(report: &Report, policy: WholeBatchFailure) -> Result<Value, InvokeError> {
+    respond_inner(report, None, policy)
+}
+
+/// The response to `report`, reading from `event` (where given) what the
+/// response echoes, answering a wholly failed batch as `policy` says.
+pub(crate) fn respond_inner(
+    report: &Report,
+    event: Option<&RawEvent<'_>>,
+    policy: WholeBatchFailure,
+) -> Result<Value, InvokeError> {
     let total = report.outcomes.len();
     let failed = report.failed();
     match report.source {
+        Source::Sqs | Source::DynamoDb | Source::Kinesis | Source::Kafka
+            if failed > 0 && failed == total && policy == WholeBatchFailure::FailInvocation =>
+        {
+            log_all_failed(report, failed, policy);
+            Err(InvokeError::RecordsFailed {
+                event_source: report.source,
+                failed,
+                total,
+                first: first_failure(report),
+            })
+        }
         Source::Sqs => {
-            log_all_failed(report, failed);
+            log_all_failed(report, failed, policy);
             Ok(batch_item_failures(report.failed_ids()))
         }
         Source::Kafka => {
-            log_all_failed(report, failed);
+            log_all_failed(report, failed, policy);
             let items: Vec<Value> = report
                 .failed_ids()
                 .map(|id| match eventrail::source::kafka::item_identifier(id) {
@@ -132,7 +164,7 @@ fn respond_inner(report: &Report, event: Option<&RawEvent<'_>>) -> Result<Value,
             Ok(json!({ "batchItemFailures": items }))
         }
         Source::DynamoDb | Source::Kinesis => {
-            log_all_failed(report, failed);
+            log_all_failed(report, failed, policy);
             let checkpoint = report.failed_ids().next();
             Ok(batch_item_failures(checkpoint))
         }
@@ -161,17 +193,11 @@ fn respond_inner(report: &Report, event: Option<&RawEvent<'_>>) -> Result<Value,
             if failed == 0 {
                 return Ok(Value::Null);
             }
-            let first = report
-                .outcomes
-                .iter()
-                .find(|o| o.is_failed())
-                .map(describe_failure)
-                .unwrap_or_default();
             Err(InvokeError::RecordsFailed {
                 event_source: source,
                 failed,
                 total,
-                first,
+                first: first_failure(report),
             })
         }
     }
@@ -296,18 +322,28 @@ fn describe_failure(o: &RecordOutcome) -> String {
     }
 }
 
-fn log_all_failed(report: &Report, failed: usize) {
+fn first_failure(report: &Report) -> String {
+    report
+        .outcomes
+        .iter()
+        .find(|o| o.is_failed())
+        .map(describe_failure)
+        .unwrap_or_default()
+}
+
+fn log_all_failed(report: &Report, failed: usize, policy: WholeBatchFailure) {
     if failed > 0 && failed == report.outcomes.len() {
-        let first = report
-            .outcomes
-            .first()
-            .map(describe_failure)
-            .unwrap_or_default();
+        let first = first_failure(report);
+        let answer = match policy {
+            WholeBatchFailure::FailInvocation => "the invocation fails",
+            _ => "all are reported for redelivery",
+        };
         tracing::error!(
             source = %report.source,
             records = failed,
             first_failure = %first,
-            "every record of the batch failed; all are reported for redelivery"
+            whole_batch_failure = policy.as_str(),
+            "every record of the batch failed; {answer}"
         );
     }
 }

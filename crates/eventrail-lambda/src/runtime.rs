@@ -3,10 +3,10 @@
 use std::ffi::OsString;
 
 use eventrail::app::Invocation;
-use eventrail::App;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::value::RawValue;
 
+use crate::function::Function;
 use crate::invoke::invoke;
 
 /// The environment variables the Lambda runtime needs; Lambda and the
@@ -18,8 +18,13 @@ const REQUIRED_ENV: [&str; 4] = [
     "AWS_LAMBDA_FUNCTION_VERSION",
 ];
 
-/// Serves `app` under the Lambda Runtime API, or runs the local `invoke`
-/// command when the binary was started as `BINARY invoke ...`.
+/// Serves a [`Function`] (or an [`App`](eventrail::App) with the defaults)
+/// under the Lambda Runtime API, or runs the local `invoke` command when the
+/// binary was started as `BINARY invoke ...`.
+///
+/// At start it applies the environment ([`Function::with_env`]:
+/// `EVENTRAIL_METRICS=emf` turns metrics on) and logs one line with the
+/// whole-batch failure policy, the metrics setting and the route table.
 ///
 /// On Lambda, every invocation goes through [`invoke`]: the source is
 /// detected, the records processed, one summary line logged and the response
@@ -38,7 +43,8 @@ const REQUIRED_ENV: [&str; 4] = [
 /// # Errors
 ///
 /// When the Lambda environment is missing (the binary was started outside
-/// Lambda without `invoke`), or the runtime fails to talk to the Runtime API.
+/// Lambda without `invoke`), `EVENTRAIL_METRICS` has an unknown value, or the
+/// runtime fails to talk to the Runtime API.
 ///
 /// ```no_run
 /// # use eventrail::{App, Bus, Router};
@@ -48,10 +54,11 @@ const REQUIRED_ENV: [&str; 4] = [
 ///     eventrail_lambda::run(app).await
 /// }
 /// ```
-pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
+pub async fn run(function: impl Into<Function>) -> Result<(), lambda_runtime::Error> {
+    let function: Function = function.into();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     if args.first().is_some_and(|a| a == "invoke") {
-        let code = crate::local::main(&app, &args[1..]).await;
+        let code = crate::local::main(function, &args[1..]).await;
         std::process::exit(code);
     }
     let missing: Vec<&str> = REQUIRED_ENV
@@ -67,16 +74,24 @@ pub async fn run(app: App) -> Result<(), lambda_runtime::Error> {
         )
         .into());
     }
+    let function = function.with_env()?;
     init_lambda_logs();
+    tracing::info!(
+        whole_batch_failure = function.policy().as_str(),
+        metrics = function.metrics_config().map_or("off", |_| "emf"),
+        settings = %function.settings(),
+        routes = %function.app().routes(),
+        "eventrail function ready"
+    );
     // The payload is kept as the runtime received it: the records are read
     // from it once, without a JSON tree in between.
     let handler = service_fn(move |event: LambdaEvent<Box<RawValue>>| {
-        let app = app.clone();
+        let function = function.clone();
         async move {
             let (payload, ctx) = event.into_parts();
             let mut inv = Invocation::new(ctx.request_id.as_str());
             inv.deadline = crate::deadline::from_epoch_ms(ctx.deadline);
-            invoke(&app, payload.get().as_bytes(), inv).await
+            invoke(&function, payload.get().as_bytes(), inv).await
         }
     });
     lambda_runtime::run(handler).await

@@ -36,9 +36,11 @@
 use std::any::{Any, TypeId};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::time::Instant;
+
+use crate::metrics::Unit;
 
 /// How far from now a deadline can be and still be real.
 ///
@@ -121,6 +123,12 @@ impl fmt::Display for Source {
 pub(crate) struct Stats {
     attempts: AtomicU32,
     replayed: AtomicBool,
+    alarms_sent: AtomicU32,
+    alarm_failures: AtomicU32,
+    dead_lettered: AtomicU32,
+    dead_letter_failures: AtomicU32,
+    /// Metrics handlers added ([`Metadata::add_metric`]); kept on the root.
+    metrics: Mutex<Vec<HandlerMetric>>,
     parent: Option<Arc<Stats>>,
 }
 
@@ -134,6 +142,11 @@ impl Stats {
         Arc::new(Self {
             attempts: AtomicU32::new(0),
             replayed: AtomicBool::new(false),
+            alarms_sent: AtomicU32::new(0),
+            alarm_failures: AtomicU32::new(0),
+            dead_lettered: AtomicU32::new(0),
+            dead_letter_failures: AtomicU32::new(0),
+            metrics: Mutex::new(Vec::new()),
             parent,
         })
     }
@@ -162,6 +175,51 @@ impl Stats {
     pub(crate) fn replayed(&self) -> bool {
         self.replayed.load(Ordering::Acquire)
     }
+
+    /// The counts the alarm and dead-letter layers in this scope reported.
+    pub(crate) fn counts(&self) -> LayerCounts {
+        LayerCounts {
+            alarms_sent: self.alarms_sent.load(Ordering::Acquire),
+            alarm_failures: self.alarm_failures.load(Ordering::Acquire),
+            dead_lettered: self.dead_lettered.load(Ordering::Acquire),
+            dead_letter_failures: self.dead_letter_failures.load(Ordering::Acquire),
+        }
+    }
+
+    /// Hands the metrics handlers added to `f`, in the order they were added.
+    pub(crate) fn each_metric(&self, f: impl FnMut(&HandlerMetric)) {
+        let metrics = self.metrics.lock().unwrap_or_else(PoisonError::into_inner);
+        metrics.iter().for_each(f);
+    }
+
+    fn root_node(&self) -> &Stats {
+        let mut node = self;
+        while let Some(p) = node.parent.as_deref() {
+            node = p;
+        }
+        node
+    }
+}
+
+/// What the alarm and dead-letter layers reported about one record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct LayerCounts {
+    pub(crate) alarms_sent: u32,
+    pub(crate) alarm_failures: u32,
+    pub(crate) dead_lettered: u32,
+    pub(crate) dead_letter_failures: u32,
+}
+
+/// One value a handler added to the invocation's metrics with
+/// [`Metadata::add_metric`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct HandlerMetric {
+    /// The metric name.
+    pub name: Arc<str>,
+    /// The value.
+    pub value: f64,
+    /// The unit.
+    pub unit: Unit,
 }
 
 impl fmt::Debug for Stats {
@@ -169,6 +227,7 @@ impl fmt::Debug for Stats {
         f.debug_struct("Stats")
             .field("attempts", &self.attempts())
             .field("replayed", &self.replayed())
+            .field("counts", &self.counts())
             .finish_non_exhaustive()
     }
 }
@@ -333,6 +392,81 @@ impl Metadata {
     pub(crate) fn record_replay(&self) {
         if let Some(s) = &self.stats {
             s.each(|n| n.replayed.store(true, Ordering::Release));
+        }
+    }
+
+    /// Reports an alarm the alarm layer published (`sent`) or failed to
+    /// publish.
+    pub(crate) fn record_alarm(&self, sent: bool) {
+        if let Some(s) = &self.stats {
+            s.each(|n| {
+                let c = if sent {
+                    &n.alarms_sent
+                } else {
+                    &n.alarm_failures
+                };
+                c.fetch_add(1, Ordering::AcqRel);
+            });
+        }
+    }
+
+    /// Reports a dead letter the dead-letter layer stored (`stored`) or
+    /// failed to store.
+    pub(crate) fn record_dead_letter(&self, stored: bool) {
+        if let Some(s) = &self.stats {
+            s.each(|n| {
+                let c = if stored {
+                    &n.dead_lettered
+                } else {
+                    &n.dead_letter_failures
+                };
+                c.fetch_add(1, Ordering::AcqRel);
+            });
+        }
+    }
+
+    /// The counts the alarm and dead-letter layers reported for the record.
+    pub(crate) fn layer_counts(&self) -> LayerCounts {
+        self.stats.as_deref().map(Stats::counts).unwrap_or_default()
+    }
+
+    /// Adds `value` to the metric `name` of the invocation's metrics line
+    /// (see [`metrics`](crate::metrics)): values of one name are summed over
+    /// every record of the invocation, and the first unit given for a name
+    /// is the one published.
+    ///
+    /// Returns whether the value was kept: it is, for an envelope an
+    /// [`App`](crate::App) dispatches (wherever the handler runs); it is not
+    /// for metadata made by hand, e.g. in a handler's unit test.
+    ///
+    /// ```
+    /// use eventrail::metrics::Unit;
+    /// use eventrail::{Envelope, HandlerError};
+    ///
+    /// # #[derive(Debug)] struct Order { lines: u32 }
+    /// async fn handle(order: Envelope<Order>) -> Result<(), HandlerError> {
+    ///     order.meta().add_metric("OrderLines", f64::from(order.lines), Unit::Count);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn add_metric(&self, name: impl Into<Arc<str>>, value: f64, unit: Unit) -> bool {
+        let Some(s) = &self.stats else {
+            return false;
+        };
+        let root = s.root_node();
+        let mut metrics = root.metrics.lock().unwrap_or_else(PoisonError::into_inner);
+        metrics.push(HandlerMetric {
+            name: name.into(),
+            value,
+            unit,
+        });
+        true
+    }
+
+    /// Hands the metrics handlers added for this record to `f`.
+    pub(crate) fn each_handler_metric(&self, f: impl FnMut(&HandlerMetric)) {
+        if let Some(s) = &self.stats {
+            s.root_node().each_metric(f);
         }
     }
 }

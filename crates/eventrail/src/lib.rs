@@ -62,6 +62,7 @@ pub mod error;
 pub mod factory;
 mod json;
 pub mod layers;
+pub mod metrics;
 pub mod ports;
 pub mod router;
 pub mod routes;

@@ -8,6 +8,10 @@
 //! # one event, locally: prints the Lambda response
 //! cargo run -p example-quickstart -- invoke examples/quickstart/events/sqs-batch.json
 //!
+//! # the same with the invocation's CloudWatch metrics line (embedded metric
+//! # format; on stderr locally, on stdout under Lambda)
+//! EVENTRAIL_METRICS=emf cargo run -p example-quickstart -- invoke examples/quickstart/events/sqs-batch.json --log-level off
+//!
 //! # under a Lambda Runtime API (Lambda itself, or an emulator such as
 //! # `cargo lambda watch --only-lambda-apis`)
 //! AWS_LAMBDA_RUNTIME_API=127.0.0.1:9000/.rt cargo run -p example-quickstart

@@ -139,6 +139,7 @@ fn sqs_batch_with_poison_records_under_the_emulator() {
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
         .env("RUST_LOG", "info")
+        .env("EVENTRAIL_METRICS", "emf")
         .stdin(Stdio::null())
         .stdout(log_file(&dir, "function"))
         .stderr(log_file(&dir, "function-stderr"))
@@ -203,5 +204,30 @@ fn sqs_batch_with_poison_records_under_the_emulator() {
         .unwrap_or_else(|| panic!("no JSON summary line in the function's log:\n{logs}"));
     assert_eq!(summary["fields"]["records"], 10);
     assert_eq!(summary["fields"]["failed"], 2);
+    assert_eq!(summary["fields"]["whole_batch_failure"], "report-items");
+    // The startup line names the policy and the metrics setting.
+    let ready = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["fields"]["message"] == "eventrail function ready")
+        .unwrap_or_else(|| panic!("no startup line in the function's log:\n{logs}"));
+    assert_eq!(ready["fields"]["whole_batch_failure"], "report-items");
+    assert_eq!(ready["fields"]["metrics"], "emf");
+    // EVENTRAIL_METRICS=emf: one embedded metric format line on stdout.
+    let emf: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l.get("_aws").is_some())
+        .collect();
+    assert_eq!(emf.len(), 1, "one metrics line:\n{logs}");
+    assert_eq!(emf[0]["FunctionName"], "_");
+    assert_eq!(
+        (emf[0]["Records"].as_u64(), emf[0]["Failed"].as_u64()),
+        (Some(10), Some(2))
+    );
+    assert_eq!(
+        emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "eventrail"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

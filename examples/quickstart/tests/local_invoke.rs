@@ -4,9 +4,16 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 fn quickstart(args: &[&str], stdin: &[u8]) -> Output {
+    quickstart_with(args, stdin, &[])
+}
+
+fn quickstart_with(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_quickstart"))
         .args(args)
         .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .env_remove("EVENTRAIL_METRICS")
+        .env_remove("EVENTRAIL_METRICS_NAMESPACE")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -42,6 +49,53 @@ fn a_file_prints_the_batch_response() {
         "{response}"
     );
     assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn eventrail_metrics_emf_writes_one_metrics_line_to_stderr() {
+    let env = [
+        ("EVENTRAIL_METRICS", "emf"),
+        ("EVENTRAIL_METRICS_NAMESPACE", "Quickstart"),
+    ];
+    let out = quickstart_with(&["invoke", &events(), "--log-level", "off"], b"", &env);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // stdout is still the response alone.
+    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(response["batchItemFailures"].as_array().unwrap().len(), 2);
+    let line: serde_json::Value = serde_json::from_str(&stderr_line(&out)).unwrap();
+    assert_eq!(
+        line["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "Quickstart"
+    );
+    assert_eq!(
+        line["FunctionName"], "quickstart",
+        "the binary's name off Lambda"
+    );
+    assert_eq!(line["Source"], "sqs");
+    assert_eq!(line["RequestId"], "local");
+    assert_eq!(
+        (line["Records"].as_u64(), line["Done"].as_u64()),
+        (Some(10), Some(8))
+    );
+    assert_eq!(line["FailedPermanent"].as_u64(), Some(2));
+    assert!(line["_aws"]["Timestamp"].as_u64().unwrap() > 1_700_000_000_000);
+
+    let out = quickstart_with(
+        &["invoke", &events()],
+        b"",
+        &[("EVENTRAIL_METRICS", "loud")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let line = stderr_line(&out);
+    assert!(
+        line.starts_with("error: EVENTRAIL_METRICS=`loud`"),
+        "{line}"
+    );
 }
 
 #[test]

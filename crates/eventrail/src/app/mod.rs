@@ -91,7 +91,7 @@ pub use self::batch_alarm::BatchAlarm;
 pub use self::error::{Cancelled, NotStarted};
 use self::error::{DEADLINE, EARLIER_FAILURE};
 pub use self::event::{Invocation, SourceEvent};
-pub use self::report::{Failure, RecordOutcome, Report, Status};
+pub use self::report::{Counts, Failure, RecordOutcome, Report, Status};
 pub use crate::envelope::MAX_PLAUSIBLE_DEADLINE;
 pub use crate::error::HandlerPanic;
 

@@ -1,6 +1,7 @@
 //! What became of a batch: one outcome per input record.
 
 use super::*;
+use crate::envelope::HandlerMetric;
 
 /// What became of one input record.
 #[derive(Debug)]
@@ -101,6 +102,122 @@ impl Report {
             .filter(|o| matches!(o.status, Status::Acknowledged))
             .count()
     }
+
+    /// Every count of the batch, in one pass over the outcomes: what the
+    /// invocation summary and the [metrics line](crate::metrics) publish.
+    ///
+    /// ```
+    /// use eventrail::app::{Failure, RecordOutcome, Report, Status};
+    /// use eventrail::error::ErrorClass;
+    /// use eventrail::{Metadata, Source};
+    ///
+    /// let failed = |id: &str, retry| RecordOutcome {
+    ///     meta: Metadata::new(id, Source::Sqs),
+    ///     status: Status::Failed(Failure { error: "boom".into(), retry, attempted: true }),
+    /// };
+    /// let report = Report {
+    ///     source: Source::Sqs,
+    ///     outcomes: vec![
+    ///         RecordOutcome { meta: Metadata::new("a", Source::Sqs), status: Status::Acknowledged },
+    ///         failed("b", ErrorClass::Retryable),
+    ///         failed("c", ErrorClass::Permanent),
+    ///     ],
+    /// };
+    /// let c = report.counts();
+    /// assert_eq!((c.records, c.done, c.acknowledged), (3, 1, 1));
+    /// assert_eq!((c.failed, c.failed_retryable, c.failed_permanent), (2, 1, 1));
+    /// ```
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts {
+            records: self.outcomes.len(),
+            ..Counts::default()
+        };
+        for o in &self.outcomes {
+            match &o.status {
+                Status::Done(_) => c.done += 1,
+                Status::Acknowledged => {
+                    c.done += 1;
+                    c.acknowledged += 1;
+                }
+                Status::Failed(f) => {
+                    c.failed += 1;
+                    if f.retry.is_retryable() {
+                        c.failed_retryable += 1;
+                    } else {
+                        c.failed_permanent += 1;
+                    }
+                    if !f.attempted {
+                        if let Some(n) = f.error.downcast_ref::<NotStarted>() {
+                            if n.is_deadline() {
+                                c.not_started += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            if o.meta.attempt() > 1 {
+                c.retried += 1;
+            }
+            if o.meta.replayed() {
+                c.duplicates += 1;
+            }
+            let l = o.meta.layer_counts();
+            c.alarms_sent += l.alarms_sent as usize;
+            c.alarm_failures += l.alarm_failures as usize;
+            c.dead_lettered += l.dead_lettered as usize;
+            c.dead_letter_failures += l.dead_letter_failures as usize;
+        }
+        c
+    }
+
+    /// The metrics handlers added with
+    /// [`Metadata::add_metric`](crate::Metadata::add_metric), summed by
+    /// name over the batch, in the order each name first appeared; a name
+    /// keeps the first unit it was given.
+    pub fn handler_metrics(&self) -> Vec<HandlerMetric> {
+        let mut out: Vec<HandlerMetric> = Vec::new();
+        for o in &self.outcomes {
+            o.meta
+                .each_handler_metric(|m| match out.iter_mut().find(|s| s.name == m.name) {
+                    Some(sum) => sum.value += m.value,
+                    None => out.push(m.clone()),
+                });
+        }
+        out
+    }
+}
+
+/// The counts of one batch; see [`Report::counts`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counts {
+    /// Input records.
+    pub records: usize,
+    /// Records done, acknowledged unmatched ones included.
+    pub done: usize,
+    /// Unmatched records acknowledged as configured.
+    pub acknowledged: usize,
+    /// Records failed.
+    pub failed: usize,
+    /// Failed records a retry can help (the source delivers them again).
+    pub failed_retryable: usize,
+    /// Failed records no retry can help.
+    pub failed_permanent: usize,
+    /// Failed records that were not started because the invocation deadline
+    /// was too close (counted in `failed_retryable` too).
+    pub not_started: usize,
+    /// Records a retry layer attempted more than once.
+    pub retried: usize,
+    /// Records an idempotency layer answered from a stored result.
+    pub duplicates: usize,
+    /// Alarms the alarm layers published.
+    pub alarms_sent: usize,
+    /// Alarms the alarm layers failed to publish.
+    pub alarm_failures: usize,
+    /// Failed events the dead-letter layers stored.
+    pub dead_lettered: usize,
+    /// Failed events the dead-letter layers failed to store.
+    pub dead_letter_failures: usize,
 }
 
 impl From<RecordError> for Failure {

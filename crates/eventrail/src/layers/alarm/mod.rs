@@ -157,8 +157,10 @@ where
                 .with_meta(&meta)
                 .with_event_type(short_type_name(std::any::type_name::<E>()))
                 .with_attempts(scope.attempts_for(&meta));
-            // Logged and counted by the service; never replaces `err`.
-            let _ = layer.service.send(alarm).await;
+            // Logged and counted by the service; never replaces `err`. The
+            // record's stats count it for the invocation's metrics.
+            let sent = layer.service.send(alarm).await.is_ok();
+            meta.record_alarm(sent);
             Err(err)
         })
     }

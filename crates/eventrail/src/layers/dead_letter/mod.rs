@@ -135,7 +135,9 @@ where
                 retryable: is_retryable(&*err),
                 failed_at: layer.clock.now(),
             };
-            match layer.sink.store(letter).await {
+            let stored = layer.sink.store(letter).await;
+            kept.meta().record_dead_letter(stored.is_ok());
+            match stored {
                 Ok(()) => tracing::info!(
                     record_id = kept.meta().record_id(),
                     "failed event stored as a dead letter"
