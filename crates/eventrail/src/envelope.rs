@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::time::Instant;
 
-use crate::metrics::Unit;
+use crate::unit::Unit;
 
 /// How far from now a deadline can be and still be real.
 ///

@@ -62,7 +62,7 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 
 use crate::envelope::{AnyEnvelope, Envelope, Metadata, Source};
 use crate::error::RecordError;
-use crate::router::RouteConflict;
+use crate::routes::RouteConflict;
 use crate::routes::RouteInfo;
 use crate::source::firehose::{self, FirehoseEvent, FirehoseRecord};
 use crate::source::kafka::{KafkaBatch, KafkaRecord};

@@ -68,6 +68,7 @@ pub mod router;
 pub mod routes;
 pub mod s3;
 pub mod source;
+mod unit;
 
 pub use app::App;
 pub use bus::{handler_fn, Bus};

@@ -134,6 +134,30 @@ impl fmt::Display for RouteTable {
     }
 }
 
+/// Two routes that can never be told apart: records the `later` route should
+/// match are always taken by the `earlier` one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteConflict {
+    /// The source both routes are for.
+    pub source: Source,
+    /// The route that wins.
+    pub earlier: String,
+    /// The route that can never match.
+    pub later: String,
+}
+
+impl fmt::Display for RouteConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} route `{}` can never match: every record it matches is taken by the earlier route `{}`",
+            self.source, self.later, self.earlier
+        )
+    }
+}
+
+impl std::error::Error for RouteConflict {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,7 +75,7 @@ use crate::bus::{Bus, Output};
 use crate::envelope::{AnyEnvelope, Metadata, Source, Stats};
 use crate::error::{classify, BoxError, Classify, ErrorClass, RecordError};
 use crate::factory::{one_per_record, EventFactory, InputRecords, Routed, StepFunctionInput};
-use crate::router::RouteConflict;
+use crate::routes::RouteConflict;
 use crate::routes::{short_type_name, RouteRow, RouteTable};
 use crate::source::firehose::{self, FirehoseEvent};
 use crate::source::kafka::{self, KafkaBatch};

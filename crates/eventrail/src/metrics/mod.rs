@@ -49,8 +49,6 @@
 //! assert_eq!((doc["Records"].as_u64(), doc["Duration"].as_f64()), (Some(0), Some(12.0)));
 //! ```
 
-mod unit;
-
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -60,8 +58,8 @@ use serde_json::{json, Map, Value};
 use crate::app::{Counts, Report};
 use crate::Source;
 
-pub use self::unit::Unit;
 pub use crate::envelope::HandlerMetric;
+pub use crate::unit::Unit;
 
 /// The environment variable that turns metrics on (`emf`) or off (`off`).
 pub const METRICS_ENV: &str = "EVENTRAIL_METRICS";

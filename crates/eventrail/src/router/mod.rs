@@ -65,6 +65,7 @@ use crate::error::RecordError;
 use crate::factory::{
     transform_typed, EventFactory, Record, Routed, StepFunctionInput, Transformed,
 };
+pub use crate::routes::RouteConflict;
 use crate::routes::RouteInfo;
 use crate::s3::S3Object;
 use crate::source::{sqs, MalformedRecord, RawEvent};
@@ -229,30 +230,6 @@ impl fmt::Debug for Router {
             .finish()
     }
 }
-
-/// Two routes that can never be told apart: records the `later` route should
-/// match are always taken by the `earlier` one.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RouteConflict {
-    /// The source both routes are for.
-    pub source: Source,
-    /// The route that wins.
-    pub earlier: String,
-    /// The route that can never match.
-    pub later: String,
-}
-
-impl fmt::Display for RouteConflict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} route `{}` can never match: every record it matches is taken by the earlier route `{}`",
-            self.source, self.later, self.earlier
-        )
-    }
-}
-
-impl std::error::Error for RouteConflict {}
 
 impl Router {
     /// A router with no routes.

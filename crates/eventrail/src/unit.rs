@@ -1,4 +1,6 @@
-//! CloudWatch metric units.
+//! CloudWatch metric units, at the bottom of the crate: handlers name them
+//! on the envelope ([`Metadata::add_metric`](crate::Metadata::add_metric)), the
+//! [`metrics`](crate::metrics) line writes them.
 
 use std::fmt;
 
