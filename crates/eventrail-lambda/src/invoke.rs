@@ -3,7 +3,8 @@
 //! [`invoke`] is the whole path a Lambda invocation takes, minus the Runtime
 //! API: [`detect`](crate::detect()) the source, run the records through
 //! [`App::run`], log a [`Summary`] line and build the response with
-//! [`respond_to`]. [`run`](crate::run()) and the local
+//! [`respond_to`](crate::respond_to) (with the function's [whole-batch
+//! failure policy](crate::WholeBatchFailure)). [`run`](crate::run()) and the local
 //! `invoke` command both call it, and tests can too.
 //!
 //! ```
