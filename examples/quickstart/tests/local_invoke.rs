@@ -19,7 +19,11 @@ fn quickstart_with(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output 
         .stderr(Stdio::piped())
         .spawn()
         .expect("the quickstart binary starts");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    // A command that exits before reading (bad arguments) closes the pipe:
+    // what it printed and its exit code are what the tests check.
+    if let Err(e) = child.stdin.take().unwrap().write_all(stdin) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
     child.wait_with_output().unwrap()
 }
 
