@@ -74,6 +74,7 @@
 //! # }
 //! ```
 
+pub mod emulator;
 pub mod events;
 pub mod fakes;
 pub mod harness;

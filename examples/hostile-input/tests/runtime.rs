@@ -1,8 +1,9 @@
 //! The hostile-input corpus through the Lambda runtime path: the binary
 //! served by cargo-lambda's Runtime API emulator (`cargo lambda watch
-//! --only-lambda-apis`, on a free 127.0.0.1 port) answers every hostile
-//! payload, one after the other, as the in-process path does, then serves a
-//! good batch correctly: one process throughout, never restarted.
+//! --only-lambda-apis`, on a free 127.0.0.1 port, driven by the testkit's
+//! [`RuntimeEmulator`]) answers every hostile payload, one after the other,
+//! as the in-process path does, then serves a good batch correctly: one
+//! process throughout, never restarted.
 //!
 //! Payloads go to the emulator's Invoke API over plain HTTP/1.1, so raw
 //! bytes (empty, not UTF-8, not JSON) reach it as they are. Every request
@@ -14,108 +15,9 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use eventrail::app::Invocation;
+use eventrail_testkit::emulator::RuntimeEmulator;
 use serde_json::{json, Value};
-
-const STARTUP: Duration = Duration::from_secs(60);
-/// Per request: far more than any case takes, so only a hang reaches it.
-const REQUEST: Duration = Duration::from_secs(60);
-
-/// Children killed (and reaped) when the test ends.
-struct Processes(Vec<(&'static str, Child)>);
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Processes {
-    fn assert_alive(&mut self, dir: &Path, after: &str) {
-        for (name, child) in &mut self.0 {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "{name} exited ({status}) after {after}; its log:\n{}",
-                    tail(&dir.join(format!("{name}.log")))
-                );
-            }
-        }
-    }
-}
-
-fn cargo_lambda() -> PathBuf {
-    if let Some(p) = std::env::var_os("EVENTRAIL_CARGO_LAMBDA") {
-        return PathBuf::from(p);
-    }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("cargo-lambda"))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "cargo-lambda is not installed: run the tests with scripts/test, which installs it, \
-                 or `pip install cargo-lambda==1.9.2`"
-            )
-        })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
-}
-
-fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
-}
-
-fn log_file(dir: &Path, name: &str) -> Stdio {
-    std::fs::File::create(dir.join(format!("{name}.log")))
-        .expect("a log file")
-        .into()
-}
-
-/// POSTs `payload` to the emulator's Invoke API: the status and the body.
-fn post(addr: SocketAddr, payload: &[u8]) -> (u16, Vec<u8>) {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect");
-    s.set_read_timeout(Some(REQUEST)).unwrap();
-    s.set_write_timeout(Some(REQUEST)).unwrap();
-    let head = format!(
-        "POST /2015-03-31/functions/_/invocations HTTP/1.1\r\nHost: {addr}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        payload.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(payload).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)
-        .unwrap_or_else(|e| panic!("no answer within {REQUEST:?}: {e}"));
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("an HTTP response");
-    let head = String::from_utf8_lossy(&raw[..split]);
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("a status code");
-    (status, raw[split + 4..].to_vec())
-}
 
 /// The bytes `lambda_runtime` hands the function: the first JSON value of
 /// the payload (it does not check what follows), or `None` when there is
@@ -130,52 +32,10 @@ fn runtime_view(payload: &[u8]) -> Option<Vec<u8>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn hostile_payloads_then_a_good_one_in_one_process() {
-    let cargo_lambda = cargo_lambda();
-    let dir = std::env::temp_dir().join(format!("eventrail-hostile-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("src")).expect("a scratch directory");
-    // `cargo lambda watch` reads a Cargo manifest from its working directory.
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        "[package]\nname = \"emulator-scratch\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\n[workspace]\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("src/main.rs"), "fn main() {}\n").unwrap();
-
-    let port = free_port();
-    let mut procs = Processes(Vec::new());
-    let emulator = Command::new(&cargo_lambda)
-        .args(["lambda", "watch", "--only-lambda-apis"])
-        .args(["--invoke-address", "127.0.0.1", "--invoke-port"])
-        .arg(port.to_string())
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(log_file(&dir, "emulator"))
-        .stderr(log_file(&dir, "emulator"))
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", cargo_lambda.display()));
-    procs.0.push(("emulator", emulator));
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let deadline = Instant::now() + STARTUP;
-    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        procs.assert_alive(&dir, "starting");
-        assert!(
-            Instant::now() < deadline,
-            "the emulator does not listen on {addr}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let function = Command::new(env!("CARGO_BIN_EXE_hostile-input"))
-        .env("AWS_LAMBDA_RUNTIME_API", format!("http://{addr}/.rt"))
-        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(log_file(&dir, "function"))
-        .stderr(log_file(&dir, "function"))
-        .spawn()
-        .expect("the hostile-input binary starts");
-    procs.0.push(("function", function));
+    let mut lambda = RuntimeEmulator::start().unwrap_or_else(|e| panic!("{e}"));
+    lambda
+        .serve(env!("CARGO_BIN_EXE_hostile-input"), [("RUST_LOG", "warn")])
+        .unwrap_or_else(|e| panic!("{e}"));
 
     let app = example_hostile_input::app();
     let cases = support::corpus();
@@ -188,8 +48,10 @@ async fn hostile_payloads_then_a_good_one_in_one_process() {
             None => eventrail_lambda::invoke(&app, &case.payload, Invocation::default()).await,
         };
         let runtime_refuses = view.is_none();
-        let (status, body) = post(addr, &case.payload);
-        procs.assert_alive(&dir, &format!("{case:?}"));
+        let answer = lambda
+            .invoke(&case.payload)
+            .unwrap_or_else(|e| panic!("after {case:?}: {e}"));
+        let (status, body) = (answer.status, answer.body);
         let got: Value = match serde_json::from_slice(&body) {
             Ok(v) => v,
             Err(e) => {
@@ -227,10 +89,12 @@ async fn hostile_payloads_then_a_good_one_in_one_process() {
         {"eventSource": "aws:sqs", "messageId": "ok-2",
          "body": r#"{"type":"NOTIFICATION","recipient":"poison@example.com","subject":"hi"}"#},
     ]});
-    let (status, body) = post(addr, &serde_json::to_vec(&good).unwrap());
-    let response: Value = serde_json::from_slice(&body).expect("a JSON response");
+    let answer = lambda
+        .invoke(&serde_json::to_vec(&good).unwrap())
+        .unwrap_or_else(|e| panic!("the good batch: {e}"));
+    let response = answer.json().expect("a JSON response");
     assert_eq!(
-        (status, response),
+        (answer.status, response),
         (
             200,
             json!({"batchItemFailures": [{"itemIdentifier": "ok-2"}]})
@@ -238,7 +102,9 @@ async fn hostile_payloads_then_a_good_one_in_one_process() {
     );
     // Never restarted: the process spawned before the first case is still
     // the one running.
-    procs.assert_alive(&dir, "the good batch");
+    lambda
+        .check_alive()
+        .unwrap_or_else(|e| panic!("after the good batch: {e}"));
     assert!(cases.len() >= 70);
     assert!(
         wrong.is_empty(),
@@ -246,6 +112,4 @@ async fn hostile_payloads_then_a_good_one_in_one_process() {
         wrong.len(),
         wrong.join("\n")
     );
-    drop(procs);
-    let _ = std::fs::remove_dir_all(&dir);
 }
