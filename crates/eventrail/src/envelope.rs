@@ -40,7 +40,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::time::Instant;
 
+use crate::ports::{Clock, SystemClock};
 use crate::unit::Unit;
+
+/// The system clock, shared (no allocation per call).
+pub(crate) fn system_clock() -> Arc<dyn Clock> {
+    static SYSTEM: std::sync::LazyLock<Arc<dyn Clock>> =
+        std::sync::LazyLock::new(|| Arc::new(SystemClock));
+    Arc::clone(&SYSTEM)
+}
 
 /// How far from now a deadline can be and still be real.
 ///
@@ -129,16 +137,24 @@ pub(crate) struct Stats {
     dead_letter_failures: AtomicU32,
     /// Metrics handlers added ([`Metadata::add_metric`]); kept on the root.
     metrics: Mutex<Vec<HandlerMetric>>,
+    /// The app's clock ([`Metadata::clock`]); kept on the root.
+    clock: Option<Arc<dyn Clock>>,
     parent: Option<Arc<Stats>>,
 }
 
 impl Stats {
-    /// A node with nothing reported and no parent: a record's root.
-    pub(crate) fn root() -> Arc<Self> {
-        Self::child_of(None)
+    /// A node with nothing reported and no parent: a record's root, whose
+    /// envelopes read wall time from `clock` ([`Metadata::clock`]; `None`:
+    /// the system clock).
+    pub(crate) fn root_with_clock(clock: Option<Arc<dyn Clock>>) -> Arc<Self> {
+        Self::node(None, clock)
     }
 
     fn child_of(parent: Option<Arc<Stats>>) -> Arc<Self> {
+        Self::node(parent, None)
+    }
+
+    fn node(parent: Option<Arc<Stats>>, clock: Option<Arc<dyn Clock>>) -> Arc<Self> {
         Arc::new(Self {
             attempts: AtomicU32::new(0),
             replayed: AtomicBool::new(false),
@@ -147,6 +163,7 @@ impl Stats {
             dead_lettered: AtomicU32::new(0),
             dead_letter_failures: AtomicU32::new(0),
             metrics: Mutex::new(Vec::new()),
+            clock,
             parent,
         })
     }
@@ -463,6 +480,25 @@ impl Metadata {
         true
     }
 
+    /// The wall clock for this record: the one its [`App`](crate::App) was
+    /// built with ([`AppBuilder::clock`](crate::app::AppBuilder::clock); the
+    /// testkit's `TestApp` sets its test clock), or the system clock.
+    ///
+    /// Layers that read wall time (idempotency expiry, alarm timestamps, dead
+    /// letters' `failed_at`) use it unless they were given a clock of their
+    /// own, so under a test app they follow the paused test clock. Handlers
+    /// can use it the same way.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        match self
+            .stats
+            .as_deref()
+            .and_then(|s| s.root_node().clock.as_ref())
+        {
+            Some(c) => Arc::clone(c),
+            None => system_clock(),
+        }
+    }
+
     /// Hands the metrics handlers added for this record to `f`.
     pub(crate) fn each_handler_metric(&self, f: impl FnMut(&HandlerMetric)) {
         if let Some(s) = &self.stats {
@@ -672,7 +708,7 @@ mod tests {
         meta.record_attempt(9);
         assert!(!meta.replayed());
 
-        let root = Stats::root();
+        let root = Stats::root_with_clock(None);
         meta.set_stats(Arc::clone(&root));
         let mut outer = meta.clone();
         let outer_scope = outer.enter_scope();
