@@ -230,6 +230,7 @@ pub(crate) struct LayerCounts {
 /// One value a handler added to the invocation's metrics with
 /// [`Metadata::add_metric`].
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct HandlerMetric {
     /// The metric name.
     pub name: Arc<str>,
@@ -237,6 +238,17 @@ pub struct HandlerMetric {
     pub value: f64,
     /// The unit.
     pub unit: Unit,
+}
+
+impl HandlerMetric {
+    /// The value `value` of the metric `name`, in `unit`.
+    pub fn new(name: impl Into<Arc<str>>, value: f64, unit: Unit) -> Self {
+        Self {
+            name: name.into(),
+            value,
+            unit,
+        }
+    }
 }
 
 impl fmt::Debug for Stats {
@@ -254,6 +266,12 @@ impl fmt::Debug for Stats {
 /// Strings are reference counted, so cloning metadata costs a few counter
 /// increments; clones share what the layers report about the record. See the
 /// [module docs](self) for an example.
+///
+/// Each field has one way to set it: where the record came from (correlation
+/// id, tenant, task token) is given when the metadata is built, with the
+/// `with_*` methods; how it is being processed (attempt, deadline) changes in
+/// flight, with [`set_attempt`](Self::set_attempt) and
+/// [`set_deadline`](Self::set_deadline).
 #[derive(Clone, Debug)]
 pub struct Metadata {
     record_id: Arc<str>,
@@ -303,12 +321,6 @@ impl Metadata {
         self
     }
 
-    /// Sets the invocation deadline.
-    pub fn with_deadline(mut self, deadline: Instant) -> Self {
-        self.deadline = Some(deadline);
-        self
-    }
-
     /// The id of the input record this event came from.
     pub fn record_id(&self) -> &str {
         &self.record_id
@@ -350,7 +362,8 @@ impl Metadata {
         self.deadline
     }
 
-    /// Sets or clears the invocation deadline.
+    /// Sets or clears the invocation deadline. (The [`App`](crate::App) sets
+    /// the invocation's on every envelope that has none.)
     pub fn set_deadline(&mut self, deadline: Option<Instant>) {
         self.deadline = deadline;
     }
@@ -472,11 +485,7 @@ impl Metadata {
         };
         let root = s.root_node();
         let mut metrics = root.metrics.lock().unwrap_or_else(PoisonError::into_inner);
-        metrics.push(HandlerMetric {
-            name: name.into(),
-            value,
-            unit,
-        });
+        metrics.push(HandlerMetric::new(name, value, unit));
         true
     }
 

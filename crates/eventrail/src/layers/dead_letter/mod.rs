@@ -60,7 +60,7 @@ use std::task::{Context, Poll};
 use tower_service::Service;
 
 use crate::envelope::Envelope;
-use crate::error::{is_retryable, BoxError};
+use crate::error::BoxError;
 use crate::layers::catch_panic::call_catching;
 use crate::layers::idempotency::is_in_progress_elsewhere;
 
@@ -141,16 +141,11 @@ where
                 );
                 return Err(err);
             }
-            let letter = DeadLetter {
-                envelope: &kept,
-                error: &*err,
-                attempts: scope.attempts_for(kept.meta()),
-                retryable: is_retryable(&*err),
-                failed_at: match &layer.clock {
-                    Some(c) => c.now(),
-                    None => kept.meta().clock().now(),
-                },
+            let failed_at = match &layer.clock {
+                Some(c) => c.now(),
+                None => kept.meta().clock().now(),
             };
+            let letter = DeadLetter::new(&kept, &*err, scope.attempts_for(kept.meta()), failed_at);
             let stored = layer.sink.store(letter).await;
             kept.meta().record_dead_letter(stored.is_ok());
             match stored {
