@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use eventrail::app::{Invocation, SourceEvent};
-use eventrail::layers::{AlarmService, MemoryIdempotencyStore, RetryPolicy, ServiceBuilderExt};
+use eventrail::layers::{
+    AlarmService, IdempotencyOptions, MemoryIdempotencyStore, RetryPolicy, ServiceBuilderExt,
+};
 use eventrail::ports::IdempotencyStore;
 use eventrail::source::RawEvent;
 use eventrail::{handler_fn, Bus, Envelope, HandlerError, Metadata, Source};
@@ -118,9 +120,11 @@ fn production_bus(alarms: &AlarmService, store: Option<Arc<dyn IdempotencyStore>
         Some(store) => builder.on(ServiceBuilder::new()
             .traced()
             .alarm(alarms.clone(), "SendNotification")
-            .idempotent(store, |env: &Envelope<Notification>| {
-                Some(env.meta().record_id().to_owned())
-            })
+            .idempotent(
+                store,
+                |env: &Envelope<Notification>| Some(env.meta().record_id().to_owned()),
+                IdempotencyOptions::new(),
+            )
             .deadline_timeout(limit)
             .retries(RetryPolicy::default())
             .service(handler_fn(notify))),

@@ -2,7 +2,8 @@
 //! the Lambda adapter drives it.
 //!
 //! [`TestApp::new`] hands the [`Fakes`] to a closure that builds the app (so
-//! handlers and layers get the fakes as their ports), and
+//! handlers and layers get the fakes as their ports), sets the app's
+//! [clock](eventrail::app::AppBuilder::clock) to the test clock, and
 //! [`TestApp::send`] takes a built event through the same three steps as
 //! [`eventrail_lambda::invoke()`]: detect the source of the raw JSON, run the
 //! records through factory → bus → layers, build the Lambda response. The
@@ -10,8 +11,10 @@
 //!
 //! Run tests on tokio's paused clock (`#[tokio::test(start_paused = true)]`,
 //! or [`run_paused`] outside an async test): retries and backoffs then take
-//! no wall time, task timeouts of [`FakeSfn`] and idempotency expiry follow
-//! [`TestApp::advance`], and every run is the same.
+//! no wall time, task timeouts of [`FakeSfn`] follow [`TestApp::advance`], and
+//! so do idempotency expiry, alarm timestamps and dead letters' `failed_at`:
+//! the layers read the envelope's clock, which is the test clock, unless you
+//! gave them another. Every run is the same.
 //!
 //! ```
 //! use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
@@ -153,8 +156,10 @@ impl Fakes {
     }
 
     /// The clock: [`test_epoch`] when the fakes were made, advancing with
-    /// tokio's clock. Give it to layers that read wall time
-    /// (idempotency, alarms).
+    /// tokio's clock. [`TestApp`] makes it the app's clock, which the layers
+    /// that read wall time (idempotency, alarms, dead letters) use when they
+    /// have no clock of their own; give it to an app you build yourself with
+    /// [`AppBuilder::clock`].
     pub fn clock(&self) -> Arc<dyn Clock> {
         Arc::new(self.clock)
     }
@@ -194,14 +199,16 @@ impl TestApp {
         }
     }
 
-    /// Builds the app with `build`, which gets the fakes.
+    /// Builds the app with `build`, which gets the fakes, on the test clock
+    /// ([`AppBuilder::clock`] with [`Fakes::clock`]).
     pub fn try_new(build: impl FnOnce(&Fakes) -> AppBuilder) -> Result<Self, BuildError> {
         let fakes = Fakes::new();
-        let app = build(&fakes).build()?;
+        let app = build(&fakes).clock(fakes.clock()).build()?;
         Ok(Self::from_parts(app, fakes))
     }
 
-    /// Wraps an app already built with `fakes`.
+    /// Wraps an app already built with `fakes` (build it with
+    /// `.clock(fakes.clock())` for expiry to follow the test clock).
     pub fn from_parts(app: App, fakes: Fakes) -> Self {
         Self {
             app,
@@ -257,7 +264,7 @@ impl TestApp {
     }
 
     /// Moves tokio's paused clock forward by `d` (and so the test clock, the
-    /// task timeouts and idempotency expiry).
+    /// task timeouts, idempotency expiry and alarm timestamps).
     pub async fn advance(&self, d: Duration) {
         tokio::time::advance(d).await;
     }

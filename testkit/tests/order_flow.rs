@@ -1,8 +1,8 @@
-//! The reference guide's order flow, tested with the testkit: a Step
-//! Functions task asks for an order to be processed; the `OrderCreated`
-//! handler reserves stock (S3), mails a confirmation (SES) and returns the
-//! task result; the task-token layer reports to Step Functions and the alarm
-//! layer publishes final failures to SNS.
+//! An order flow, tested with the testkit: a Step Functions task
+//! (`.waitForTaskToken`) asks for an order to be processed; the
+//! `OrderCreated` handler reserves stock (S3), mails a confirmation (SES) and
+//! returns the task result; the task-token layer reports that result to Step
+//! Functions and the alarm layer publishes final failures to SNS.
 
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use eventrail_testkit::{Fakes, TestApp};
 use serde_json::{json, Value};
 use tower::ServiceBuilder;
 
-// ---- the app under test: the guide's OrderCreatedHandler, in eventrail ----
+// ---- the app under test: an OrderCreated handler and its stack ----
 
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

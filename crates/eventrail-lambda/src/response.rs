@@ -77,15 +77,15 @@
 //! use eventrail::error::ErrorClass;
 //! use eventrail::{Metadata, Source};
 //!
-//! let outcome = |id: &str, ok: bool| RecordOutcome {
-//!     meta: Metadata::new(id, Source::Sqs),
-//!     status: if ok {
+//! let outcome = |id: &str, ok: bool| RecordOutcome::new(
+//!     Metadata::new(id, Source::Sqs),
+//!     if ok {
 //!         Status::Done(serde_json::Value::Null)
 //!     } else {
-//!         Status::Failed(Failure { error: "boom".into(), retry: ErrorClass::Retryable, attempted: true })
+//!         Status::Failed(Failure::new("boom", ErrorClass::Retryable, true))
 //!     },
-//! };
-//! let report = Report { source: Source::Sqs, outcomes: vec![outcome("a", true), outcome("b", false)] };
+//! );
+//! let report = Report::new(Source::Sqs, vec![outcome("a", true), outcome("b", false)]);
 //! let response = eventrail_lambda::respond(&report).unwrap();
 //! assert_eq!(response, serde_json::json!({"batchItemFailures": [{"itemIdentifier": "b"}]}));
 //! ```

@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use eventrail::app::Invocation;
-use eventrail::layers::{MemoryIdempotencyStore, RetryPolicy, ServiceBuilderExt};
+use eventrail::layers::{
+    IdempotencyOptions, MemoryIdempotencyStore, RetryPolicy, ServiceBuilderExt,
+};
 use eventrail::ports::{PortError, TaskCallbacks};
 use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
 use eventrail_lambda::{detect, invoke, process, Summary};
@@ -139,6 +141,7 @@ async fn duplicates_answered_by_the_idempotency_layer_are_in_the_summary() {
         .idempotent(
             Arc::new(MemoryIdempotencyStore::new()),
             |i: &Envelope<Import>| Some(i.id.clone()),
+            IdempotencyOptions::new(),
         )
         .service(handler_fn(|_: Envelope<Import>| async {
             Ok::<_, HandlerError>(())

@@ -9,7 +9,9 @@ use std::time::{Duration, SystemTime};
 use eventrail::app::Invocation;
 use eventrail::layers::alarm::AlarmService;
 use eventrail::layers::dead_letter::{DeadLetter, DeadLetterSink};
-use eventrail::layers::{MemoryIdempotencyStore, RetryPolicy, ServiceBuilderExt};
+use eventrail::layers::{
+    IdempotencyOptions, MemoryIdempotencyStore, RetryPolicy, ServiceBuilderExt,
+};
 use eventrail::metrics::{Emf, Unit};
 use eventrail::ports::{Clock, Notifier, PortError, PublishReceipt, SnsMessage, TokioClock};
 use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
@@ -68,6 +70,7 @@ fn app() -> (App, Arc<Topic>, Arc<Letters>) {
         .idempotent(
             Arc::new(MemoryIdempotencyStore::new()),
             |e: &Envelope<Job>| Some(e.id.clone()),
+            IdempotencyOptions::new(),
         )
         .retries(RetryPolicy::default().max_attempts(3))
         .service(handler_fn(move |job: Envelope<Job>| {

@@ -40,7 +40,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::time::Instant;
 
+use crate::ports::{Clock, SystemClock};
 use crate::unit::Unit;
+
+/// The system clock, shared (no allocation per call).
+pub(crate) fn system_clock() -> Arc<dyn Clock> {
+    static SYSTEM: std::sync::LazyLock<Arc<dyn Clock>> =
+        std::sync::LazyLock::new(|| Arc::new(SystemClock));
+    Arc::clone(&SYSTEM)
+}
 
 /// How far from now a deadline can be and still be real.
 ///
@@ -129,16 +137,24 @@ pub(crate) struct Stats {
     dead_letter_failures: AtomicU32,
     /// Metrics handlers added ([`Metadata::add_metric`]); kept on the root.
     metrics: Mutex<Vec<HandlerMetric>>,
+    /// The app's clock ([`Metadata::clock`]); kept on the root.
+    clock: Option<Arc<dyn Clock>>,
     parent: Option<Arc<Stats>>,
 }
 
 impl Stats {
-    /// A node with nothing reported and no parent: a record's root.
-    pub(crate) fn root() -> Arc<Self> {
-        Self::child_of(None)
+    /// A node with nothing reported and no parent: a record's root, whose
+    /// envelopes read wall time from `clock` ([`Metadata::clock`]; `None`:
+    /// the system clock).
+    pub(crate) fn root_with_clock(clock: Option<Arc<dyn Clock>>) -> Arc<Self> {
+        Self::node(None, clock)
     }
 
     fn child_of(parent: Option<Arc<Stats>>) -> Arc<Self> {
+        Self::node(parent, None)
+    }
+
+    fn node(parent: Option<Arc<Stats>>, clock: Option<Arc<dyn Clock>>) -> Arc<Self> {
         Arc::new(Self {
             attempts: AtomicU32::new(0),
             replayed: AtomicBool::new(false),
@@ -147,6 +163,7 @@ impl Stats {
             dead_lettered: AtomicU32::new(0),
             dead_letter_failures: AtomicU32::new(0),
             metrics: Mutex::new(Vec::new()),
+            clock,
             parent,
         })
     }
@@ -213,6 +230,7 @@ pub(crate) struct LayerCounts {
 /// One value a handler added to the invocation's metrics with
 /// [`Metadata::add_metric`].
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct HandlerMetric {
     /// The metric name.
     pub name: Arc<str>,
@@ -220,6 +238,17 @@ pub struct HandlerMetric {
     pub value: f64,
     /// The unit.
     pub unit: Unit,
+}
+
+impl HandlerMetric {
+    /// The value `value` of the metric `name`, in `unit`.
+    pub fn new(name: impl Into<Arc<str>>, value: f64, unit: Unit) -> Self {
+        Self {
+            name: name.into(),
+            value,
+            unit,
+        }
+    }
 }
 
 impl fmt::Debug for Stats {
@@ -237,6 +266,12 @@ impl fmt::Debug for Stats {
 /// Strings are reference counted, so cloning metadata costs a few counter
 /// increments; clones share what the layers report about the record. See the
 /// [module docs](self) for an example.
+///
+/// Each field has one way to set it: where the record came from (correlation
+/// id, tenant, task token) is given when the metadata is built, with the
+/// `with_*` methods; how it is being processed (attempt, deadline) changes in
+/// flight, with [`set_attempt`](Self::set_attempt) and
+/// [`set_deadline`](Self::set_deadline).
 #[derive(Clone, Debug)]
 pub struct Metadata {
     record_id: Arc<str>,
@@ -286,12 +321,6 @@ impl Metadata {
         self
     }
 
-    /// Sets the invocation deadline.
-    pub fn with_deadline(mut self, deadline: Instant) -> Self {
-        self.deadline = Some(deadline);
-        self
-    }
-
     /// The id of the input record this event came from.
     pub fn record_id(&self) -> &str {
         &self.record_id
@@ -333,7 +362,8 @@ impl Metadata {
         self.deadline
     }
 
-    /// Sets or clears the invocation deadline.
+    /// Sets or clears the invocation deadline. (The [`App`](crate::App) sets
+    /// the invocation's on every envelope that has none.)
     pub fn set_deadline(&mut self, deadline: Option<Instant>) {
         self.deadline = deadline;
     }
@@ -455,12 +485,27 @@ impl Metadata {
         };
         let root = s.root_node();
         let mut metrics = root.metrics.lock().unwrap_or_else(PoisonError::into_inner);
-        metrics.push(HandlerMetric {
-            name: name.into(),
-            value,
-            unit,
-        });
+        metrics.push(HandlerMetric::new(name, value, unit));
         true
+    }
+
+    /// The wall clock for this record: the one its [`App`](crate::App) was
+    /// built with ([`AppBuilder::clock`](crate::app::AppBuilder::clock); the
+    /// testkit's `TestApp` sets its test clock), or the system clock.
+    ///
+    /// Layers that read wall time (idempotency expiry, alarm timestamps, dead
+    /// letters' `failed_at`) use it unless they were given a clock of their
+    /// own, so under a test app they follow the paused test clock. Handlers
+    /// can use it the same way.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        match self
+            .stats
+            .as_deref()
+            .and_then(|s| s.root_node().clock.as_ref())
+        {
+            Some(c) => Arc::clone(c),
+            None => system_clock(),
+        }
     }
 
     /// Hands the metrics handlers added for this record to `f`.
@@ -672,7 +717,7 @@ mod tests {
         meta.record_attempt(9);
         assert!(!meta.replayed());
 
-        let root = Stats::root();
+        let root = Stats::root_with_clock(None);
         meta.set_stats(Arc::clone(&root));
         let mut outer = meta.clone();
         let outer_scope = outer.enter_scope();

@@ -80,3 +80,26 @@ pub use router::Router;
 
 /// Re-exported so that applications use the same `aws_lambda_events` as eventrail.
 pub use aws_lambda_events;
+
+/// The attribute the port traits ([`Notifier`](ports::Notifier),
+/// [`TaskCallbacks`](ports::TaskCallbacks), [`IdempotencyStore`](ports::IdempotencyStore),
+/// [`DeadLetterSink`](layers::DeadLetterSink), ...) are declared with:
+/// put it on your `impl` of one, e.g. a fake or your own store, without
+/// adding the `async-trait` crate to your dependencies.
+///
+/// ```
+/// use eventrail::async_trait;
+/// use eventrail::ports::{Notifier, PortError, PublishReceipt, SnsMessage};
+///
+/// /// Drops every message: a notifier for a dry run.
+/// #[derive(Debug)]
+/// struct Discard;
+///
+/// #[async_trait]
+/// impl Notifier for Discard {
+///     async fn publish(&self, _: SnsMessage) -> Result<PublishReceipt, PortError> {
+///         Ok(PublishReceipt { message_id: "discarded".into() })
+///     }
+/// }
+/// ```
+pub use async_trait::async_trait;

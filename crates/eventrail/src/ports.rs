@@ -14,6 +14,10 @@
 //! help and carries the service's own error code (`NoSuchKey`,
 //! `TaskDoesNotExist`, ...).
 //!
+//! The ports are `async_trait` traits: implement one with the re-exported
+//! [`eventrail::async_trait`](crate::async_trait) attribute, as below; there
+//! is no need to add the `async-trait` crate to your own dependencies.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use eventrail::ports::{Notifier, PortError, PublishReceipt, SnsMessage};
@@ -21,7 +25,7 @@
 //! #[derive(Debug, Default)]
 //! struct Stdout;
 //!
-//! #[async_trait::async_trait]
+//! #[eventrail::async_trait]
 //! impl Notifier for Stdout {
 //!     async fn publish(&self, msg: SnsMessage) -> Result<PublishReceipt, PortError> {
 //!         println!("{}: {}", msg.topic_arn, msg.message);

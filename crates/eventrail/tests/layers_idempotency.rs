@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use eventrail::error::is_retryable;
 use eventrail::layers::idempotency::{IdempotencyError, MissingKey};
 use eventrail::layers::{
-    IdempotencyKey, IdempotencyLayer, MemoryIdempotencyStore, ServiceBuilderExt,
+    IdempotencyKey, IdempotencyLayer, IdempotencyOptions, MemoryIdempotencyStore, ServiceBuilderExt,
 };
 use eventrail::ports::{IdempotencyStatus, IdempotencyStore, TokioClock};
 use eventrail::{handler_fn, BoxError, Envelope, HandlerError};
@@ -414,9 +414,11 @@ async fn a_closure_key_and_namespaces_via_the_builder() {
     let store: Arc<dyn IdempotencyStore> = Arc::new(MemoryIdempotencyStore::new());
     let h = Handler::default();
     let mut by_tenant = ServiceBuilder::new()
-        .idempotent(store.clone(), |e: &Envelope<Payment>| {
-            Some(format!("{}:{}", e.meta().tenant()?, e.id.as_deref()?))
-        })
+        .idempotent(
+            store.clone(),
+            |e: &Envelope<Payment>| Some(format!("{}:{}", e.meta().tenant()?, e.id.as_deref()?)),
+            IdempotencyOptions::new(),
+        )
         .service(h.service());
     let mut e = pay("p-1", 5);
     *e.meta_mut() = e.meta().clone().with_tenant("acme");

@@ -22,7 +22,9 @@ use eventrail::layers::alarm::AlarmLayer;
 use eventrail::layers::dead_letter::{DeadLetter, DeadLetterLayer, DeadLetterSink};
 use eventrail::layers::task_token::TaskTokenLayer;
 use eventrail::layers::trace::TraceLayer;
-use eventrail::layers::{AlarmService, MemoryIdempotencyStore, RetryPolicy, ServiceBuilderExt};
+use eventrail::layers::{
+    AlarmService, IdempotencyOptions, MemoryIdempotencyStore, RetryPolicy, ServiceBuilderExt,
+};
 use eventrail::ports::{PortError, TaskCallbacks, TokioClock};
 use eventrail::{handler_fn, App, BoxError, Bus, Envelope, HandlerError, Router};
 use layers_support::{Callback, Sfn, Topic};
@@ -188,6 +190,7 @@ fn world(between: Between) -> World {
         .idempotent(
             Arc::new(MemoryIdempotencyStore::new()),
             |e: &Envelope<ImportProcess>| Some(e.import_id.clone()),
+            IdempotencyOptions::new(),
         )
         .retries(RetryPolicy::default().max_attempts(3))
         .service(handler_fn(move |e: Envelope<ImportProcess>| {

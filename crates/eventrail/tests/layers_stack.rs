@@ -1,7 +1,9 @@
-//! A whole stack: the reference guide's `ImportProcessEventHandler`
-//! (retry + timeout + task token + alarm, plus tracing, dead letters and
-//! idempotency), registered on a bus and driven through `App::process` with
-//! Step Functions inputs, on a paused clock.
+//! A whole stack: an `ImportProcessEventHandler` that a Step Functions
+//! `.waitForTaskToken` task invokes to import a CSV from S3. It retries
+//! transient failures, is bounded by a timeout, reports its result or failure
+//! to Step Functions with the task token and alarms on final failures, with
+//! tracing, dead letters and idempotency around it; registered on a bus and
+//! driven through `App::process` with Step Functions inputs, on a paused clock.
 
 mod layers_support;
 

@@ -24,7 +24,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-use async_trait::async_trait;
+use eventrail::async_trait;
 use eventrail::ports::{
     Email, Mailer, Notifier, PortError, PublishReceipt, SnsMessage, TaskCallbacks,
 };

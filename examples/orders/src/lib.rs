@@ -1,4 +1,8 @@
-//! The order scenario of the event-handling guide, as an eventrail app.
+//! An order-processing backend as one eventrail app: orders arrive as CSV
+//! imports and uploads on S3, Step Functions tasks, SQS messages and changes
+//! on the orders table's DynamoDB stream. Each raw record becomes a typed
+//! domain event (the routes below), and each event goes to its handler(s),
+//! each behind the same production middleware.
 //!
 //! | source | route | event | handler(s) |
 //! |---|---|---|---|

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use async_trait::async_trait;
+use eventrail::async_trait;
 use eventrail::ports::{
     Clock, IdempotencyStore, Mailer, Notifier, ObjectStore, PortError, SystemClock, TaskCallbacks,
 };

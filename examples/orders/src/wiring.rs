@@ -10,7 +10,8 @@
 //! - idempotency: one run per delivery (the task token, else the record id),
 //!   namespaced by handler; a duplicate gets the stored result back;
 //! - timeout: 10 s, or less when the invocation's deadline is nearer;
-//! - retry: the guide's backoff (3 attempts, 1 s, ×2), retryable errors only.
+//! - retry: 3 attempts, waiting 1 s then 2 s, retryable errors only (a
+//!   permanent one fails at once).
 
 use std::time::Duration;
 

@@ -21,7 +21,7 @@ use crate::ports::PortError;
 /// # use std::sync::{Arc, Mutex};
 /// # use eventrail::ports::{Notifier, PortError, PublishReceipt, SnsMessage};
 /// # #[derive(Debug, Default)] struct Topic(Mutex<Vec<SnsMessage>>);
-/// # #[async_trait::async_trait] impl Notifier for Topic {
+/// # #[eventrail::async_trait] impl Notifier for Topic {
 /// #     async fn publish(&self, m: SnsMessage) -> Result<PublishReceipt, PortError> {
 /// #         self.0.lock().unwrap().push(m); Ok(PublishReceipt { message_id: "1".into() })
 /// #     }

@@ -75,6 +75,7 @@ use crate::bus::{Bus, Output};
 use crate::envelope::{AnyEnvelope, Metadata, Source, Stats};
 use crate::error::{classify, BoxError, Classify, ErrorClass, RecordError};
 use crate::factory::{one_per_record, EventFactory, InputRecords, Routed, StepFunctionInput};
+use crate::ports::Clock;
 use crate::routes::RouteConflict;
 use crate::routes::{short_type_name, RouteRow, RouteTable};
 use crate::source::firehose::{self, FirehoseEvent};
@@ -143,6 +144,7 @@ struct Config {
     concurrency: usize,
     deadline_margin: Duration,
     stop_on_first_failure: bool,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 /// Builds an [`App`]. See [`App::builder`].
@@ -182,6 +184,16 @@ impl AppBuilder {
     /// record's ordered group stops).
     pub fn stop_on_first_failure(mut self, yes: bool) -> Self {
         self.config.stop_on_first_failure = yes;
+        self
+    }
+
+    /// The wall clock every record's envelopes carry
+    /// ([`Metadata::clock`]): layers without a clock of their own read it
+    /// (idempotency expiry, alarm timestamps, dead letters). Default: the
+    /// system clock. Tests pass a [`TokioClock`](crate::ports::TokioClock),
+    /// which follows tokio's paused clock; the testkit's `TestApp` does it for you.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.config.clock = Some(clock);
         self
     }
 
@@ -251,6 +263,7 @@ impl App {
                 concurrency: default_concurrency(),
                 deadline_margin: Duration::from_millis(500),
                 stop_on_first_failure: false,
+                clock: None,
             },
         }
     }
@@ -439,7 +452,7 @@ impl App {
         }
         // What the record's layers report (attempts, replays) reaches the
         // outcome through this node, wherever the handlers run.
-        let stats = Stats::root();
+        let stats = Stats::root_with_clock(self.inner.config.clock.clone());
         let mut meta = meta;
         meta.set_stats(Arc::clone(&stats));
         let stamp = |mut env: AnyEnvelope| {
@@ -545,7 +558,9 @@ fn fail(meta: Metadata, error: BoxError, attempted: bool) -> RecordOutcome {
 mod tests {
     use super::*;
     use crate::factory::Record;
-    use crate::layers::{MemoryIdempotencyStore, RetryPolicy, ServiceBuilderExt};
+    use crate::layers::{
+        IdempotencyOptions, MemoryIdempotencyStore, RetryPolicy, ServiceBuilderExt,
+    };
     use crate::{handler_fn, Envelope, HandlerError, Router, Source};
     use tower::ServiceBuilder;
 
@@ -559,6 +574,7 @@ mod tests {
             .idempotent(
                 Arc::new(MemoryIdempotencyStore::new()),
                 |env: &Envelope<Ping>| Some(env.event().0.to_owned()),
+                IdempotencyOptions::new(),
             )
             .retries(RetryPolicy::default().max_attempts(3))
             .service(handler_fn(move |env: Envelope<Ping>| {

@@ -17,7 +17,11 @@ pub enum Status {
 }
 
 /// Why a record failed.
+///
+/// Built by the [`App`](crate::App); [`Failure::new`] builds one for tests of
+/// code that reads reports.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Failure {
     /// The error.
     pub error: BoxError,
@@ -30,6 +34,7 @@ pub struct Failure {
 
 /// The outcome of one input record.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct RecordOutcome {
     /// The record's metadata (id, source, ...). Its
     /// [`attempt`](Metadata::attempt) is the highest attempt a retry layer
@@ -41,7 +46,24 @@ pub struct RecordOutcome {
     pub status: Status,
 }
 
+impl Failure {
+    /// A failure with `error`, classified as `retry`; `attempted` says
+    /// whether a handler ran.
+    pub fn new(error: impl Into<BoxError>, retry: ErrorClass, attempted: bool) -> Self {
+        Self {
+            error: error.into(),
+            retry,
+            attempted,
+        }
+    }
+}
+
 impl RecordOutcome {
+    /// The outcome `status` of the record `meta` describes.
+    pub fn new(meta: Metadata, status: Status) -> Self {
+        Self { meta, status }
+    }
+
     /// The record id.
     pub fn record_id(&self) -> &str {
         self.meta.record_id()
@@ -54,7 +76,11 @@ impl RecordOutcome {
 }
 
 /// The outcome of a batch: one [`RecordOutcome`] per input record, in input order.
+///
+/// [`App::process`](crate::App::process) returns it; [`Report::new`] builds
+/// one for tests of code that reads reports (responses, alarms, metrics).
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Report {
     /// The source of the batch.
     pub source: Source,
@@ -63,6 +89,12 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of a batch from `source` whose records ended as `outcomes`
+    /// (in input order).
+    pub fn new(source: Source, outcomes: Vec<RecordOutcome>) -> Self {
+        Self { source, outcomes }
+    }
+
     /// Ids of the failed records, in input order.
     pub fn failed_ids(&self) -> impl Iterator<Item = &str> {
         self.outcomes
@@ -111,18 +143,18 @@ impl Report {
     /// use eventrail::error::ErrorClass;
     /// use eventrail::{Metadata, Source};
     ///
-    /// let failed = |id: &str, retry| RecordOutcome {
-    ///     meta: Metadata::new(id, Source::Sqs),
-    ///     status: Status::Failed(Failure { error: "boom".into(), retry, attempted: true }),
-    /// };
-    /// let report = Report {
-    ///     source: Source::Sqs,
-    ///     outcomes: vec![
-    ///         RecordOutcome { meta: Metadata::new("a", Source::Sqs), status: Status::Acknowledged },
+    /// let failed = |id: &str, retry| RecordOutcome::new(
+    ///     Metadata::new(id, Source::Sqs),
+    ///     Status::Failed(Failure::new("boom", retry, true)),
+    /// );
+    /// let report = Report::new(
+    ///     Source::Sqs,
+    ///     vec![
+    ///         RecordOutcome::new(Metadata::new("a", Source::Sqs), Status::Acknowledged),
     ///         failed("b", ErrorClass::Retryable),
     ///         failed("c", ErrorClass::Permanent),
     ///     ],
-    /// };
+    /// );
     /// let c = report.counts();
     /// assert_eq!((c.records, c.done, c.acknowledged), (3, 1, 1));
     /// assert_eq!((c.failed, c.failed_retryable, c.failed_permanent), (2, 1, 1));

@@ -9,7 +9,7 @@ use tower::ServiceBuilder;
 
 use super::{
     AlarmLayer, AlarmService, CatchPanicLayer, DeadLetterLayer, DeadLetterSink, IdempotencyLayer,
-    RetryLayer, RetryPolicy, TaskTokenLayer, TimeoutLayer, TraceLayer,
+    IdempotencyOptions, RetryLayer, RetryPolicy, TaskTokenLayer, TimeoutLayer, TraceLayer,
 };
 use crate::envelope::Envelope;
 use crate::ports::{IdempotencyStore, TaskCallbacks};
@@ -28,8 +28,9 @@ mod sealed {
 /// `ServiceBuilder` has inherent methods of those names when tower's `retry`
 /// or `timeout` features are on, and inherent methods win.
 ///
-/// Each method is shorthand for `.layer(XLayer::new(..))`; use `.layer(..)`
-/// with a configured layer for the other settings. See the
+/// Each method is shorthand for `.layer(XLayer::new(..))` (`.idempotent`
+/// takes its settings as [`IdempotencyOptions`]); use `.layer(..)` with a
+/// configured layer for the other layers' settings. See the
 /// [module docs](super) for a whole stack.
 pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
     /// A span per event: [`TraceLayer`].
@@ -49,11 +50,15 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
         sink: Arc<dyn DeadLetterSink<E>>,
     ) -> ServiceBuilder<Stack<DeadLetterLayer<E>, L>>;
 
-    /// Once per key from `key`, records in `store`: [`IdempotencyLayer`].
+    /// Once per key from `key`, records in `store`, with the other settings
+    /// (namespace, payload hash, expiry, clock, ...) in `options`
+    /// (`IdempotencyOptions::new()` for the defaults):
+    /// [`IdempotencyLayer::with_options`].
     fn idempotent<E>(
         self,
         store: Arc<dyn IdempotencyStore>,
         key: impl Fn(&Envelope<E>) -> Option<String> + Send + Sync + 'static,
+        options: IdempotencyOptions<E>,
     ) -> ServiceBuilder<Stack<IdempotencyLayer<E>, L>>;
 
     /// Step Functions callbacks for envelopes with a task token: [`TaskTokenLayer`].
@@ -100,8 +105,9 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
         self,
         store: Arc<dyn IdempotencyStore>,
         key: impl Fn(&Envelope<E>) -> Option<String> + Send + Sync + 'static,
+        options: IdempotencyOptions<E>,
     ) -> ServiceBuilder<Stack<IdempotencyLayer<E>, L>> {
-        self.layer(IdempotencyLayer::new(store, key))
+        self.layer(IdempotencyLayer::with_options(store, key, options))
     }
 
     fn task_token(

@@ -18,7 +18,17 @@
 //! Every layer's service returns a [`BoxError`](crate::BoxError); a layer's
 //! own failures are small types detected with `err.is::<T>()` (or
 //! `downcast_ref`), and [`classify`](crate::error::classify) knows whether a
-//! retry can help with each.
+//! retry can help with each. They are re-exported here next to their layers
+//! ([`Elapsed`], [`IdempotencyError`], [`TaskTokenError`], [`HandlerPanic`]),
+//! with every setting type ([`RetryPolicy`], [`IdempotencyOptions`],
+//! [`Severity`], ...), so `use eventrail::layers::*` (or a list from it) is
+//! the one import a stack needs.
+//!
+//! The ports ([`Notifier`](crate::ports::Notifier),
+//! [`TaskCallbacks`](crate::ports::TaskCallbacks), [`DeadLetterSink`], ...)
+//! are `async_trait` traits; implement them with the re-exported
+//! [`eventrail::async_trait`](crate::async_trait), without adding the
+//! `async-trait` dependency yourself.
 //!
 //! [`ServiceBuilderExt`] adds one method per layer to `tower::ServiceBuilder`,
 //! so a production stack reads top (outermost) to bottom:
@@ -32,13 +42,13 @@
 //! use tower::{Service, ServiceBuilder, ServiceExt};
 //!
 //! # #[derive(Debug)] struct Sns;
-//! # #[async_trait::async_trait] impl Notifier for Sns {
+//! # #[eventrail::async_trait] impl Notifier for Sns {
 //! #     async fn publish(&self, _: SnsMessage) -> Result<PublishReceipt, PortError> {
 //! #         Ok(PublishReceipt { message_id: "1".into() })
 //! #     }
 //! # }
 //! # #[derive(Debug)] struct Sfn;
-//! # #[async_trait::async_trait] impl TaskCallbacks for Sfn {
+//! # #[eventrail::async_trait] impl TaskCallbacks for Sfn {
 //! #     async fn send_task_success(&self, _: &str, _: &str) -> Result<(), PortError> { Ok(()) }
 //! #     async fn send_task_failure(&self, _: &str, _: &str, _: &str) -> Result<(), PortError> { Ok(()) }
 //! #     async fn send_task_heartbeat(&self, _: &str) -> Result<(), PortError> { Ok(()) }
@@ -101,12 +111,16 @@ pub mod trace;
 mod builder;
 pub(crate) mod util;
 
-pub use self::alarm::{Alarm, AlarmLayer, AlarmService, Severity};
+pub use self::alarm::{mask_emails, Alarm, AlarmLayer, AlarmService, Severity};
 pub use self::builder::ServiceBuilderExt;
 pub use self::catch_panic::CatchPanicLayer;
 pub use self::dead_letter::{DeadLetter, DeadLetterLayer, DeadLetterSink};
-pub use self::idempotency::{IdempotencyKey, IdempotencyLayer, MemoryIdempotencyStore};
+pub use self::idempotency::{
+    is_in_progress_elsewhere, IdempotencyError, IdempotencyKey, IdempotencyLayer,
+    IdempotencyOptions, MemoryIdempotencyStore, MissingKey, OnStoreError,
+};
 pub use self::retry::{Jitter, RetryLayer, RetryPolicy};
-pub use self::task_token::TaskTokenLayer;
-pub use self::timeout::TimeoutLayer;
+pub use self::task_token::{TaskTokenError, TaskTokenLayer};
+pub use self::timeout::{Elapsed, TimeoutLayer};
 pub use self::trace::TraceLayer;
+pub use crate::error::HandlerPanic;

@@ -35,7 +35,7 @@
 //! use eventrail::Source;
 //!
 //! let emf = Emf::new("Orders").unwrap().function_name("orders-prod");
-//! let report = Report { source: Source::Sqs, outcomes: Vec::new() };
+//! let report = Report::new(Source::Sqs, Vec::new());
 //! let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_583_200_000);
 //! let line = emf.line(
 //!     &InvocationMetrics::new(&report, Duration::from_millis(12), at)

@@ -1,6 +1,8 @@
-//! The guide's scenarios through the testkit, one test (or a few) per
-//! bullet of the example's route table: raw events in, what reached the
-//! fakes and the ports out, on tokio's paused clock.
+//! The order app's scenarios through the testkit (CSV imports and uploads
+//! from S3, Step Functions tasks, SQS notifications, sync requests and dead
+//! letters, DynamoDB stream changes): one test (or a few) per row of the
+//! example's route table, raw events in, what reached the fakes and the
+//! ports out, on tokio's paused clock.
 
 use std::sync::Arc;
 

@@ -8,8 +8,11 @@
 //! Handlers use it directly through its `critical`, `error`, `warning` and
 //! `info` helpers.
 //!
-//! [`AlarmLayer`] publishes an alarm for every error that reaches it; put it
-//! outside the retry layer, so only final failures (after retries) alarm. The
+//! [`AlarmLayer`] publishes an alarm for every final failure that reaches it;
+//! put it outside the retry layer, so only failures after retries alarm. A
+//! duplicate delivery that found its idempotency key in progress is not final
+//! ([`is_in_progress_elsewhere`](crate::layers::idempotency::is_in_progress_elsewhere))
+//! and never alarms: the first delivery reports the outcome. The
 //! alarm also says how many attempts were made. The handler's error is always
 //! returned as it was: an alarm that fails to publish is logged and counted
 //! ([`AlarmService::failed_publishes`]), never returned instead. A panic of
@@ -29,7 +32,7 @@
 //! #[derive(Debug, Default)]
 //! struct Topic(Mutex<Vec<SnsMessage>>);
 //!
-//! #[async_trait::async_trait]
+//! #[eventrail::async_trait]
 //! impl Notifier for Topic {
 //!     async fn publish(&self, msg: SnsMessage) -> Result<PublishReceipt, PortError> {
 //!         self.0.lock().unwrap().push(msg);
@@ -82,7 +85,8 @@ use tower_service::Service;
 use crate::envelope::Envelope;
 use crate::error::BoxError;
 use crate::layers::catch_panic::call_catching;
-use crate::layers::util::truncate_chars;
+use crate::layers::idempotency::is_in_progress_elsewhere;
+use crate::layers::util::{rfc3339, truncate_chars};
 use crate::routes::short_type_name;
 
 pub use self::future::ResponseFuture;
@@ -147,16 +151,28 @@ where
                 Ok(resp) => return Ok(resp),
                 Err(e) => e,
             };
+            if is_in_progress_elsewhere(&*err) {
+                // A duplicate while the first delivery runs: not final, the
+                // first delivery reports the outcome.
+                tracing::debug!(
+                    record_id = meta.record_id(),
+                    "duplicate in progress elsewhere; no alarm"
+                );
+                return Err(err);
+            }
             if layer.filter.as_ref().is_some_and(|f| !f(&*err)) {
                 return Err(err);
             }
             let severity = (layer.severity)(&*err);
             let message = truncate_chars(&err.to_string(), MAX_MESSAGE_CHARS);
-            let alarm = Alarm::new(severity, &*layer.source, message)
+            let mut alarm = Alarm::new(severity, &*layer.source, message)
                 .with_error(&*err)
                 .with_meta(&meta)
                 .with_event_type(short_type_name(std::any::type_name::<E>()))
                 .with_attempts(scope.attempts_for(&meta));
+            if !layer.service.has_clock() {
+                alarm.timestamp = rfc3339(meta.clock().now());
+            }
             // Logged and counted by the service; never replaces `err`. The
             // record's stats count it for the invocation's metrics.
             let sent = layer.service.send(alarm).await.is_ok();

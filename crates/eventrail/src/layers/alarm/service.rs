@@ -3,12 +3,11 @@ use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::message::{Alarm, Severity};
 use crate::layers::util::rfc3339;
-use crate::ports::{
-    AttributeValue, Clock, Notifier, PortError, PublishReceipt, SnsMessage, SystemClock,
-};
+use crate::ports::{AttributeValue, Clock, Notifier, PortError, PublishReceipt, SnsMessage};
 
 type Redactor = Arc<dyn Fn(&mut Alarm) + Send + Sync>;
 
@@ -27,7 +26,8 @@ pub struct AlarmService {
     notifier: Arc<dyn Notifier>,
     topic_arn: Arc<str>,
     environment: Option<Arc<str>>,
-    clock: Arc<dyn Clock>,
+    /// `None`: the system clock, or the envelope's when the alarm layer sends.
+    clock: Option<Arc<dyn Clock>>,
     redactor: Option<Redactor>,
     failed: Arc<AtomicU64>,
 }
@@ -52,7 +52,7 @@ impl AlarmService {
             notifier,
             topic_arn: topic_arn.into(),
             environment: None,
-            clock: Arc::new(SystemClock),
+            clock: None,
             redactor: None,
             failed: Arc::new(AtomicU64::new(0)),
         }
@@ -65,9 +65,12 @@ impl AlarmService {
     }
 
     /// Sets the clock that timestamps alarms (tests use a
-    /// [`TokioClock`](crate::ports::TokioClock)).
+    /// [`TokioClock`](crate::ports::TokioClock)). Without one, the
+    /// [`AlarmLayer`](super::AlarmLayer) stamps its alarms with the envelope's
+    /// [`Metadata::clock`](crate::Metadata::clock) (the app's), and the
+    /// system clock stamps the others.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.clock = Some(clock);
         self
     }
 
@@ -78,6 +81,11 @@ impl AlarmService {
     pub fn with_redaction(mut self, hook: impl Fn(&mut Alarm) + Send + Sync + 'static) -> Self {
         self.redactor = Some(Arc::new(hook));
         self
+    }
+
+    /// Whether a clock was [set](Self::with_clock).
+    pub(super) fn has_clock(&self) -> bool {
+        self.clock.is_some()
     }
 
     /// The topic ARN.
@@ -95,7 +103,11 @@ impl AlarmService {
     /// `severity` message attribute (for subscription filter policies).
     pub async fn send(&self, mut alarm: Alarm) -> Result<PublishReceipt, PortError> {
         if alarm.timestamp.is_empty() {
-            alarm.timestamp = rfc3339(self.clock.now());
+            alarm.timestamp = rfc3339(
+                self.clock
+                    .as_ref()
+                    .map_or_else(SystemTime::now, |c| c.now()),
+            );
         }
         if alarm.environment.is_none() {
             alarm.environment = self.environment.as_deref().map(str::to_owned);

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::{DeadLetterSink, DeadLettering};
-use crate::ports::{Clock, SystemClock};
+use crate::ports::Clock;
 
 /// Applies [`DeadLettering`] to a service. See the [module docs](super).
 pub struct DeadLetterLayer<E> {
     pub(super) sink: Arc<dyn DeadLetterSink<E>>,
-    pub(super) clock: Arc<dyn Clock>,
+    /// `None`: the envelope's ([`Metadata::clock`](crate::Metadata::clock)).
+    pub(super) clock: Option<Arc<dyn Clock>>,
     pub(super) failed: Arc<AtomicU64>,
 }
 
@@ -18,7 +19,7 @@ impl<E> Clone for DeadLetterLayer<E> {
     fn clone(&self) -> Self {
         Self {
             sink: Arc::clone(&self.sink),
-            clock: Arc::clone(&self.clock),
+            clock: self.clock.clone(),
             failed: Arc::clone(&self.failed),
         }
     }
@@ -39,14 +40,16 @@ impl<E> DeadLetterLayer<E> {
     pub fn new(sink: Arc<dyn DeadLetterSink<E>>) -> Self {
         Self {
             sink,
-            clock: Arc::new(SystemClock),
+            clock: None,
             failed: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// Sets the clock that stamps [`DeadLetter::failed_at`](super::DeadLetter::failed_at).
+    /// Sets the clock that stamps [`DeadLetter::failed_at`](super::DeadLetter::failed_at)
+    /// (default: the envelope's [`Metadata::clock`](crate::Metadata::clock),
+    /// which is the app's).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.clock = Some(clock);
         self
     }
 }

@@ -1,9 +1,12 @@
 //! Dead letter: keep finally failed events for later analysis.
 //!
-//! [`DeadLetterLayer`] hands every error that reaches it, with the envelope
-//! and the number of attempts made, to a [`DeadLetterSink`] (a database table,
-//! a queue, an S3 prefix: the sink decides). Put it outside the retry layer so
-//! only final failures arrive. The handler's error is still returned, so the
+//! [`DeadLetterLayer`] hands every final failure that reaches it, with the
+//! envelope and the number of attempts made, to a [`DeadLetterSink`] (a
+//! database table, a queue, an S3 prefix: the sink decides). Put it outside
+//! the retry layer so only failures after retries arrive. A duplicate delivery
+//! that found its idempotency key in progress is not final
+//! ([`is_in_progress_elsewhere`](crate::layers::idempotency::is_in_progress_elsewhere)):
+//! it is returned as it is, without a letter, and the source delivers it again. The handler's error is still returned, so the
 //! record is reported failed as before; a sink that fails is logged and counted
 //! ([`DeadLetterLayer::failed_stores`]) and never hides the handler's error.
 //! A panic of the wrapped service is a final failure too, stored as a
@@ -27,7 +30,7 @@
 //! #[derive(Debug, Default)]
 //! struct FailedOrders(Mutex<Vec<(u32, String, u32)>>);
 //!
-//! #[async_trait::async_trait]
+//! #[eventrail::async_trait]
 //! impl DeadLetterSink<Order> for FailedOrders {
 //!     async fn store(&self, letter: DeadLetter<'_, Order>) -> Result<(), PortError> {
 //!         self.0.lock().unwrap().push((letter.envelope.id, letter.error.to_string(), letter.attempts));
@@ -57,8 +60,9 @@ use std::task::{Context, Poll};
 use tower_service::Service;
 
 use crate::envelope::Envelope;
-use crate::error::{is_retryable, BoxError};
+use crate::error::BoxError;
 use crate::layers::catch_panic::call_catching;
+use crate::layers::idempotency::is_in_progress_elsewhere;
 
 pub use self::future::ResponseFuture;
 pub use self::layer::DeadLetterLayer;
@@ -128,13 +132,20 @@ where
                 Ok(resp) => return Ok(resp),
                 Err(e) => e,
             };
-            let letter = DeadLetter {
-                envelope: &kept,
-                error: &*err,
-                attempts: scope.attempts_for(kept.meta()),
-                retryable: is_retryable(&*err),
-                failed_at: layer.clock.now(),
+            if is_in_progress_elsewhere(&*err) {
+                // A duplicate while the first delivery runs: not final, the
+                // source delivers it again.
+                tracing::debug!(
+                    record_id = kept.meta().record_id(),
+                    "duplicate in progress elsewhere; no dead letter"
+                );
+                return Err(err);
+            }
+            let failed_at = match &layer.clock {
+                Some(c) => c.now(),
+                None => kept.meta().clock().now(),
             };
+            let letter = DeadLetter::new(&kept, &*err, scope.attempts_for(kept.meta()), failed_at);
             let stored = layer.sink.store(letter).await;
             kept.meta().record_dead_letter(stored.is_ok());
             match stored {

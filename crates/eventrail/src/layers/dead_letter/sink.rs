@@ -22,6 +22,27 @@ pub struct DeadLetter<'a, E> {
     pub failed_at: SystemTime,
 }
 
+impl<'a, E> DeadLetter<'a, E> {
+    /// The letter for `envelope`, which failed with `error` after `attempts`
+    /// attempts at `failed_at`; whether a retry could help is read from
+    /// `error` ([`is_retryable`](crate::error::is_retryable)). The layer
+    /// builds the letters it hands over; this is for testing a sink.
+    pub fn new(
+        envelope: &'a Envelope<E>,
+        error: &'a (dyn StdError + Send + Sync + 'static),
+        attempts: u32,
+        failed_at: SystemTime,
+    ) -> Self {
+        Self {
+            envelope,
+            error,
+            attempts,
+            retryable: crate::error::is_retryable(error),
+            failed_at,
+        }
+    }
+}
+
 impl<E: fmt::Debug> fmt::Debug for DeadLetter<'_, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DeadLetter")

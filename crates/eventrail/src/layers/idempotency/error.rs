@@ -1,3 +1,4 @@
+use std::error::Error as StdError;
 use std::fmt;
 
 use crate::error::{Classify, ErrorClass};
@@ -148,4 +149,36 @@ impl Classify for IdempotencyError {
             }
         }
     }
+}
+
+/// Whether `err` is, or wraps (anywhere in its `source()` chain), an
+/// [`IdempotencyError`] that [is in progress](IdempotencyError::is_in_progress):
+/// a duplicate delivery that arrived while the first one still runs.
+///
+/// Such a failure is not final: the first delivery reports the outcome, and
+/// the source delivers the duplicate again later (when it is answered from
+/// the store). The layers that act on final failures ask this and let it
+/// pass untouched: the [alarm](crate::layers::alarm) and
+/// [dead-letter](crate::layers::dead_letter) layers neither alarm nor keep a
+/// letter, and the [task-token](crate::layers::task_token) layer does not fail
+/// the task. Use it in your own filters and layers for the same reason.
+///
+/// ```
+/// use eventrail::layers::idempotency::is_in_progress_elsewhere;
+/// use eventrail::{BoxError, HandlerError};
+///
+/// let failed: BoxError = HandlerError::retryable("busy").into();
+/// assert!(!is_in_progress_elsewhere(&*failed));
+/// ```
+pub fn is_in_progress_elsewhere(err: &(dyn StdError + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if e.downcast_ref::<IdempotencyError>()
+            .is_some_and(IdempotencyError::is_in_progress)
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
 }

@@ -9,7 +9,7 @@ use tower_layer::Layer;
 use super::Idempotent;
 use crate::envelope::Envelope;
 use crate::layers::RetryPolicy;
-use crate::ports::{Clock, IdempotencyStore, SystemClock};
+use crate::ports::{Clock, IdempotencyStore};
 use crate::routes::short_type_name;
 
 /// Implemented by events that carry their own idempotency key; used by
@@ -72,7 +72,8 @@ pub struct IdempotencyLayer<E> {
     pub(super) on_store_error: OnStoreError,
     pub(super) complete_retry: RetryPolicy,
     pub(super) counters: Arc<Counters>,
-    pub(super) clock: Arc<dyn Clock>,
+    /// `None`: the envelope's ([`Metadata::clock`](crate::Metadata::clock)).
+    pub(super) clock: Option<Arc<dyn Clock>>,
 }
 
 impl<E> Clone for IdempotencyLayer<E> {
@@ -88,7 +89,7 @@ impl<E> Clone for IdempotencyLayer<E> {
             on_store_error: self.on_store_error,
             complete_retry: self.complete_retry,
             counters: Arc::clone(&self.counters),
-            clock: Arc::clone(&self.clock),
+            clock: self.clock.clone(),
         }
     }
 }
@@ -117,20 +118,41 @@ impl<E> IdempotencyLayer<E> {
         store: Arc<dyn IdempotencyStore>,
         key: impl Fn(&Envelope<E>) -> Option<String> + Send + Sync + 'static,
     ) -> Self {
+        Self::with_options(store, key, IdempotencyOptions::default())
+    }
+
+    /// Keys envelopes with `key` in `store`, with the settings in
+    /// `options`: what the short form
+    /// [`.idempotent(store, key, options)`](crate::layers::ServiceBuilderExt::idempotent)
+    /// builds.
+    pub fn with_options(
+        store: Arc<dyn IdempotencyStore>,
+        key: impl Fn(&Envelope<E>) -> Option<String> + Send + Sync + 'static,
+        options: IdempotencyOptions<E>,
+    ) -> Self {
+        let IdempotencyOptions {
+            hash,
+            namespace,
+            expiry,
+            in_progress_expiry,
+            missing,
+            on_store_error,
+            complete_retry,
+            clock,
+        } = options;
         Self {
             store,
             key: Arc::new(key),
-            hash: None,
-            namespace: short_type_name(std::any::type_name::<E>()).into(),
-            expiry: Duration::from_secs(3600),
-            in_progress_expiry: Duration::from_secs(15 * 60),
-            missing: MissingKey::Fail,
-            on_store_error: OnStoreError::FailClosed,
-            complete_retry: RetryPolicy::default()
-                .initial_backoff(Duration::from_millis(100))
-                .max_backoff(Duration::from_secs(1)),
+            hash,
+            namespace: namespace
+                .unwrap_or_else(|| short_type_name(std::any::type_name::<E>()).into()),
+            expiry,
+            in_progress_expiry,
+            missing,
+            on_store_error,
+            complete_retry,
             counters: Arc::default(),
-            clock: Arc::new(SystemClock),
+            clock,
         }
     }
 
@@ -197,9 +219,10 @@ impl<E> IdempotencyLayer<E> {
         self
     }
 
-    /// The clock for expiry times.
+    /// The clock for expiry times (default: the envelope's
+    /// [`Metadata::clock`](crate::Metadata::clock), which is the app's).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.clock = Some(clock);
         self
     }
 }
@@ -210,10 +233,170 @@ impl<E: Serialize> IdempotencyLayer<E> {
     /// then fails permanently instead of replaying a result that belongs to
     /// another payload.
     pub fn with_payload_hash(mut self) -> Self {
-        self.hash = Some(Arc::new(|event: &E| {
-            let bytes = serde_json::to_vec(event)?;
-            Ok(format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes)))
-        }));
+        self.hash = Some(payload_hash::<E>());
+        self
+    }
+}
+
+fn payload_hash<E: Serialize>() -> HashFn<E> {
+    Arc::new(|event: &E| {
+        let bytes = serde_json::to_vec(event)?;
+        Ok(format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes)))
+    })
+}
+
+/// The settings of an [`IdempotencyLayer`] other than its store and key,
+/// for the short form
+/// [`.idempotent(store, key, options)`](crate::layers::ServiceBuilderExt::idempotent)
+/// (and [`IdempotencyLayer::with_options`]). Every setting has a default, so
+/// `IdempotencyOptions::new()` alone is the layer's defaults.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use eventrail::layers::{IdempotencyOptions, MemoryIdempotencyStore, ServiceBuilderExt};
+/// use eventrail::ports::{SystemClock, TokioClock};
+/// use eventrail::{handler_fn, Envelope, HandlerError};
+/// use tower::ServiceBuilder;
+///
+/// #[derive(Debug, serde::Serialize)]
+/// struct Refund { refund_id: String }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let handler = ServiceBuilder::new()
+///     .idempotent(
+///         Arc::new(MemoryIdempotencyStore::new()),
+///         |r: &Envelope<Refund>| Some(r.refund_id.clone()),
+///         IdempotencyOptions::new()
+///             .namespace("refunds")
+///             .with_payload_hash()
+///             .expires_after(Duration::from_secs(24 * 3600))
+///             .with_clock(Arc::new(SystemClock)),
+///     )
+///     .service(handler_fn(|_: Envelope<Refund>| async { Ok::<_, HandlerError>(()) }));
+/// # let _ = handler;
+/// # }
+/// ```
+pub struct IdempotencyOptions<E> {
+    hash: Option<HashFn<E>>,
+    namespace: Option<Arc<str>>,
+    expiry: Duration,
+    in_progress_expiry: Duration,
+    missing: MissingKey,
+    on_store_error: OnStoreError,
+    complete_retry: RetryPolicy,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl<E> Default for IdempotencyOptions<E> {
+    fn default() -> Self {
+        Self {
+            hash: None,
+            namespace: None,
+            expiry: Duration::from_secs(3600),
+            in_progress_expiry: Duration::from_secs(15 * 60),
+            missing: MissingKey::Fail,
+            on_store_error: OnStoreError::FailClosed,
+            complete_retry: RetryPolicy::default()
+                .initial_backoff(Duration::from_millis(100))
+                .max_backoff(Duration::from_secs(1)),
+            clock: None,
+        }
+    }
+}
+
+impl<E> Clone for IdempotencyOptions<E> {
+    fn clone(&self) -> Self {
+        Self {
+            hash: self.hash.clone(),
+            namespace: self.namespace.clone(),
+            expiry: self.expiry,
+            in_progress_expiry: self.in_progress_expiry,
+            missing: self.missing,
+            on_store_error: self.on_store_error,
+            complete_retry: self.complete_retry,
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+impl<E> fmt::Debug for IdempotencyOptions<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdempotencyOptions")
+            .field("namespace", &self.namespace)
+            .field("payload_hash", &self.hash.is_some())
+            .field("expiry", &self.expiry)
+            .field("in_progress_expiry", &self.in_progress_expiry)
+            .field("missing", &self.missing)
+            .field("on_store_error", &self.on_store_error)
+            .field("complete_retry", &self.complete_retry)
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+impl<E> IdempotencyOptions<E> {
+    /// The defaults: no payload hash, the event's type name as namespace,
+    /// results kept 1 hour, in-progress records 15 minutes without a
+    /// deadline, a missing key fails, a failing store fails closed, the
+    /// envelope's clock.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The prefix of stored keys (default: the event's type name). See
+    /// [`IdempotencyLayer::namespace`].
+    pub fn namespace(mut self, ns: impl Into<Arc<str>>) -> Self {
+        self.namespace = Some(ns.into());
+        self
+    }
+
+    /// How long a completed result is kept (default 1 hour).
+    pub fn expires_after(mut self, d: Duration) -> Self {
+        self.expiry = d;
+        self
+    }
+
+    /// How long an in-progress record blocks duplicates when the envelope
+    /// has no deadline (default 15 minutes).
+    pub fn in_progress_expiry(mut self, d: Duration) -> Self {
+        self.in_progress_expiry = d;
+        self
+    }
+
+    /// What to do with envelopes without a key (default: fail).
+    pub fn on_missing_key(mut self, missing: MissingKey) -> Self {
+        self.missing = missing;
+        self
+    }
+
+    /// What to do when the store fails while taking the lock (default:
+    /// [fail closed](OnStoreError::FailClosed)).
+    pub fn on_store_error(mut self, mode: OnStoreError) -> Self {
+        self.on_store_error = mode;
+        self
+    }
+
+    /// How a failed `complete` is retried. See
+    /// [`IdempotencyLayer::complete_retry`].
+    pub fn complete_retry(mut self, policy: RetryPolicy) -> Self {
+        self.complete_retry = policy;
+        self
+    }
+
+    /// The clock for expiry times (default: the envelope's
+    /// [`Metadata::clock`](crate::Metadata::clock), which is the app's).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+}
+
+impl<E: Serialize> IdempotencyOptions<E> {
+    /// Keeps a hash of the event's JSON in each record. See
+    /// [`IdempotencyLayer::with_payload_hash`].
+    pub fn with_payload_hash(mut self) -> Self {
+        self.hash = Some(payload_hash::<E>());
         self
     }
 }

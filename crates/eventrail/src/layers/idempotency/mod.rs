@@ -22,7 +22,10 @@
 //! 4. On failure the record is deleted, so a retry can run.
 //! 5. A duplicate arriving while the first is in progress fails with a
 //!    retryable [`IdempotencyError`] ([`is_in_progress`](IdempotencyError::is_in_progress)):
-//!    the source redelivers it later, when the result is stored.
+//!    the source redelivers it later, when the result is stored. It is not a
+//!    final failure ([`is_in_progress_elsewhere`]): the alarm, dead-letter
+//!    and task-token layers around this one let it pass without alarming,
+//!    keeping a dead letter or failing the task.
 //! 6. With [`with_payload_hash`](IdempotencyLayer::with_payload_hash), the
 //!    record keeps a 128-bit xxHash3 of the event's JSON; the same key with a
 //!    different payload fails permanently
@@ -51,8 +54,10 @@
 //! (step 5), so the source delivers it again and it is then answered from the
 //! store. The side effect runs once and no record is lost.
 //!
-//! Time comes from a [`Clock`](crate::ports::Clock) (the system clock by
-//! default; tests pass a [`TokioClock`](crate::ports::TokioClock)). Keys are
+//! Time comes from a [`Clock`]: the envelope's
+//! ([`Metadata::clock`], the clock its [`App`](crate::App) was built with,
+//! the system clock by default; the testkit's `TestApp` sets its test clock),
+//! or one [set on the layer](IdempotencyLayer::with_clock). Keys are
 //! stored as `namespace#key`; the namespace is the event's type name unless
 //! [set](IdempotencyLayer::namespace), and two handlers of one event type
 //! sharing a store need different namespaces.
@@ -110,11 +115,13 @@ use crate::envelope::MAX_PLAUSIBLE_DEADLINE;
 use crate::envelope::{Envelope, Metadata};
 use crate::error::BoxError;
 use crate::layers::catch_panic::call_catching;
-use crate::ports::{IdempotencyRecord, IdempotencyStatus, IdempotencyStore, LockOutcome};
+use crate::ports::{Clock, IdempotencyRecord, IdempotencyStatus, IdempotencyStore, LockOutcome};
 
-pub use self::error::IdempotencyError;
+pub use self::error::{is_in_progress_elsewhere, IdempotencyError};
 pub use self::future::ResponseFuture;
-pub use self::layer::{IdempotencyKey, IdempotencyLayer, MissingKey, OnStoreError};
+pub use self::layer::{
+    IdempotencyKey, IdempotencyLayer, IdempotencyOptions, MissingKey, OnStoreError,
+};
 pub use self::memory::MemoryIdempotencyStore;
 
 /// Runs the inner service once per idempotency key. See the [module docs](self).
@@ -191,7 +198,11 @@ where
                 Some(h) => Some(h(env.event()).map_err(IdempotencyError::unhashable)?),
                 None => None,
             };
-            let now = layer.clock.now();
+            let clock = match &layer.clock {
+                Some(c) => Arc::clone(c),
+                None => env.meta().clock(),
+            };
+            let now = clock.now();
             let left = env
                 .meta()
                 .deadline()
@@ -232,7 +243,7 @@ where
             lock.disarm();
             match result {
                 Ok(resp) => match serde_json::to_string(&resp) {
-                    Ok(json) => Ok(complete(&layer, &key, json, resp).await),
+                    Ok(json) => Ok(complete(&layer, &*clock, &key, json, resp).await),
                     Err(e) => {
                         tracing::warn!(key, error = %e, "the handler's result does not serialize; not kept for duplicates");
                         delete(&layer, &key).await;
@@ -253,6 +264,7 @@ where
 /// failure is logged and counted (see the module docs).
 async fn complete<E, R: Serialize>(
     layer: &IdempotencyLayer<E>,
+    clock: &dyn Clock,
     key: &str,
     json: String,
     resp: R,
@@ -261,7 +273,7 @@ async fn complete<E, R: Serialize>(
     let mut json = json;
     let mut attempt = 1;
     loop {
-        let until = layer.clock.now() + layer.expiry;
+        let until = clock.now() + layer.expiry;
         let e = match layer.store.complete(key, json, until).await {
             Ok(()) => return resp,
             Err(e) => e,

@@ -4,8 +4,10 @@
 //! [`max_attempts`](RetryPolicy::max_attempts) times. Between attempts it
 //! waits an exponential backoff: `initial_backoff × multiplier^(n-1)`, capped at
 //! [`max_backoff`](RetryPolicy::max_backoff), optionally with full jitter
-//! (a uniform draw between zero and that value). The defaults are those of the
-//! reference guide's retry decorator: 3 attempts, 1 s, ×2, no jitter.
+//! (a uniform draw between zero and that value). The defaults are 3 attempts,
+//! waits of 1 s then 2 s (initial backoff 1 s, multiplier 2), no jitter: a
+//! throttled or briefly unavailable dependency gets two more chances within
+//! a few seconds, well inside a Lambda invocation.
 //!
 //! - Only retryable errors are retried (see [`classify`](crate::error::classify));
 //!   a permanent error is returned at once.

@@ -26,8 +26,9 @@
 //! Put it outside the retry layer so only final failures are reported, and
 //! inside the idempotency layer so a duplicate delivery does not report twice.
 //! In either order a duplicate never disturbs the task: one that arrives while
-//! the first delivery is still running (an [`IdempotencyError`] that
-//! [is in progress](crate::layers::idempotency::IdempotencyError::is_in_progress))
+//! the first delivery is still running (an
+//! [`IdempotencyError`](crate::layers::idempotency::IdempotencyError) that is
+//! [in progress elsewhere](crate::layers::idempotency::is_in_progress_elsewhere))
 //! does not fail it, and one answered with the stored result does not report
 //! it a second time.
 //!
@@ -41,7 +42,7 @@
 //! #[derive(Debug, Default)]
 //! struct Sfn(Mutex<Vec<String>>);
 //!
-//! #[async_trait::async_trait]
+//! #[eventrail::async_trait]
 //! impl TaskCallbacks for Sfn {
 //!     async fn send_task_success(&self, token: &str, output: &str) -> Result<(), PortError> {
 //!         self.0.lock().unwrap().push(format!("success {token} {output}"));
@@ -88,7 +89,7 @@ use tower_service::Service;
 use crate::envelope::Envelope;
 use crate::error::{classify, BoxError, ErrorClass};
 use crate::layers::catch_panic::call_catching;
-use crate::layers::idempotency::IdempotencyError;
+use crate::layers::idempotency::is_in_progress_elsewhere;
 use crate::layers::util::{error_chain, truncate_chars};
 use crate::ports::{
     PortError, TaskCallbacks, SFN_MAX_CAUSE_CHARS, SFN_MAX_ERROR_CHARS, SFN_MAX_OUTPUT_BYTES,
@@ -199,10 +200,7 @@ impl Reporter<'_> {
     }
 
     async fn failure(&self, err: BoxError) -> BoxError {
-        if err
-            .downcast_ref::<IdempotencyError>()
-            .is_some_and(IdempotencyError::is_in_progress)
-        {
+        if is_in_progress_elsewhere(&*err) {
             // The first delivery is still running and will report.
             return err;
         }

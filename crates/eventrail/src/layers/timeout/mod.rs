@@ -34,7 +34,9 @@
 //!
 //! // Ten seconds left in the invocation: the budget is 9.5 s, not 25 s.
 //! let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-//! let env = Envelope::new((), Metadata::new("m-1", Source::Direct).with_deadline(deadline));
+//! let mut meta = Metadata::new("m-1", Source::Direct);
+//! meta.set_deadline(Some(deadline));
+//! let env = Envelope::new((), meta);
 //! let err = svc.ready().await.unwrap().call(env).await.unwrap_err();
 //! let elapsed = err.downcast_ref::<Elapsed>().unwrap();
 //! assert_eq!(elapsed.budget(), Duration::from_millis(9_500));
