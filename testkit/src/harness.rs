@@ -257,7 +257,8 @@ impl TestApp {
     }
 
     /// Moves tokio's paused clock forward by `d` (and so the test clock, the
-    /// task timeouts and idempotency expiry).
+    /// task timeouts and idempotency expiry). Feature `paused-clock`.
+    #[cfg(feature = "paused-clock")]
     pub async fn advance(&self, d: Duration) {
         tokio::time::advance(d).await;
     }
@@ -462,6 +463,9 @@ impl Outcome {
 /// });
 /// assert_eq!(waited, Duration::from_secs(3600));
 /// ```
+///
+/// Feature `paused-clock`.
+#[cfg(feature = "paused-clock")]
 pub fn run_paused<F: Future>(fut: F) -> F::Output {
     match tokio::runtime::Builder::new_current_thread()
         .enable_time()

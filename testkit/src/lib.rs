@@ -86,4 +86,6 @@ pub use events::{
     dynamodb, eventbridge, firehose, kafka, lambda, s3, s3_batch, sns, sqs, step_functions,
     TestEvent,
 };
-pub use harness::{run_paused, test_epoch, Fakes, Outcome, TestApp};
+#[cfg(feature = "paused-clock")]
+pub use harness::run_paused;
+pub use harness::{test_epoch, Fakes, Outcome, TestApp};
