@@ -142,9 +142,7 @@ impl<T> FaultPlan<T> {
 
     /// Fails the next `n` calls with `fault` (after any already queued).
     pub fn fail_next(&self, n: usize, fault: Fault) -> &Self {
-        lock(&self.inner)
-            .next
-            .extend(std::iter::repeat_n(fault, n));
+        lock(&self.inner).next.extend(std::iter::repeat_n(fault, n));
         self
     }
 

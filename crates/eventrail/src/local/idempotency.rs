@@ -175,11 +175,7 @@ impl LocalIdempotencyStore {
     }
 }
 
-fn try_lock(
-    slots: &mut HashSet<Slot>,
-    rec: IdempotencyRecord,
-    now: SystemTime,
-) -> LockOutcome {
+fn try_lock(slots: &mut HashSet<Slot>, rec: IdempotencyRecord, now: SystemTime) -> LockOutcome {
     let acquired = match slots.get(rec.key.as_str()) {
         Some(slot) if slot.present && slot.record.is_live_at(now) => {
             tracing::info!(target: "eventrail::local", key = %rec.key, status = ?slot.record.status, "idempotency: duplicate");
@@ -227,7 +223,7 @@ impl IdempotencyStore for LocalIdempotencyStore {
         // Like the DynamoDB store's `UpdateItem`: a missing record is
         // created completed.
         self.faults.run(&self.calls, call, |_| {
-            tracing::info!(target: "eventrail::local", key, result = %result, "idempotency: completed");
+            tracing::info!(target: "eventrail::local", key = %key, result = %result, "idempotency: completed");
             let mut slot = slots.take(key).unwrap_or_else(|| Slot {
                 record: IdempotencyRecord::in_progress(key, expires_at, None, None),
                 present: false,
@@ -249,7 +245,7 @@ impl IdempotencyStore for LocalIdempotencyStore {
             key: key.to_owned(),
         };
         self.faults.run(&self.calls, call, |_| {
-            tracing::info!(target: "eventrail::local", key, "idempotency: released");
+            tracing::info!(target: "eventrail::local", key = %key, "idempotency: released");
             // The slot stays (not present), keeping the key's lock count.
             if let Some(mut slot) = slots.take(key) {
                 slot.present = false;
@@ -310,7 +306,10 @@ mod tests {
         assert!(store.keys().is_empty());
         assert_eq!(store.acquired("k"), 2, "a deleted key keeps its count");
         assert_eq!(store.calls().len(), 5);
-        assert_eq!(store.calls()[2].request, IdempotencyCall::Complete { key: "k".into() });
+        assert_eq!(
+            store.calls()[2].request,
+            IdempotencyCall::Complete { key: "k".into() }
+        );
     }
 
     #[tokio::test]
@@ -339,7 +338,9 @@ mod tests {
             assert_eq!(store.try_lock(rec, t).await.unwrap(), LockOutcome::Acquired);
         }
         let dup = IdempotencyRecord::in_progress(format!("{:0>200}", 7), exp, None, None);
-        assert!(matches!(store.try_lock(dup, t).await.unwrap(), LockOutcome::Exists(r) if r.key.ends_with('7')));
+        assert!(
+            matches!(store.try_lock(dup, t).await.unwrap(), LockOutcome::Exists(r) if r.key.ends_with('7'))
+        );
         assert_eq!(store.keys().len(), 1000);
         assert_eq!(store.acquired(&format!("{:0>200}", 7)), 1);
     }

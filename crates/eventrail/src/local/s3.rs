@@ -218,12 +218,14 @@ impl LocalObjectStore {
         match &result {
             Ok(obj) => tracing::info!(
                 target: "eventrail::local",
-                bucket, key,
+                bucket = %bucket, key = %key,
                 size = obj.body.len(),
                 content_type = content_type.unwrap_or(""),
                 "S3 put"
             ),
-            Err(e) => tracing::info!(target: "eventrail::local", bucket, key, error = %e, "S3 put failed"),
+            Err(e) => {
+                tracing::info!(target: "eventrail::local", bucket = %bucket, key = %key, error = %e, "S3 put failed")
+            }
         }
         result
     }
@@ -250,7 +252,7 @@ impl ObjectStore for LocalObjectStore {
         let stored = match stored {
             Ok(s) => s,
             Err(e) => {
-                tracing::info!(target: "eventrail::local", bucket, key, error = %e, "S3 get failed");
+                tracing::info!(target: "eventrail::local", bucket = %bucket, key = %key, error = %e, "S3 get failed");
                 return Err(e);
             }
         };
@@ -299,7 +301,10 @@ mod tests {
         assert_eq!(obj.collect().await.unwrap(), big);
         assert_eq!(s3.keys("b"), ["k"]);
         assert_eq!(
-            s3.calls().iter().map(|c| c.request.key().to_owned()).collect::<Vec<_>>(),
+            s3.calls()
+                .iter()
+                .map(|c| c.request.key().to_owned())
+                .collect::<Vec<_>>(),
             ["k", "k", "k"]
         );
     }
@@ -314,10 +319,17 @@ mod tests {
         );
         assert!(s3.get("b", "k").await.unwrap_err().is_retryable());
         s3.clear_faults();
-        assert_eq!(s3.get("b", "k").await.unwrap().collect().await.unwrap(), "v");
+        assert_eq!(
+            s3.get("b", "k").await.unwrap().collect().await.unwrap(),
+            "v"
+        );
         assert_eq!(s3.calls().len(), 2, "seeding records no call");
-        let a = s3.put_object("b", "x", Bytes::from_static(b"1"), Some("text/plain")).unwrap();
-        let b = s3.put_object("b", "x", Bytes::from_static(b"2"), None).unwrap();
+        let a = s3
+            .put_object("b", "x", Bytes::from_static(b"1"), Some("text/plain"))
+            .unwrap();
+        let b = s3
+            .put_object("b", "x", Bytes::from_static(b"2"), None)
+            .unwrap();
         assert!(a.sequencer < b.sequencer);
         assert_eq!(s3.object("b", "x").unwrap().body, "2");
     }

@@ -309,7 +309,10 @@ mod tests {
         let sent = ses.sent_to("c@y.com");
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].message_id, id);
-        assert_eq!((sent[0].subject.as_str(), sent[0].text.as_deref()), ("s", Some("t")));
+        assert_eq!(
+            (sent[0].subject.as_str(), sent[0].text.as_deref()),
+            ("s", Some("t"))
+        );
         assert_eq!(ses.calls().len(), 4);
         assert_eq!(ses.outbox().len(), 1);
     }

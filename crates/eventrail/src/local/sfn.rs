@@ -211,7 +211,9 @@ impl LocalTaskCallbacks {
 
     fn call(&self, call: SfnCall) -> Result<(), PortError> {
         let mut state = lock(&self.inner);
-        let result = self.faults.run(&self.calls, call.clone(), |c| state.apply(c));
+        let result = self
+            .faults
+            .run(&self.calls, call.clone(), |c| state.apply(c));
         match (&call, &result) {
             (_, Err(e)) => tracing::info!(
                 target: "eventrail::local",
@@ -221,7 +223,14 @@ impl LocalTaskCallbacks {
                 target: "eventrail::local",
                 token = %token, output = %output, "Step Functions SendTaskSuccess"
             ),
-            (SfnCall::Failure { token, error, cause }, Ok(())) => tracing::info!(
+            (
+                SfnCall::Failure {
+                    token,
+                    error,
+                    cause,
+                },
+                Ok(()),
+            ) => tracing::info!(
                 target: "eventrail::local",
                 token = %token, error = %error, cause = %cause, "Step Functions SendTaskFailure"
             ),

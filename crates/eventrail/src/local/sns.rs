@@ -178,7 +178,10 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(sns.calls().len(), 4);
-        assert_eq!(sns.published_with_ids(), [(r.message_id, SnsMessage::new(fifo, "x").with_group_id("g"))]);
+        assert_eq!(
+            sns.published_with_ids(),
+            [(r.message_id, SnsMessage::new(fifo, "x").with_group_id("g"))]
+        );
         assert_eq!(sns.topics(), [fifo]);
     }
 
