@@ -48,6 +48,7 @@
 //! ```
 
 use std::fmt;
+#[cfg(feature = "paused-clock")]
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -16,9 +16,9 @@
 //!
 //! Every fake is `Clone` (clones share state, so keep one for assertions and
 //! hand another to the code under test), records every call it receives in
-//! [`calls`](FakeSns::calls), and fails on demand: the next *n* calls
-//! ([`fail_next`](FakeSns::fail_next)) or every call matching a predicate
-//! ([`fail_when`](FakeSns::fail_when)), with a retryable or permanent
+//! [`calls`](eventrail::local::LocalNotifier::calls), and fails on demand: the next *n* calls
+//! ([`fail_next`](eventrail::local::LocalNotifier::fail_next)) or every call matching a predicate
+//! ([`fail_when`](eventrail::local::LocalNotifier::fail_when)), with a retryable or permanent
 //! [`Fault`]. Faults are applied in a fixed order (queued ones first, then
 //! predicates in the order they were added), so a test fails the same way on
 //! every run.
