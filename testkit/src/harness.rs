@@ -51,6 +51,7 @@
 //! ```
 
 use std::fmt;
+#[cfg(feature = "paused-clock")]
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -264,7 +265,9 @@ impl TestApp {
     }
 
     /// Moves tokio's paused clock forward by `d` (and so the test clock, the
-    /// task timeouts, idempotency expiry and alarm timestamps).
+    /// task timeouts, idempotency expiry and alarm timestamps). Feature
+    /// `paused-clock`.
+    #[cfg(feature = "paused-clock")]
     pub async fn advance(&self, d: Duration) {
         tokio::time::advance(d).await;
     }
@@ -469,6 +472,9 @@ impl Outcome {
 /// });
 /// assert_eq!(waited, Duration::from_secs(3600));
 /// ```
+///
+/// Feature `paused-clock`.
+#[cfg(feature = "paused-clock")]
 pub fn run_paused<F: Future>(fut: F) -> F::Output {
     match tokio::runtime::Builder::new_current_thread()
         .enable_time()

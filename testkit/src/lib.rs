@@ -7,8 +7,9 @@
 //!   implementing the eventrail ports, recording every call and failing on
 //!   demand;
 //! - [`events`]: one-line builders for the events AWS delivers ([`sqs`],
-//!   [`sns`], [`s3`], [`dynamodb`], [`step_functions`], [`eventbridge`]) and a
-//!   Lambda [`lambda::context`] with a deadline;
+//!   [`sns`], [`s3`], [`dynamodb`], [`step_functions`], [`eventbridge`]), a
+//!   Lambda [`lambda::context`] with a deadline, and [`Redeliver`] to send
+//!   the failed records of a batch again with their ids;
 //! - [`harness`]: [`TestApp`], an app wired to every fake and driven by raw
 //!   events exactly as the Lambda adapter drives it, on tokio's paused clock;
 //! - `mocks` (feature `mocks`): `mockall` mocks of the port traits, for tests
@@ -80,11 +81,14 @@ pub mod fakes;
 pub mod harness;
 #[cfg(feature = "mocks")]
 pub mod mocks;
+mod redelivery;
 #[cfg(feature = "proptest")]
 pub mod strategies;
 
 pub use events::{
     dynamodb, eventbridge, firehose, kafka, lambda, s3, s3_batch, sns, sqs, step_functions,
-    TestEvent,
+    Redeliver, TestEvent,
 };
-pub use harness::{run_paused, test_epoch, Fakes, Outcome, TestApp};
+#[cfg(feature = "paused-clock")]
+pub use harness::run_paused;
+pub use harness::{test_epoch, Fakes, Outcome, TestApp};

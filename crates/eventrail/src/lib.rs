@@ -22,7 +22,9 @@
 //! - [`ports`]: SNS, Step Functions, SES, S3 and idempotency stores as traits;
 //! - [`layers`]: retry, timeout, idempotency, alarm, task-token, dead-letter
 //!   and tracing middleware, stacked with [`ServiceBuilderExt`];
-//! - [`routes`]: the route table, printable.
+//! - [`routes`]: the route table, printable;
+//! - `local` (feature `local`): every port in memory and logged, for runs
+//!   without AWS, and the fault plan and call log that fakes are made of.
 //!
 //! ## Quick start
 //!
@@ -62,6 +64,8 @@ pub mod error;
 pub mod factory;
 mod json;
 pub mod layers;
+#[cfg(feature = "local")]
+pub mod local;
 pub mod metrics;
 pub mod ports;
 pub mod router;

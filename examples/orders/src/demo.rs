@@ -1,6 +1,7 @@
 //! The demo (feature `demo`): a mixed stream of the bundled events through
-//! the app on the in-memory fakes, and a plain-text report of what each
-//! handler did and what each batch answered.
+//! the app on eventrail's local backends (in-memory fakes of AWS, see
+//! [`local`](crate::local)), and a plain-text report of what each handler
+//! did and what each batch answered.
 //!
 //! The stream: a batch of notifications (with a poison body, a channel that
 //! does not exist, an unknown type, and SES throttling one mail twice
@@ -22,8 +23,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use eventrail::app::{Invocation, Status};
-use eventrail_testkit::fakes::Fault;
-use eventrail_testkit::Fakes;
+use eventrail::local::{Fault, LocalBackends};
 use serde_json::Value;
 
 use crate::journal::{Counts, Entry, Journal};
@@ -124,15 +124,15 @@ fn event(name: &str) -> Value {
 /// Plays the stream (see the [module docs](self)). Run it on a paused tokio
 /// clock: the retries' backoff then takes no real time.
 pub async fn run() -> DemoReport {
-    let fakes = Fakes::new();
+    let local = LocalBackends::new();
     let journal = Journal::default();
-    let ports = crate::fakes::ports(&fakes);
+    let ports = crate::local::ports(&local);
     let config = ports.config.clone();
     let app = crate::app(&ports, &journal);
 
     // SES throttles the first two attempts to mail ana@example.com.
     let throttled = Arc::new(AtomicU32::new(0));
-    fakes.ses().fail_when(
+    local.ses().fail_when(
         move |mail| {
             mail.to.iter().any(|t| t == THROTTLED_RECIPIENT)
                 && throttled.fetch_add(1, Ordering::SeqCst) < 2
@@ -142,7 +142,7 @@ pub async fn run() -> DemoReport {
 
     // SES rejects mail to one address for good: that notification fails
     // permanently, with an alarm.
-    fakes.ses().fail_when(
+    local.ses().fail_when(
         |mail| mail.to.iter().any(|t| t == REJECTED_RECIPIENT),
         Fault::permanent("MessageRejected")
             .with_message("Email address is on the suppression list"),
@@ -156,7 +156,7 @@ pub async fn run() -> DemoReport {
     }
     let mut empty_order = event("sfn-process-order.json");
     empty_order["payload"] = serde_json::json!({"orderId": "1003", "items": 0});
-    empty_order["taskToken"] = fakes.sfn().issue_token().into();
+    empty_order["taskToken"] = local.sfn().issue_token().into();
     let steps = [
         (
             "sqs-notifications.json: the notifications queue (SES throttles one mail twice)",
@@ -226,38 +226,38 @@ pub async fn run() -> DemoReport {
     DemoReport {
         batches,
         counts: journal.counts(),
-        mails: fakes
+        mails: local
             .ses()
             .outbox()
             .into_iter()
             .map(|m| (m.email.to.join(", "), m.subject))
             .collect(),
-        alarms: fakes
+        alarms: local
             .sns()
             .published_to(&config.alarms_topic)
             .into_iter()
             .map(|m| m.subject.unwrap_or_default())
             .collect(),
-        follow_ups: fakes
+        follow_ups: local
             .sns()
             .published_to(&config.orders_topic)
             .into_iter()
             .map(|m| m.message)
             .collect(),
-        stored: fakes
+        stored: local
             .s3()
             .keys(&config.bucket)
             .into_iter()
             .map(|k| format!("s3://{}/{k}", config.bucket))
             .collect(),
-        tasks: fakes
+        tasks: local
             .sfn()
             .tokens()
             .into_iter()
             .map(|t| {
-                let state = if fakes.sfn().succeeded(&t).is_some() {
+                let state = if local.sfn().succeeded(&t).is_some() {
                     "succeeded"
-                } else if fakes.sfn().failed(&t).is_some() {
+                } else if local.sfn().failed(&t).is_some() {
                     "failed"
                 } else {
                     "running"

@@ -20,15 +20,16 @@
 //! Every handler runs behind the production stack (see [`wiring`]): tracing
 //! → alarm → task token → idempotency → timeout → retry. Handlers talk to
 //! the outside only through ports ([`ports`]), so the same [`app`] runs on
-//! Lambda with the AWS clients of `eventrail-aws` ([`aws`]) and, with the
-//! `demo` feature, in the demo and the tests on the testkit's fakes
-//! ([`fakes`], [`demo`]).
+//! Lambda with the AWS clients of `eventrail-aws` ([`aws`]), with the
+//! `local` feature on eventrail's local backends for `invoke FILE`
+//! ([`local`]), with `demo` in the demo ([`demo`]), and in the tests on the
+//! testkit's fakes.
 //!
 //! ```
 //! use example_orders::{app, Journal, Ports};
-//! # #[cfg(feature = "demo")] {
-//! let fakes = eventrail_testkit::Fakes::new();
-//! let ports: Ports = example_orders::fakes::ports(&fakes);
+//! # #[cfg(feature = "local")] {
+//! let local = eventrail::local::LocalBackends::new();
+//! let ports: Ports = example_orders::local::ports(&local);
 //! let app = app(&ports, &Journal::default());
 //! assert_eq!(app.routes().rows().len(), 10);
 //! # }
@@ -39,10 +40,12 @@ pub mod aws;
 pub mod demo;
 pub mod events;
 pub mod factory;
-#[cfg(feature = "demo")]
+#[cfg(feature = "testkit")]
 pub mod fakes;
 pub mod handlers;
 pub mod journal;
+#[cfg(feature = "local")]
+pub mod local;
 pub mod ports;
 pub mod wiring;
 

@@ -4,10 +4,12 @@
 //!
 //! ```sh
 //! # the demo: a mixed stream of the bundled events (examples/orders/events)
-//! # through the app on in-memory fakes, and a report of what each handler did
+//! # through the app on in-memory backends, and a report of what each handler did
 //! cargo run -p example-orders
 //!
-//! # one event file, as Lambda would process it, on the fakes: prints the response
+//! # one event file, as Lambda would process it, on eventrail's local
+//! # backends: prints the response; `--log-level info` shows what each
+//! # handler sent to SNS, SES, S3 and Step Functions
 //! cargo run -p example-orders -- invoke examples/orders/events/sfn-process-order.json
 //!
 //! # the same on the real AWS clients (region, credentials, AWS_ENDPOINT_URL and
@@ -17,8 +19,9 @@
 //!
 //! Under a Lambda Runtime API (`AWS_LAMBDA_RUNTIME_API` set) it serves with
 //! the real AWS clients. Built with `--no-default-features` (what
-//! `template.yaml` deploys) it has no demo and no fakes: only Lambda and
-//! `invoke --aws`.
+//! `template.yaml` deploys) it has no demo and no local backends: only
+//! Lambda and `invoke --aws`; `--no-default-features --features local` adds
+//! `invoke FILE` on the local backends (no testkit, no tokio `test-util`).
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -26,7 +29,8 @@ use std::process::ExitCode;
 use example_orders::{app, Journal};
 
 const USAGE: &str = "usage: example-orders                      the demo (feature `demo`)
-       example-orders invoke [--aws] FILE|- [--deadline-ms N] [--log-level LEVEL]";
+       example-orders invoke [--aws] FILE|- [--deadline-ms N] [--log-level LEVEL]
+                                     (without --aws: feature `local`)";
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -39,7 +43,7 @@ fn main() -> ExitCode {
             if aws {
                 exit(real_runtime().and_then(|rt| rt.block_on(invoke_aws(&rest))))
             } else {
-                exit(invoke_fakes(&rest))
+                exit(real_runtime().and_then(|rt| rt.block_on(invoke_local(&rest))))
             }
         }
         None if under_lambda => exit(real_runtime().and_then(|rt| rt.block_on(serve()))),
@@ -83,7 +87,22 @@ async fn invoke_aws(args: &[OsString]) -> Result<i32, String> {
     Ok(eventrail_lambda::local::main(&app(&ports, &Journal::default()), args).await)
 }
 
-/// A runtime on tokio's paused clock: retries back off without waiting.
+/// `invoke`: the adapter's local invoke on eventrail's local backends, on
+/// the real clock (retries wait their backoff; durations are real).
+#[cfg(feature = "local")]
+async fn invoke_local(args: &[OsString]) -> Result<i32, String> {
+    let local = eventrail::local::LocalBackends::new();
+    let ports = example_orders::local::ports(&local);
+    Ok(eventrail_lambda::local::main(&app(&ports, &Journal::default()), args).await)
+}
+
+#[cfg(not(feature = "local"))]
+async fn invoke_local(_: &[OsString]) -> Result<i32, String> {
+    Err("this build has no local backends (feature `local`); use `invoke --aws FILE`".into())
+}
+
+/// A runtime on tokio's paused clock: the demo's retries back off without
+/// waiting.
 #[cfg(feature = "demo")]
 fn paused_runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread()
@@ -91,21 +110,6 @@ fn paused_runtime() -> Result<tokio::runtime::Runtime, String> {
         .start_paused(true)
         .build()
         .map_err(|e| format!("cannot start the tokio runtime: {e}"))
-}
-
-/// `invoke`: the adapter's local invoke on the fakes.
-#[cfg(feature = "demo")]
-fn invoke_fakes(args: &[OsString]) -> Result<i32, String> {
-    paused_runtime()?.block_on(async {
-        let fakes = eventrail_testkit::Fakes::new();
-        let ports = example_orders::fakes::ports(&fakes);
-        Ok(eventrail_lambda::local::main(&app(&ports, &Journal::default()), args).await)
-    })
-}
-
-#[cfg(not(feature = "demo"))]
-fn invoke_fakes(_: &[OsString]) -> Result<i32, String> {
-    Err("this build has no fakes (feature `demo`); use `invoke --aws FILE`".into())
 }
 
 #[cfg(feature = "demo")]

@@ -26,7 +26,7 @@ use serde::Serialize;
 use serde_dynamo::Item;
 use serde_json::{json, Value};
 
-use super::{typed, TestEvent, ACCOUNT, EPOCH_MS, REGION};
+use super::{pick, typed, Redeliver, TestEvent, ACCOUNT, EPOCH_MS, REGION};
 
 /// The table records come from unless told otherwise.
 pub const TABLE: &str = "orders";
@@ -62,6 +62,9 @@ pub struct Change {
     new: Option<Item>,
     sequence_number: Option<String>,
     table: String,
+    /// The position the record was first delivered at, once redelivered:
+    /// its event id, sequence number and creation time stay those.
+    position: Option<usize>,
 }
 
 /// Marshals `value` into an item. Panics if it is not a map, which is a
@@ -82,6 +85,7 @@ pub fn change(kind: Kind, keys: Item, old: Option<Item>, new: Option<Item>) -> C
         new,
         sequence_number: None,
         table: TABLE.into(),
+        position: None,
     }
 }
 
@@ -122,6 +126,7 @@ impl Change {
 
     /// The sequence number this record gets at `index` in a batch.
     pub fn sequence_number_at(&self, index: usize) -> String {
+        let index = self.position.unwrap_or(index);
         self.sequence_number
             .clone()
             .unwrap_or_else(|| format!("{}", 100_000_000_000_000_000_000u128 + index as u128 + 1))
@@ -129,6 +134,8 @@ impl Change {
 
     /// The record's JSON as the `index`th record of a batch.
     pub fn to_json_at(&self, index: usize) -> Value {
+        let seq = self.sequence_number_at(index);
+        let index = self.position.unwrap_or(index);
         let item_json = |i: &Item| serde_json::to_value(i).unwrap_or(Value::Null);
         let size: usize = [Some(&self.keys), self.old.as_ref(), self.new.as_ref()]
             .into_iter()
@@ -138,7 +145,7 @@ impl Change {
         let mut change = json!({
             "ApproximateCreationDateTime": (EPOCH_MS / 1000) as f64 + index as f64,
             "Keys": item_json(&self.keys),
-            "SequenceNumber": self.sequence_number_at(index),
+            "SequenceNumber": seq,
             "SizeBytes": size,
             "StreamViewType": "NEW_AND_OLD_IMAGES",
         });
@@ -193,6 +200,28 @@ impl Batch {
     /// The batch as the `aws_lambda_events` type.
     pub fn typed(&self) -> DynamoDbEvent {
         typed(self.to_json(), "DynamoDB Streams event")
+    }
+}
+
+impl Redeliver for Batch {
+    /// The records named by `ids` (sequence numbers), in stream order, as
+    /// the stream delivers them again: same sequence numbers, event ids and
+    /// creation times, whatever their position in the new batch (a stream
+    /// has no receive count).
+    #[track_caller]
+    fn redeliver<S: AsRef<str>>(&self, ids: impl IntoIterator<Item = S>) -> Self {
+        let changes = pick(
+            self.changes.iter().enumerate(),
+            |(i, c)| c.sequence_number_at(*i),
+            ids,
+            "DynamoDB Streams batch",
+        );
+        batch(changes.into_iter().map(|(i, c)| {
+            let mut c = c.clone();
+            c.sequence_number = Some(c.sequence_number_at(i));
+            c.position = Some(c.position.unwrap_or(i));
+            c
+        }))
     }
 }
 

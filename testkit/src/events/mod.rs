@@ -21,6 +21,23 @@
 //! | [`s3_batch`] | [`task`](s3_batch::task), [`invocation`](s3_batch::invocation) (schema 1.0 or 2.0) |
 //! | [`lambda`] | [`context`](lambda::context): request id and deadline |
 //!
+//! Records built without an explicit id get one from their position; a
+//! [`Redeliver`] batch (SQS, DynamoDB Streams) gives back exactly the
+//! records an invocation failed, or any subset, with the ids, timestamps
+//! and sequence numbers of their first delivery and, for SQS,
+//! `ApproximateReceiveCount` one higher (see
+//! [`TestApp::redeliver_failed`](crate::TestApp::redeliver_failed)):
+//!
+//! ```
+//! use eventrail_testkit::events::{sqs, Redeliver, TestEvent};
+//!
+//! let batch = sqs::batch([sqs::message("a"), sqs::message("b"), sqs::message("c")]);
+//! let ids = batch.message_ids();
+//! let again = batch.redeliver([&ids[2]]).to_json();
+//! assert_eq!(again["Records"][0]["messageId"], ids[2].as_str());
+//! assert_eq!(again["Records"][0]["attributes"]["ApproximateReceiveCount"], "2");
+//! ```
+//!
 //! ```
 //! use eventrail_testkit::events::{sqs, TestEvent};
 //!
@@ -81,6 +98,58 @@ impl<T: TestEvent + ?Sized> TestEvent for &T {
     fn to_json(&self) -> Value {
         (**self).to_json()
     }
+}
+
+/// A batch whose records can be delivered again, as the source redelivers
+/// them: the same record ids, whatever their position in the new batch, and
+/// the source's receive count (SQS `ApproximateReceiveCount`) one higher.
+/// See the [module docs](self) for an example.
+pub trait Redeliver: TestEvent + Sized {
+    /// The records named by `ids` (record ids, as
+    /// [`Outcome::failed`](crate::Outcome::failed) gives them), in batch
+    /// order, delivered once more.
+    ///
+    /// # Panics
+    ///
+    /// If an id names no record of the batch (a mistake in the test),
+    /// listing the ids it does not know.
+    #[track_caller]
+    fn redeliver<S: AsRef<str>>(&self, ids: impl IntoIterator<Item = S>) -> Self;
+
+    /// The records `outcome` failed, delivered once more: what the source
+    /// does after a batch response that names them.
+    #[track_caller]
+    fn redeliver_failed(&self, outcome: &crate::Outcome) -> Self {
+        self.redeliver(outcome.failed())
+    }
+}
+
+/// The items whose id (by `id`) is among `ids`, in their order; panics
+/// naming the ids no item has.
+#[track_caller]
+pub(crate) fn pick<T, S: AsRef<str>>(
+    items: impl Iterator<Item = T>,
+    id: impl Fn(&T) -> String,
+    ids: impl IntoIterator<Item = S>,
+    what: &str,
+) -> Vec<T> {
+    let mut wanted: Vec<String> = ids.into_iter().map(|s| s.as_ref().to_owned()).collect();
+    let picked: Vec<T> = items
+        .filter(|item| {
+            let item_id = id(item);
+            match wanted.iter().position(|w| *w == item_id) {
+                Some(at) => {
+                    wanted.swap_remove(at);
+                    true
+                }
+                None => false,
+            }
+        })
+        .collect();
+    if !wanted.is_empty() {
+        panic!("cannot redeliver {wanted:?}: no record of the {what} has that id");
+    }
+    picked
 }
 
 /// Deserializes builder output into its `aws_lambda_events` type.

@@ -16,7 +16,7 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::{json, Map, Value};
 
-use super::{md5_hex, typed, uuid, TestEvent, ACCOUNT, EPOCH_MS, REGION};
+use super::{md5_hex, pick, typed, uuid, Redeliver, TestEvent, ACCOUNT, EPOCH_MS, REGION};
 
 /// The queue messages come from unless told otherwise.
 pub const QUEUE: &str = "orders";
@@ -31,6 +31,9 @@ pub struct Message {
     group_id: Option<String>,
     queue: Option<String>,
     receive_count: u32,
+    /// The position the message was first delivered at, once redelivered:
+    /// its id, timestamps and sequence number stay those of that position.
+    position: Option<usize>,
 }
 
 /// A standard-queue message with `body` (any text: it need not be JSON).
@@ -46,6 +49,7 @@ pub fn message(body: impl Into<String>) -> Message {
         group_id: None,
         queue: None,
         receive_count: 1,
+        position: None,
     }
 }
 
@@ -134,14 +138,32 @@ impl Message {
 
     /// The `messageId` this message gets at `index` in a batch.
     pub fn message_id_at(&self, index: usize) -> String {
+        let index = self.position.unwrap_or(index);
         self.id
             .clone()
             .unwrap_or_else(|| uuid(0x5a5, index as u64 + 1))
     }
 
+    /// `ApproximateReceiveCount`: how often SQS delivered it.
+    pub fn approximate_receive_count(&self) -> u32 {
+        self.receive_count
+    }
+
+    /// This message delivered once more, as it was at `index` of its batch:
+    /// the same `messageId`, body, attributes and timestamps, a new receipt
+    /// handle and `ApproximateReceiveCount` one higher.
+    pub fn redelivered_from(&self, index: usize) -> Message {
+        let mut m = self.clone();
+        m.id = Some(self.message_id_at(index));
+        m.position = Some(self.position.unwrap_or(index));
+        m.receive_count = self.receive_count.saturating_add(1);
+        m
+    }
+
     /// The message's JSON as the `index`th record of a batch.
     pub fn to_json_at(&self, index: usize) -> Value {
         let id = self.message_id_at(index);
+        let index = self.position.unwrap_or(index);
         let sent = (EPOCH_MS + index as u64).to_string();
         let mut attributes = Map::new();
         attributes.insert(
@@ -169,7 +191,11 @@ impl Message {
         attributes.extend(self.attributes.clone());
         json!({
             "messageId": id,
-            "receiptHandle": format!("AQEB{}", id.replace('-', "")),
+            // SQS hands out a new receipt handle on every receive.
+            "receiptHandle": match self.receive_count {
+                1 => format!("AQEB{}", id.replace('-', "")),
+                n => format!("AQEB{}R{n}", id.replace('-', "")),
+            },
             "body": self.body,
             "attributes": attributes,
             "messageAttributes": self.message_attributes,
@@ -227,6 +253,22 @@ impl Batch {
     /// The batch as the `aws_lambda_events` type.
     pub fn typed(&self) -> SqsEvent {
         typed(self.to_json(), "SQS event")
+    }
+}
+
+impl Redeliver for Batch {
+    /// The messages named by `ids`, in batch order, as SQS delivers them
+    /// again (see [`Message::redelivered_from`]): same `messageId`s, whatever
+    /// their position in the new batch, `ApproximateReceiveCount` + 1.
+    #[track_caller]
+    fn redeliver<S: AsRef<str>>(&self, ids: impl IntoIterator<Item = S>) -> Self {
+        let messages = pick(
+            self.messages.iter().enumerate(),
+            |(i, m)| m.message_id_at(*i),
+            ids,
+            "SQS batch",
+        );
+        batch(messages.into_iter().map(|(i, m)| m.redelivered_from(i)))
     }
 }
 

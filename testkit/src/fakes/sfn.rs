@@ -5,17 +5,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use eventrail::ports::{
-    PortError, TaskCallbacks, SFN_MAX_CAUSE_CHARS, SFN_MAX_ERROR_CHARS, SFN_MAX_OUTPUT_BYTES,
-};
+use eventrail::local::{is_well_formed_token, Call, CallLog, Fault, FaultPlan};
+use eventrail::ports::{PortError, TaskCallbacks};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{fault_methods, lock, record, Call, Faults};
+pub use eventrail::local::{SfnCall, TaskState};
+
+use super::lock;
 use crate::events::step_functions::{self, Task as StepFunctionTask};
 
-/// Step Functions' limit on a task token's length.
-const MAX_TOKEN_CHARS: usize = 1024;
 /// Every token the fake issues starts with this.
 const TOKEN_PREFIX: &str = "AQCEAAAAKgAAAA";
 
@@ -45,63 +44,6 @@ impl TaskOptions {
     pub fn heartbeat(mut self, d: Duration) -> Self {
         self.heartbeat = Some(d);
         self
-    }
-}
-
-/// The state of a task token.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum TaskState {
-    /// Waiting for a result.
-    Running,
-    /// `SendTaskSuccess` was accepted with this output.
-    Succeeded(Value),
-    /// `SendTaskFailure` was accepted.
-    Failed {
-        /// The error name.
-        error: String,
-        /// The cause.
-        cause: String,
-    },
-    /// The task's timeout or heartbeat timeout passed first.
-    TimedOut,
-}
-
-/// A call to a [`FakeSfn`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SfnCall {
-    /// `SendTaskSuccess`.
-    Success {
-        /// The token.
-        token: String,
-        /// The output (JSON text).
-        output: String,
-    },
-    /// `SendTaskFailure`.
-    Failure {
-        /// The token.
-        token: String,
-        /// The error name.
-        error: String,
-        /// The cause.
-        cause: String,
-    },
-    /// `SendTaskHeartbeat`.
-    Heartbeat {
-        /// The token.
-        token: String,
-    },
-}
-
-impl SfnCall {
-    /// The token the call was for.
-    pub fn token(&self) -> &str {
-        match self {
-            SfnCall::Success { token, .. }
-            | SfnCall::Failure { token, .. }
-            | SfnCall::Heartbeat { token } => token,
-        }
     }
 }
 
@@ -179,27 +121,19 @@ impl Task {
 #[derive(Clone, Debug, Default)]
 pub struct FakeSfn {
     inner: Arc<Mutex<State>>,
+    faults: FaultPlan<SfnCall>,
+    calls: CallLog<SfnCall>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     tasks: HashMap<String, Task>,
     issued: Vec<String>,
-    calls: Vec<Call<SfnCall>>,
-    faults: Faults<SfnCall>,
     adopt_unknown: bool,
 }
 
 fn err(code: &str, message: impl Into<String>) -> PortError {
     PortError::permanent(message).with_code(code)
-}
-
-fn well_formed(token: &str) -> bool {
-    !token.is_empty()
-        && token.len() <= MAX_TOKEN_CHARS
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'))
 }
 
 impl FakeSfn {
@@ -208,7 +142,37 @@ impl FakeSfn {
         Self::default()
     }
 
-    fault_methods!(SfnCall, "call");
+    /// Fails the next `n` calls with `fault`.
+    pub fn fail_next(&self, n: usize, fault: Fault) -> &Self {
+        self.faults.fail_next(n, fault);
+        self
+    }
+
+    /// Fails every call that matches `pred` with `fault`.
+    pub fn fail_when(
+        &self,
+        pred: impl Fn(&SfnCall) -> bool + Send + Sync + 'static,
+        fault: Fault,
+    ) -> &Self {
+        self.faults.fail_when(pred, fault);
+        self
+    }
+
+    /// Removes every queued fault and predicate.
+    pub fn clear_faults(&self) -> &Self {
+        self.faults.clear();
+        self
+    }
+
+    /// The fault plan (shared with this fake).
+    pub fn faults(&self) -> &FaultPlan<SfnCall> {
+        &self.faults
+    }
+
+    /// Every call received so far, failed ones included, in order.
+    pub fn calls(&self) -> Vec<Call<SfnCall>> {
+        self.calls.calls()
+    }
 
     /// Starts a simulated task state with no timeouts; returns its token.
     pub fn issue_token(&self) -> String {
@@ -304,7 +268,7 @@ impl FakeSfn {
 impl State {
     /// Checks a token; returns the running task.
     fn running(&mut self, token: &str) -> Result<&mut Task, PortError> {
-        if !well_formed(token) {
+        if !is_well_formed_token(token) {
             return Err(err("InvalidToken", "Invalid Token"));
         }
         if self.adopt_unknown && !self.tasks.contains_key(token) {
@@ -328,16 +292,9 @@ impl State {
     }
 
     fn apply(&mut self, call: &SfnCall) -> Result<(), PortError> {
+        call.validate()?;
         match call {
             SfnCall::Success { token, output } => {
-                if output.len() > SFN_MAX_OUTPUT_BYTES {
-                    return Err(err(
-                        "ValidationException",
-                        format!(
-                            "1 validation error detected: Value at 'output' failed to satisfy constraint: Member must have length less than or equal to {SFN_MAX_OUTPUT_BYTES}"
-                        ),
-                    ));
-                }
                 let value: Result<Value, _> = serde_json::from_str(output);
                 let task = self.running(token)?;
                 let value =
@@ -349,14 +306,6 @@ impl State {
                 error,
                 cause,
             } => {
-                if error.chars().count() > SFN_MAX_ERROR_CHARS
-                    || cause.chars().count() > SFN_MAX_CAUSE_CHARS
-                {
-                    return Err(err(
-                        "ValidationException",
-                        "1 validation error detected: 'error' or 'cause' is too long",
-                    ));
-                }
                 let task = self.running(token)?;
                 task.state = TaskState::Failed {
                     error: error.clone(),
@@ -368,6 +317,7 @@ impl State {
                 task.heartbeats += 1;
                 task.last_beat = Instant::now();
             }
+            _ => return Err(err("InvalidAction", "unsupported Step Functions call")),
         }
         Ok(())
     }
@@ -376,11 +326,7 @@ impl State {
 impl FakeSfn {
     fn call(&self, call: SfnCall) -> Result<(), PortError> {
         let mut state = lock(&self.inner);
-        let result = match state.faults.check(&call) {
-            Some(e) => Err(e),
-            None => state.apply(&call),
-        };
-        record(&mut state.calls, call, result)
+        self.faults.run(&self.calls, call, |c| state.apply(c))
     }
 }
 
@@ -416,6 +362,7 @@ impl TaskCallbacks for FakeSfn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use eventrail::ports::SFN_MAX_OUTPUT_BYTES;
 
     #[tokio::test(start_paused = true)]
     async fn adopted_tokens_complete_once() {

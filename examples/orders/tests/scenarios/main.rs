@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use eventrail_testkit::fakes::Fault;
 use eventrail_testkit::{dynamodb, s3, sqs, step_functions, Fakes, TestApp};
-use example_orders::fakes::UPLOADS_BUCKET;
+use example_orders::local::UPLOADS_BUCKET;
 use example_orders::ports::{ItemKey, MemoryCache, MemoryExternalSync};
-use example_orders::{app_builder, Journal, ALARMS_TOPIC, BUCKET, ORDERS_TOPIC};
+use example_orders::{app_builder, Config, Journal, Ports, ALARMS_TOPIC, BUCKET, ORDERS_TOPIC};
 use serde_json::{json, Value};
 
 pub(crate) struct Orders {
@@ -27,7 +27,7 @@ pub(crate) fn orders() -> Orders {
         MemoryExternalSync::default(),
     );
     let app = TestApp::new(|fakes: &Fakes| {
-        let mut ports = example_orders::fakes::ports(fakes);
+        let mut ports = ports(fakes);
         ports.cache = Arc::new(cache.clone());
         ports.external = Arc::new(erp.clone());
         app_builder(&ports, &journal)
@@ -38,6 +38,25 @@ pub(crate) fn orders() -> Orders {
         cache,
         erp,
     }
+}
+
+/// The ports on the fakes, seeded as the local run seeds its backends (the
+/// SES fake is a local mailer, the S3 fake dereferences to a local object
+/// store), on the test clock.
+pub(crate) fn ports(fakes: &Fakes) -> Ports {
+    let config = Config::demo();
+    example_orders::local::seed(fakes.ses(), fakes.s3(), &config);
+    fakes.sfn().adopt_unknown_tokens();
+    let mut ports = Ports::new(
+        fakes.mailer(),
+        fakes.notifier(),
+        fakes.object_store(),
+        fakes.task_callbacks(),
+        fakes.idempotency_store(),
+        config,
+    );
+    ports.clock = fakes.clock();
+    ports
 }
 
 pub(crate) fn alarm_subjects(app: &TestApp) -> Vec<String> {

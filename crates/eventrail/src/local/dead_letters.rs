@@ -1,0 +1,116 @@
+//! The local dead-letter sink.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+
+use super::faults::{fault_methods, lock, CallLog, FaultPlan};
+use crate::envelope::Source;
+use crate::layers::{DeadLetter, DeadLetterSink};
+use crate::ports::PortError;
+
+/// A dead letter as a [`LocalDeadLetters`] keeps it: owned data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoredDeadLetter {
+    /// The record id of the failed event.
+    pub record_id: String,
+    /// Where it came from.
+    pub source: Source,
+    /// The event, as its `Debug` text.
+    pub event: String,
+    /// The final error's message.
+    pub error: String,
+    /// How many attempts were made.
+    pub attempts: u32,
+    /// Whether a retry could help.
+    pub retryable: bool,
+    /// When it failed, by the layer's clock.
+    pub failed_at: SystemTime,
+}
+
+/// A [`DeadLetterSink`] that keeps every dead letter in memory and logs it.
+///
+/// One sink serves every event type; clones share the letters. Every letter
+/// is logged at `INFO` with its record id, error and attempts.
+///
+/// ```
+/// use std::sync::Arc;
+/// use eventrail::layers::{DeadLetterSink, ServiceBuilderExt};
+/// use eventrail::local::LocalDeadLetters;
+/// use eventrail::{handler_fn, Envelope, HandlerError, Metadata, Source};
+/// use tower::{Service, ServiceBuilder, ServiceExt};
+///
+/// #[derive(Debug)]
+/// struct Charge { order_id: u32 }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let letters = LocalDeadLetters::new();
+/// let sink: Arc<dyn DeadLetterSink<Charge>> = Arc::new(letters.clone());
+/// let mut svc = ServiceBuilder::new()
+///     .dead_letter(sink)
+///     .service(handler_fn(|_: Envelope<Charge>| async {
+///         Err::<(), _>(HandlerError::permanent("card declined"))
+///     }));
+/// let env = Envelope::new(Charge { order_id: 7 }, Metadata::new("m-1", Source::Sqs));
+/// assert!(svc.ready().await.unwrap().call(env).await.is_err());
+///
+/// let kept = &letters.letters()[0];
+/// assert_eq!((kept.record_id.as_str(), kept.error.as_str()), ("m-1", "card declined"));
+/// assert_eq!(kept.event, "Charge { order_id: 7 }");
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct LocalDeadLetters {
+    inner: Arc<Mutex<Vec<StoredDeadLetter>>>,
+    faults: FaultPlan<StoredDeadLetter>,
+    calls: CallLog<StoredDeadLetter>,
+}
+
+impl LocalDeadLetters {
+    /// An empty sink.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fault_methods!(StoredDeadLetter, "letter");
+
+    /// Every letter kept, in order.
+    pub fn letters(&self) -> Vec<StoredDeadLetter> {
+        lock(&self.inner).clone()
+    }
+
+    /// Forgets every letter and call (faults stay).
+    pub fn clear(&self) {
+        lock(&self.inner).clear();
+        self.calls.clear();
+    }
+}
+
+#[async_trait]
+impl<E: fmt::Debug + Send + Sync + 'static> DeadLetterSink<E> for LocalDeadLetters {
+    async fn store(&self, letter: DeadLetter<'_, E>) -> Result<(), PortError> {
+        let meta = letter.envelope.meta();
+        let stored = StoredDeadLetter {
+            record_id: meta.record_id().to_owned(),
+            source: meta.source(),
+            event: format!("{:?}", letter.envelope.event()),
+            error: letter.error.to_string(),
+            attempts: letter.attempts,
+            retryable: letter.retryable,
+            failed_at: letter.failed_at,
+        };
+        let mut letters = lock(&self.inner);
+        self.faults.run(&self.calls, stored, |s| {
+            tracing::info!(
+                target: "eventrail::local",
+                record_id = %s.record_id, error = %s.error, attempts = s.attempts,
+                retryable = s.retryable, event = %s.event, "dead letter"
+            );
+            letters.push(s.clone());
+            Ok(())
+        })
+    }
+}

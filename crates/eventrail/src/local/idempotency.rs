@@ -1,0 +1,347 @@
+//! The local idempotency store.
+
+use std::borrow::Borrow;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+
+use super::faults::{fault_methods, lock, CallLog, FaultPlan};
+use crate::ports::{
+    IdempotencyRecord, IdempotencyStatus, IdempotencyStore, LockOutcome, PortError,
+};
+
+/// A call to a [`LocalIdempotencyStore`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdempotencyCall {
+    /// `try_lock`, with the caller's clock reading.
+    TryLock {
+        /// The key.
+        key: String,
+        /// The `now` the caller passed.
+        now: SystemTime,
+    },
+    /// `complete`.
+    Complete {
+        /// The key.
+        key: String,
+    },
+    /// `delete`.
+    Delete {
+        /// The key.
+        key: String,
+    },
+    /// `get`.
+    Get {
+        /// The key.
+        key: String,
+    },
+}
+
+impl IdempotencyCall {
+    /// The key the call was for.
+    pub fn key(&self) -> &str {
+        match self {
+            IdempotencyCall::TryLock { key, .. }
+            | IdempotencyCall::Complete { key }
+            | IdempotencyCall::Delete { key }
+            | IdempotencyCall::Get { key } => key,
+        }
+    }
+}
+
+/// A record and how many times its key was locked, hashed and compared by
+/// the record's own key: the set needs no second copy of the key. A deleted
+/// record keeps its slot (`present: false`), so its lock count survives.
+#[derive(Debug)]
+struct Slot {
+    record: IdempotencyRecord,
+    present: bool,
+    acquired: usize,
+}
+
+impl Slot {
+    fn record(&self) -> Option<&IdempotencyRecord> {
+        self.present.then_some(&self.record)
+    }
+}
+
+impl Hash for Slot {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.record.key.as_str().hash(state);
+    }
+}
+
+impl PartialEq for Slot {
+    fn eq(&self, other: &Self) -> bool {
+        self.record.key == other.record.key
+    }
+}
+
+impl Eq for Slot {}
+
+impl Borrow<str> for Slot {
+    fn borrow(&self) -> &str {
+        &self.record.key
+    }
+}
+
+/// An [`IdempotencyStore`] in memory, with a call log, fault injection and
+/// per-key lock counts.
+///
+/// Expiry follows the `now` its caller passes (the idempotency layer's
+/// clock). A lock is one hashed lookup under one mutex (atomic, like the
+/// DynamoDB store's conditional write), and the stored record keeps the only
+/// copy of its key. Every lock taken and every duplicate is logged at
+/// `INFO`.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use eventrail::local::LocalIdempotencyStore;
+/// use eventrail::ports::{IdempotencyRecord, IdempotencyStore, LockOutcome};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let store = LocalIdempotencyStore::new();
+/// let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+/// let rec = || IdempotencyRecord::in_progress("order-42", t0 + Duration::from_secs(3600), None, None);
+///
+/// assert_eq!(store.try_lock(rec(), t0).await.unwrap(), LockOutcome::Acquired);
+/// assert!(matches!(store.try_lock(rec(), t0).await.unwrap(), LockOutcome::Exists(_)));
+/// // An hour later the record has expired and the key can be taken again.
+/// assert_eq!(store.try_lock(rec(), t0 + Duration::from_secs(3600)).await.unwrap(), LockOutcome::Acquired);
+/// assert_eq!(store.acquired("order-42"), 2);
+/// # }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct LocalIdempotencyStore {
+    inner: Arc<Mutex<HashSet<Slot>>>,
+    faults: FaultPlan<IdempotencyCall>,
+    calls: CallLog<IdempotencyCall>,
+}
+
+impl LocalIdempotencyStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fault_methods!(IdempotencyCall, "call");
+
+    /// The record for `key`, expired or not.
+    pub fn record(&self, key: &str) -> Option<IdempotencyRecord> {
+        lock(&self.inner).get(key)?.record().cloned()
+    }
+
+    /// Every key with a record, expired or not, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        self.keys_where(|_| true)
+    }
+
+    /// The keys whose records are live at `now`
+    /// (see [`IdempotencyRecord::is_live_at`]), sorted.
+    pub fn live_keys(&self, now: SystemTime) -> Vec<String> {
+        self.keys_where(|r| r.is_live_at(now))
+    }
+
+    /// The keys with a completed record, sorted.
+    pub fn completed_keys(&self) -> Vec<String> {
+        self.keys_where(|r| r.status == IdempotencyStatus::Completed)
+    }
+
+    fn keys_where(&self, f: impl Fn(&IdempotencyRecord) -> bool) -> Vec<String> {
+        let mut keys: Vec<String> = lock(&self.inner)
+            .iter()
+            .filter_map(Slot::record)
+            .filter(|r| f(r))
+            .map(|r| r.key.clone())
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// How many times `key` was locked successfully: how many times a handler
+    /// ran for it.
+    pub fn acquired(&self, key: &str) -> usize {
+        lock(&self.inner).get(key).map_or(0, |s| s.acquired)
+    }
+
+    /// Forgets every record and call (faults stay).
+    pub fn clear(&self) {
+        lock(&self.inner).clear();
+        self.calls.clear();
+    }
+}
+
+fn try_lock(slots: &mut HashSet<Slot>, rec: IdempotencyRecord, now: SystemTime) -> LockOutcome {
+    let acquired = match slots.get(rec.key.as_str()) {
+        Some(slot) if slot.present && slot.record.is_live_at(now) => {
+            tracing::info!(target: "eventrail::local", key = %rec.key, status = ?slot.record.status, "idempotency: duplicate");
+            return LockOutcome::Exists(slot.record.clone());
+        }
+        Some(slot) => slot.acquired + 1,
+        None => 1,
+    };
+    tracing::info!(target: "eventrail::local", key = %rec.key, "idempotency: locked");
+    // `replace` swaps in the new record under the existing slot: no key copy.
+    slots.replace(Slot {
+        record: rec,
+        present: true,
+        acquired,
+    });
+    LockOutcome::Acquired
+}
+
+#[async_trait]
+impl IdempotencyStore for LocalIdempotencyStore {
+    async fn try_lock(
+        &self,
+        rec: IdempotencyRecord,
+        now: SystemTime,
+    ) -> Result<LockOutcome, PortError> {
+        let mut slots = lock(&self.inner);
+        let call = IdempotencyCall::TryLock {
+            key: rec.key.clone(),
+            now,
+        };
+        self.faults
+            .run(&self.calls, call, |_| Ok(try_lock(&mut slots, rec, now)))
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        result: String,
+        expires_at: SystemTime,
+    ) -> Result<(), PortError> {
+        let mut slots = lock(&self.inner);
+        let call = IdempotencyCall::Complete {
+            key: key.to_owned(),
+        };
+        // Like the DynamoDB store's `UpdateItem`: a missing record is
+        // created completed.
+        self.faults.run(&self.calls, call, |_| {
+            tracing::info!(target: "eventrail::local", key = %key, result = %result, "idempotency: completed");
+            let mut slot = slots.take(key).unwrap_or_else(|| Slot {
+                record: IdempotencyRecord::in_progress(key, expires_at, None, None),
+                present: false,
+                acquired: 0,
+            });
+            if !slot.present {
+                slot.record = IdempotencyRecord::in_progress(key, expires_at, None, None);
+                slot.present = true;
+            }
+            slot.record.complete(result, expires_at);
+            slots.insert(slot);
+            Ok(())
+        })
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        let mut slots = lock(&self.inner);
+        let call = IdempotencyCall::Delete {
+            key: key.to_owned(),
+        };
+        self.faults.run(&self.calls, call, |_| {
+            tracing::info!(target: "eventrail::local", key = %key, "idempotency: released");
+            // The slot stays (not present), keeping the key's lock count.
+            if let Some(mut slot) = slots.take(key) {
+                slot.present = false;
+                slots.insert(slot);
+            }
+            Ok(())
+        })
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<IdempotencyRecord>, PortError> {
+        let slots = lock(&self.inner);
+        let call = IdempotencyCall::Get {
+            key: key.to_owned(),
+        };
+        self.faults.run(&self.calls, call, |_| {
+            Ok(slots.get(key).and_then(Slot::record).cloned())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::Fault;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn in_progress_expiry_and_completion() {
+        let store = LocalIdempotencyStore::new();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(10);
+        let rec = IdempotencyRecord::in_progress(
+            "k",
+            t0 + Duration::from_secs(100),
+            Some(t0 + Duration::from_secs(5)),
+            None,
+        );
+        assert_eq!(
+            store.try_lock(rec.clone(), t0).await.unwrap(),
+            LockOutcome::Acquired
+        );
+        // Presumed dead after 5 s: taken over.
+        let later = t0 + Duration::from_secs(5);
+        assert_eq!(
+            store.try_lock(rec, later).await.unwrap(),
+            LockOutcome::Acquired
+        );
+        store
+            .complete("k", "42".into(), t0 + Duration::from_secs(100))
+            .await
+            .unwrap();
+        assert_eq!(store.completed_keys(), ["k"]);
+        assert_eq!(store.live_keys(later), ["k"]);
+        assert!(store.live_keys(t0 + Duration::from_secs(100)).is_empty());
+        assert_eq!(store.acquired("k"), 2, "completion keeps the count");
+        assert_eq!(store.record("k").unwrap().result.as_deref(), Some("42"));
+        store.delete("k").await.unwrap();
+        assert_eq!(store.get("k").await.unwrap(), None);
+        assert!(store.keys().is_empty());
+        assert_eq!(store.acquired("k"), 2, "a deleted key keeps its count");
+        assert_eq!(store.calls().len(), 5);
+        assert_eq!(
+            store.calls()[2].request,
+            IdempotencyCall::Complete { key: "k".into() }
+        );
+    }
+
+    #[tokio::test]
+    async fn completing_a_missing_key_creates_it_and_faults_apply() {
+        let store = LocalIdempotencyStore::new();
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        store.complete("gone", "1".into(), t).await.unwrap();
+        assert_eq!(store.completed_keys(), ["gone"]);
+        store.fail_when(
+            |c| matches!(c, IdempotencyCall::TryLock { .. }),
+            Fault::throttled(),
+        );
+        let rec = IdempotencyRecord::in_progress("k", t, None, None);
+        assert!(store.try_lock(rec, t).await.unwrap_err().is_retryable());
+        assert_eq!(store.acquired("k"), 0);
+        assert_eq!(store.keys(), ["gone"]);
+    }
+
+    #[tokio::test]
+    async fn many_keys_each_lock_once() {
+        let store = LocalIdempotencyStore::new();
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        let exp = t + Duration::from_secs(60);
+        for i in 0..1000 {
+            let rec = IdempotencyRecord::in_progress(format!("{i:0>200}"), exp, None, None);
+            assert_eq!(store.try_lock(rec, t).await.unwrap(), LockOutcome::Acquired);
+        }
+        let dup = IdempotencyRecord::in_progress(format!("{:0>200}", 7), exp, None, None);
+        assert!(
+            matches!(store.try_lock(dup, t).await.unwrap(), LockOutcome::Exists(r) if r.key.ends_with('7'))
+        );
+        assert_eq!(store.keys().len(), 1000);
+        assert_eq!(store.acquired(&format!("{:0>200}", 7)), 1);
+    }
+}
