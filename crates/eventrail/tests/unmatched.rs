@@ -324,3 +324,63 @@ async fn without_a_kinesis_catch_all_other_kinds_fail_and_text_is_bad_input() {
     // not JSON, which is bad input, never acknowledged.
     assert_eq!(statuses(&report), ["done", "acknowledged", "failed"]);
 }
+
+#[test]
+fn a_handler_for_the_wrapped_type_is_named_in_the_build_error() {
+    use eventrail::app::BuildError;
+
+    let bus = Bus::builder()
+        .on(handler_fn(|_: Envelope<Invoice>| async {
+            Ok::<_, HandlerError>(())
+        }))
+        .build();
+    let err = App::builder(Router::new().dynamodb("INVOICE#").to::<Invoice>(), bus)
+        .build()
+        .unwrap_err();
+    let BuildError::NoHandler {
+        event_type,
+        handled,
+        ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert!(event_type.ends_with("DataChange<unmatched::Invoice>"));
+    assert_eq!(*handled, Some("unmatched::Invoice"));
+    assert_eq!(
+        err.to_string(),
+        "dynamodb route `pk prefix \"INVOICE#\"` produces \
+         `eventrail::dynamodb::DataChange<unmatched::Invoice>`, which has no handler on the bus; \
+         there is a handler for `Invoice`, but this route wraps it in `DataChange<Invoice>`: \
+         make that handler take `Envelope<DataChange<Invoice>>`"
+    );
+
+    // The other way round: a handler for the wrapper, a route for the bare type.
+    let bus = Bus::builder()
+        .on(handler_fn(|_: Envelope<DataChange<Mail>>| async {
+            Ok::<_, HandlerError>(())
+        }))
+        .build();
+    let err = App::builder(Router::new().sqs("type", "MAIL").to::<Mail>(), bus)
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().ends_with(
+            "there is a handler for `DataChange<Mail>`, but this route delivers the bare `Mail`: \
+             make that handler take `Envelope<Mail>`"
+        ),
+        "{err}"
+    );
+
+    // Unrelated types: no hint.
+    let bus = Bus::builder()
+        .on(handler_fn(|_: Envelope<Click>| async {
+            Ok::<_, HandlerError>(())
+        }))
+        .build();
+    let err = App::builder(Router::new().sqs("type", "MAIL").to::<Mail>(), bus)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, BuildError::NoHandler { handled: None, .. }));
+    assert!(err.to_string().ends_with("which has no handler on the bus"));
+}

@@ -76,7 +76,6 @@ use crate::bus::{Bus, Output};
 use crate::envelope::{AnyEnvelope, Metadata, Source, Stats};
 use crate::error::{classify, BoxError, Classify, ErrorClass, RecordError};
 use crate::factory::{one_per_record, EventFactory, InputRecords, Routed, StepFunctionInput};
-use crate::routes::RouteConflict;
 use crate::routes::{short_type_name, RouteRow, RouteTable};
 use crate::source::firehose::{self, FirehoseEvent};
 use crate::source::kafka::{self, KafkaBatch};
@@ -84,59 +83,19 @@ use crate::source::s3_batch::{self, S3BatchEvent};
 use crate::source::{dynamodb, eventbridge, kinesis, s3, sns, sqs, step_functions, RawEvent};
 
 mod batch_alarm;
+mod build_error;
 mod error;
 mod event;
 mod report;
 
 pub use self::batch_alarm::BatchAlarm;
+pub use self::build_error::BuildError;
 pub use self::error::{Cancelled, NotStarted};
 use self::error::{DEADLINE, EARLIER_FAILURE};
 pub use self::event::{Invocation, SourceEvent};
 pub use self::report::{Counts, Failure, RecordOutcome, Report, Status};
 pub use crate::envelope::MAX_PLAUSIBLE_DEADLINE;
 pub use crate::error::HandlerPanic;
-
-/// Why an app could not be built.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// Two routes can never be told apart.
-    Conflict(RouteConflict),
-    /// A route produces an event type that has no handler.
-    NoHandler {
-        /// The route's source.
-        source: Source,
-        /// The route's matcher.
-        matcher: String,
-        /// The event type.
-        event_type: &'static str,
-    },
-}
-
-impl fmt::Display for BuildError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BuildError::Conflict(c) => c.fmt(f),
-            BuildError::NoHandler {
-                source,
-                matcher,
-                event_type,
-            } => write!(
-                f,
-                "{source} route `{matcher}` produces `{event_type}`, which has no handler on the bus"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for BuildError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            BuildError::Conflict(c) => Some(c),
-            BuildError::NoHandler { .. } => None,
-        }
-    }
-}
 
 /// Whose unmatched records are acknowledged.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -285,11 +244,7 @@ impl AppBuilder {
         self.factory.check_routes().map_err(BuildError::Conflict)?;
         for r in self.factory.routes() {
             if !self.bus.handles(r.event_type_id) {
-                return Err(BuildError::NoHandler {
-                    source: r.source,
-                    matcher: r.matcher,
-                    event_type: r.event_type,
-                });
+                return Err(BuildError::no_handler(r, &self.bus));
             }
         }
         Ok(App {
