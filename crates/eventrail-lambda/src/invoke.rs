@@ -71,7 +71,9 @@ pub async fn invoke(
 ) -> Result<Value, InvokeError> {
     let function = function.into();
     let started = Instant::now();
-    let detected = detect(payload).inspect_err(log_bad_payload)?;
+    // An unusable payload is the caller's to report: the runtime logs it,
+    // the local command prints it as its one `error:` line.
+    let detected = detect(payload)?;
     let report = function.app().process_raw(detected.raw(), &inv).await;
     let duration = started.elapsed();
     let config = function.config();
@@ -103,10 +105,6 @@ pub async fn invoke_value(
 ) -> Result<Value, InvokeError> {
     let bytes = serde_json::to_vec(&payload).map_err(InvokeError::NotJson)?;
     invoke(function, &bytes, inv).await
-}
-
-fn log_bad_payload(e: &InvokeError) {
-    tracing::error!(error = %e, "unusable payload");
 }
 
 /// Runs the records of a detected payload through the app, each decoded

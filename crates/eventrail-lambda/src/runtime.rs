@@ -91,7 +91,13 @@ pub async fn run(function: impl Into<Function>) -> Result<(), lambda_runtime::Er
             let (payload, ctx) = event.into_parts();
             let mut inv = Invocation::new(ctx.request_id.as_str());
             inv.deadline = crate::deadline::from_epoch_ms(ctx.deadline);
-            invoke(&function, payload.get().as_bytes(), inv).await
+            invoke(&function, payload.get().as_bytes(), inv)
+                .await
+                .inspect_err(|e| {
+                    if e.is_bad_payload() {
+                        tracing::error!(error = %e, "unusable payload");
+                    }
+                })
         }
     });
     lambda_runtime::run(handler).await

@@ -4,7 +4,8 @@
 //! is `Clone + Send + Sync + 'static`, whose response is `Serialize` (it
 //! becomes the record's output, e.g. a Step Functions task result) and whose
 //! error converts into a [`BoxError`]. Async functions become handlers
-//! through [`handler_fn`]. Several handlers for one type run as a fan-out:
+//! through [`handler_fn`], or [`handler_fn_with_state`] for those that need
+//! ports or settings (shared as a [`State`], never copied per call). Several handlers for one type run as a fan-out:
 //! all run, and the event is done only if all succeed.
 //!
 //! ```
@@ -45,6 +46,10 @@ use tower_service::Service;
 use crate::envelope::{AnyEnvelope, Envelope};
 use crate::error::{classify, BoxError, Classify, ErrorClass, HandlerError, RecordError};
 use crate::routes::short_type_name;
+
+mod state;
+
+pub use self::state::{handler_fn_with_state, HandlerFnWithState, State};
 
 /// The output of a handler, as JSON. `()` becomes `null`.
 pub type Output = serde_json::Value;

@@ -15,9 +15,10 @@
 
 use std::time::Duration;
 
+use eventrail::bus::handler_fn_with_state;
 use eventrail::dynamodb::DataChange;
 use eventrail::layers::{IdempotencyLayer, RetryPolicy, ServiceBuilderExt};
-use eventrail::{handler_fn, Bus, Envelope};
+use eventrail::{Bus, Envelope};
 use tower::ServiceBuilder;
 
 use crate::events::{Order, Product, User};
@@ -36,14 +37,13 @@ pub fn delivery_key<E>(env: &Envelope<E>) -> Option<String> {
     Some(meta.task_token().unwrap_or(meta.record_id()).to_owned())
 }
 
-/// `$f(deps, env)` as a handler, behind the stack of the module docs.
+/// `$f(env, State<Deps>)` as a handler, behind the stack of the module
+/// docs. The handler shares its `Deps` with every call (no copy of the ports
+/// per event).
 macro_rules! stack {
     ($deps:expr, $f:expr) => {{
         let deps: Deps = $deps;
-        let handler = {
-            let deps = deps.clone();
-            handler_fn(move |env| $f(deps.clone(), env))
-        };
+        let handler = handler_fn_with_state(deps.clone(), $f);
         deps.journal.metered(
             deps.name,
             ServiceBuilder::new()
@@ -85,8 +85,8 @@ pub fn bus(ports: &Ports, journal: &Journal) -> Bus {
         )
         .on_named(
             "sync-order",
-            stack!(deps("sync-order"), |d, e: Envelope<DataChange<Order>>| {
-                changes::sync_change(d, "ORDER", e)
+            stack!(deps("sync-order"), |e: Envelope<DataChange<Order>>, d| {
+                changes::sync_change(e, "ORDER", d)
             }),
         )
         .on_named(
@@ -105,13 +105,13 @@ pub fn bus(ports: &Ports, journal: &Journal) -> Bus {
             "sync-product",
             stack!(
                 deps("sync-product"),
-                |d, e: Envelope<DataChange<Product>>| { changes::sync_change(d, "PRODUCT", e) }
+                |e: Envelope<DataChange<Product>>, d| changes::sync_change(e, "PRODUCT", d)
             ),
         )
         .on_named(
             "sync-user",
-            stack!(deps("sync-user"), |d, e: Envelope<DataChange<User>>| {
-                changes::sync_change(d, "USER", e)
+            stack!(deps("sync-user"), |e: Envelope<DataChange<User>>, d| {
+                changes::sync_change(e, "USER", d)
             }),
         )
         .on_named(

@@ -132,6 +132,20 @@ fn unusable_input_is_exit_1_with_one_error_line() {
 }
 
 #[test]
+fn an_unusable_payload_is_reported_once_at_the_default_log_level() {
+    let out = quickstart(&["invoke", "-"], b"{\"Records\": [");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mentions: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("the payload is not JSON"))
+        .collect();
+    assert_eq!(mentions.len(), 1, "printed once: {stderr}");
+    assert!(mentions[0].starts_with("error: the payload is not JSON"));
+}
+
+#[test]
 fn bad_arguments_and_missing_files_are_exit_1() {
     let ok = quickstart(
         &["invoke", "-", "--log-level", "warn"],

@@ -7,9 +7,10 @@
 //!
 //! The rules it keeps:
 //! - every input record ends as done or failed, never silently dropped; a
-//!   record no route matches is a failure unless
-//!   [`acknowledge_unmatched`](AppBuilder::acknowledge_unmatched) is set, and
-//!   is logged either way;
+//!   record no route matches is a failure unless its source is acknowledged
+//!   ([`acknowledge_unmatched_from`](AppBuilder::acknowledge_unmatched_from),
+//!   or [`acknowledge_unmatched`](AppBuilder::acknowledge_unmatched) for every
+//!   source), and is logged either way;
 //! - one bad record fails only itself, a handler's panic included;
 //! - records with an order key (FIFO message group, stream shard) run in order,
 //!   and after a failure the rest of that key is not started; others run
@@ -76,7 +77,6 @@ use crate::envelope::{AnyEnvelope, Metadata, Source, Stats};
 use crate::error::{classify, BoxError, Classify, ErrorClass, RecordError};
 use crate::factory::{one_per_record, EventFactory, InputRecords, Routed, StepFunctionInput};
 use crate::ports::Clock;
-use crate::routes::RouteConflict;
 use crate::routes::{short_type_name, RouteRow, RouteTable};
 use crate::source::firehose::{self, FirehoseEvent};
 use crate::source::kafka::{self, KafkaBatch};
@@ -84,11 +84,13 @@ use crate::source::s3_batch::{self, S3BatchEvent};
 use crate::source::{dynamodb, eventbridge, kinesis, s3, sns, sqs, step_functions, RawEvent};
 
 mod batch_alarm;
+mod build_error;
 mod error;
 mod event;
 mod report;
 
 pub use self::batch_alarm::BatchAlarm;
+pub use self::build_error::BuildError;
 pub use self::error::{Cancelled, NotStarted};
 use self::error::{DEADLINE, EARLIER_FAILURE};
 pub use self::event::{Invocation, SourceEvent};
@@ -96,51 +98,31 @@ pub use self::report::{Counts, Failure, RecordOutcome, Report, Status};
 pub use crate::envelope::MAX_PLAUSIBLE_DEADLINE;
 pub use crate::error::HandlerPanic;
 
-/// Why an app could not be built.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum BuildError {
-    /// Two routes can never be told apart.
-    Conflict(RouteConflict),
-    /// A route produces an event type that has no handler.
-    NoHandler {
-        /// The route's source.
-        source: Source,
-        /// The route's matcher.
-        matcher: String,
-        /// The event type.
-        event_type: &'static str,
-    },
+/// Whose unmatched records are acknowledged.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+enum Acknowledge {
+    /// Nobody's: an unmatched record fails.
+    #[default]
+    None,
+    /// Those of these sources.
+    Sources(Vec<Source>),
+    /// Every source's.
+    All,
 }
 
-impl fmt::Display for BuildError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Acknowledge {
+    fn covers(&self, source: Source) -> bool {
         match self {
-            BuildError::Conflict(c) => c.fmt(f),
-            BuildError::NoHandler {
-                source,
-                matcher,
-                event_type,
-            } => write!(
-                f,
-                "{source} route `{matcher}` produces `{event_type}`, which has no handler on the bus"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for BuildError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            BuildError::Conflict(c) => Some(c),
-            BuildError::NoHandler { .. } => None,
+            Acknowledge::None => false,
+            Acknowledge::Sources(s) => s.contains(&source),
+            Acknowledge::All => true,
         }
     }
 }
 
 #[derive(Clone, Debug)]
 struct Config {
-    acknowledge_unmatched: bool,
+    acknowledge_unmatched: Acknowledge,
     concurrency: usize,
     deadline_margin: Duration,
     stop_on_first_failure: bool,
@@ -156,10 +138,79 @@ pub struct AppBuilder {
 }
 
 impl AppBuilder {
-    /// Acknowledge records no route matches instead of failing them. They
-    /// are still logged (at WARN) and counted in the [`Report`].
+    /// Acknowledge records no route matches instead of failing them, from
+    /// every source (`true`) or from none (`false`, the default; this also
+    /// undoes [`acknowledge_unmatched_from`](Self::acknowledge_unmatched_from)).
+    /// They are still logged (at WARN) and counted in the [`Report`].
+    ///
+    /// Prefer naming the sources: an app that reads a single-table stream
+    /// and a queue usually wants the stream's other item types acknowledged
+    /// but a queue message no route knows reported.
     pub fn acknowledge_unmatched(mut self, yes: bool) -> Self {
-        self.config.acknowledge_unmatched = yes;
+        self.config.acknowledge_unmatched = if yes {
+            Acknowledge::All
+        } else {
+            Acknowledge::None
+        };
+        self
+    }
+
+    /// Acknowledge records of `source` that no route matches, instead of
+    /// failing them; call it once per source. Unmatched records of other
+    /// sources still fail. Acknowledged records are logged (at WARN) and
+    /// counted in the [`Report`] ([`Report::acknowledged`]).
+    ///
+    /// The source is the one that invoked the function: an SNS notification
+    /// or an S3 notification delivered through SQS is an [`Source::Sqs`]
+    /// record. Bad input (a record a route matched but could not read) is
+    /// never acknowledged.
+    ///
+    /// On a single-table DynamoDB stream, where every item type passes
+    /// through the stream, this keeps the items no route names from holding
+    /// the shard's checkpoint; to handle them instead, end the routes with
+    /// [`Router::dynamodb_all`](crate::Router::dynamodb_all).
+    ///
+    /// ```
+    /// use eventrail::app::{Invocation, SourceEvent, Status};
+    /// use eventrail::dynamodb::DataChange;
+    /// use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router, Source};
+    ///
+    /// #[derive(Debug, serde::Deserialize)]
+    /// struct Order { pk: String }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let app = App::builder(
+    ///     Router::new().dynamodb("ORDER#").to::<Order>(),
+    ///     Bus::builder()
+    ///         .on(handler_fn(|_: Envelope<DataChange<Order>>| async { Ok::<_, HandlerError>(()) }))
+    ///         .build(),
+    /// )
+    /// .acknowledge_unmatched_from(Source::DynamoDb)
+    /// .build()
+    /// .unwrap();
+    ///
+    /// let stream = serde_json::from_value(serde_json::json!({"Records": [
+    ///     {"eventID": "1", "eventName": "INSERT", "eventVersion": "1.1",
+    ///      "eventSource": "aws:dynamodb", "awsRegion": "eu-west-1",
+    ///      "eventSourceARN": "arn:aws:dynamodb:eu-west-1:111122223333:table/shop/stream/2026-11-01T00:00:00.000",
+    ///      "dynamodb": {"Keys": {"pk": {"S": "CUSTOMER#7"}, "sk": {"S": "PROFILE"}},
+    ///                   "SequenceNumber": "100", "SizeBytes": 60,
+    ///                   "StreamViewType": "NEW_AND_OLD_IMAGES"}}
+    /// ]})).unwrap();
+    /// let report = app.process(SourceEvent::DynamoDb(stream), &Invocation::default()).await;
+    /// assert!(matches!(report.outcomes[0].status, Status::Acknowledged));
+    /// # }
+    /// ```
+    pub fn acknowledge_unmatched_from(mut self, source: Source) -> Self {
+        match &mut self.config.acknowledge_unmatched {
+            Acknowledge::All => {}
+            Acknowledge::Sources(sources) => {
+                if !sources.contains(&source) {
+                    sources.push(source);
+                }
+            }
+            none @ Acknowledge::None => *none = Acknowledge::Sources(vec![source]),
+        }
         self
     }
 
@@ -205,11 +256,7 @@ impl AppBuilder {
         self.factory.check_routes().map_err(BuildError::Conflict)?;
         for r in self.factory.routes() {
             if !self.bus.handles(r.event_type_id) {
-                return Err(BuildError::NoHandler {
-                    source: r.source,
-                    matcher: r.matcher,
-                    event_type: r.event_type,
-                });
+                return Err(BuildError::no_handler(r, &self.bus));
             }
         }
         Ok(App {
@@ -259,7 +306,7 @@ impl App {
             factory: Arc::new(factory),
             bus,
             config: Config {
-                acknowledge_unmatched: false,
+                acknowledge_unmatched: Acknowledge::None,
                 concurrency: default_concurrency(),
                 deadline_margin: Duration::from_millis(500),
                 stop_on_first_failure: false,
@@ -434,7 +481,14 @@ impl App {
         let (meta, _, result) = routed.into_parts();
         let envelopes = match result {
             Ok(envs) => envs,
-            Err(e) if e.is_no_route() && self.inner.config.acknowledge_unmatched => {
+            Err(e)
+                if e.is_no_route()
+                    && self
+                        .inner
+                        .config
+                        .acknowledge_unmatched
+                        .covers(meta.source()) =>
+            {
                 tracing::warn!(
                     record_id = meta.record_id(),
                     source = %meta.source(),

@@ -3,15 +3,16 @@
 //! | source | matched on | event built |
 //! |---|---|---|
 //! | S3 | key prefix and/or suffix (decoded key) | `E: From<S3Object>` |
-//! | SQS, SNS, Kinesis, Firehose | a top-level field of the JSON body (data) | body deserialized into `E` |
-//! | DynamoDB Streams | prefix of the partition key | [`DataChange<T>`] |
+//! | SQS, SNS, Kinesis, Firehose | a top-level field of the JSON body (data), or every record (`sqs_all`, `kinesis_all`, ...) | body deserialized into `E` |
+//! | DynamoDB Streams | prefix of the partition key, or every record ([`dynamodb_all`](Router::dynamodb_all)) | [`DataChange<T>`](crate::dynamodb::DataChange) |
 //! | Step Functions | the input's `type` field | `payload` (or the input) into `E` |
 //! | EventBridge | `source` and `detail-type` | `detail` into `E` |
 //! | Kafka (MSK, self-managed) | topic and/or a top-level field of the JSON value | [`KafkaMessage<T>`](crate::source::kafka::KafkaMessage) |
 //! | S3 Batch Operations | key prefix and/or suffix (decoded key) | `E: From<S3BatchTask>` ([`S3BatchTask`](crate::source::s3_batch::S3BatchTask)) |
 //!
 //! Routes of one source are tried in the order they were added; the first that
-//! matches wins. SQS messages that carry an SNS notification (SNS → SQS) are
+//! matches wins; a catch-all (`sqs_all`, `dynamodb_all`, `kinesis_all`, ...)
+//! takes what the routes before it leave. SQS messages that carry an SNS notification (SNS → SQS) are
 //! unwrapped and their `Message` is routed; bodies that carry S3 notifications
 //! (S3 → SQS, S3 → SNS → SQS) are routed with the S3 routes. A record no route
 //! matches goes to the [fallback factory](Router::fallback) if there is one,
@@ -45,21 +46,18 @@
 //! [`App::builder`](crate::App::builder)'s `build` runs.
 
 use std::any::TypeId;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord as DynamoDbRecord};
+use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::kinesis::KinesisEvent;
-use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
+use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::dynamodb::{key_str, DataChange};
 use crate::envelope::{AnyEnvelope, Envelope, Metadata, Source};
 use crate::error::RecordError;
 use crate::factory::{
@@ -67,17 +65,28 @@ use crate::factory::{
 };
 pub use crate::routes::RouteConflict;
 use crate::routes::RouteInfo;
-use crate::s3::S3Object;
-use crate::source::{sqs, MalformedRecord, RawEvent};
+use crate::source::firehose::FirehoseEvent;
+use crate::source::kafka::KafkaBatch;
+use crate::source::s3_batch::S3BatchEvent;
+use crate::source::RawEvent;
 
-use crate::json::{probe, raw_str};
-
+mod body;
+mod dynamodb;
+mod eventbridge;
 mod firehose;
 mod kafka;
+mod key;
+mod s3;
 mod s3_batch;
+mod step_functions;
 
+pub use self::body::JsonRouteBuilder;
+pub use self::dynamodb::DynamoRouteBuilder;
+pub use self::eventbridge::EventBridgeRouteBuilder;
 pub use self::kafka::KafkaRouteBuilder;
+pub use self::s3::S3RouteBuilder;
 pub use self::s3_batch::S3BatchRouteBuilder;
+pub use self::step_functions::SfnRouteBuilder;
 
 type BuildFrom<I> = Box<dyn Fn(&I, &Metadata) -> Result<AnyEnvelope, RecordError> + Send + Sync>;
 
@@ -114,112 +123,45 @@ fn deserialize_value<E: DeserializeOwned>(v: &Value, what: &str) -> Result<E, Re
     })
 }
 
-// ---------------------------------------------------------------- route kinds
-
-type S3Build = Box<dyn Fn(S3Object, &Metadata) -> AnyEnvelope + Send + Sync>;
-
-struct S3Route {
-    prefix: String,
-    suffix: String,
-    info: RouteInfo,
-    build: S3Build,
-}
-
-impl S3Route {
-    fn matches(&self, key: &str) -> bool {
-        key.starts_with(&self.prefix) && key.ends_with(&self.suffix)
-    }
-}
-
-struct JsonRoute {
-    /// `(index into JsonRoutes::fields, value)`; `None` matches every body.
-    on: Option<(usize, String)>,
-    info: RouteInfo,
-    build: BuildFrom<str>,
-}
-
-/// Routes on a field of a JSON body, for one source.
-struct JsonRoutes {
-    /// The distinct field names routes look at, then the envelope fields.
-    fields: Vec<Box<str>>,
-    routes: Vec<JsonRoute>,
-}
-
-/// Envelope fields looked for in SQS and SNS bodies, after the route fields:
-/// what tells an SNS notification (SNS → SQS) or an S3 notification
-/// (S3 → SQS) apart from an application message.
-#[derive(Clone, Copy)]
-enum EnvelopeField {
-    /// `"Notification"` in an SNS notification.
-    Type,
-    /// The topic of an SNS notification.
-    TopicArn,
-    /// The message an SNS notification carries.
-    Message,
-    /// The records of an S3 notification.
-    Records,
-    /// `"s3:TestEvent"` in the test event S3 sends when a notification is set up.
-    Event,
-    /// The message attributes of an SNS notification.
-    MessageAttributes,
-}
-
-/// The names of the [`EnvelopeField`]s, in their order.
-const ENVELOPE_FIELDS: [&str; 6] = [
-    "Type",
-    "TopicArn",
-    "Message",
-    "Records",
-    "Event",
-    "MessageAttributes",
-];
-
-impl Default for JsonRoutes {
-    fn default() -> Self {
-        Self {
-            fields: ENVELOPE_FIELDS
-                .iter()
-                .map(|f| Box::<str>::from(*f))
-                .collect(),
-            routes: Vec::new(),
-        }
-    }
-}
-
-struct DynamoRoute {
-    key_attribute: String,
-    prefix: String,
-    info: RouteInfo,
-    build: BuildFrom<DynamoDbRecord>,
-}
-
-struct SfnRoute {
-    value: String,
-    info: RouteInfo,
-    build: BuildFrom<Value>,
-}
-
-struct EventBridgeRoute {
-    source: String,
-    detail_type: Option<String>,
-    info: RouteInfo,
-    build: BuildFrom<Value>,
+/// A one-record event of type `T` (what a fallback factory is handed).
+fn single<T: Default, R>(records: Vec<R>, set: impl FnOnce(&mut T, Vec<R>)) -> T {
+    let mut t = T::default();
+    set(&mut t, records);
+    t
 }
 
 /// Declarative routes: an [`EventFactory`]. See the [module docs](self).
-#[derive(Default)]
 pub struct Router {
-    s3: Vec<S3Route>,
-    sqs: JsonRoutes,
-    sns: JsonRoutes,
-    kinesis: JsonRoutes,
-    firehose: JsonRoutes,
-    dynamodb: Vec<DynamoRoute>,
-    sfn: Vec<SfnRoute>,
-    eventbridge: Vec<EventBridgeRoute>,
+    s3: Vec<s3::S3Route>,
+    sqs: body::JsonRoutes,
+    sns: body::JsonRoutes,
+    kinesis: body::JsonRoutes,
+    firehose: body::JsonRoutes,
+    dynamodb: Vec<dynamodb::DynamoRoute>,
+    sfn: Vec<step_functions::SfnRoute>,
+    eventbridge: Vec<eventbridge::EventBridgeRoute>,
     kafka: Vec<kafka::KafkaRoute>,
     s3_batch: Vec<s3_batch::S3BatchRoute>,
     fallback: Option<Arc<dyn EventFactory>>,
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Self {
+            s3: Vec::new(),
+            // SQS and SNS bodies may carry SNS or S3 notifications.
+            sqs: body::JsonRoutes::new(true),
+            sns: body::JsonRoutes::new(true),
+            kinesis: body::JsonRoutes::new(false),
+            firehose: body::JsonRoutes::new(false),
+            dynamodb: Vec::new(),
+            sfn: Vec::new(),
+            eventbridge: Vec::new(),
+            kafka: Vec::new(),
+            s3_batch: Vec::new(),
+            fallback: None,
+        }
+    }
 }
 
 impl fmt::Debug for Router {
@@ -237,77 +179,6 @@ impl Router {
         Self::default()
     }
 
-    /// Starts an S3 route; finish it with [`S3RouteBuilder::to`].
-    pub fn s3(self) -> S3RouteBuilder {
-        S3RouteBuilder {
-            router: self,
-            prefix: String::new(),
-            suffix: String::new(),
-        }
-    }
-
-    /// Starts an SQS route for bodies whose top-level `field` is the string `value`.
-    pub fn sqs(self, field: &str, value: &str) -> JsonRouteBuilder {
-        JsonRouteBuilder::new(self, Source::Sqs, Some((field, value)))
-    }
-
-    /// Starts an SQS route that takes every body (put it last).
-    pub fn sqs_all(self) -> JsonRouteBuilder {
-        JsonRouteBuilder::new(self, Source::Sqs, None)
-    }
-
-    /// Starts an SNS route for messages whose top-level `field` is `value`.
-    pub fn sns(self, field: &str, value: &str) -> JsonRouteBuilder {
-        JsonRouteBuilder::new(self, Source::Sns, Some((field, value)))
-    }
-
-    /// Starts an SNS route that takes every message (put it last).
-    pub fn sns_all(self) -> JsonRouteBuilder {
-        JsonRouteBuilder::new(self, Source::Sns, None)
-    }
-
-    /// Starts a Kinesis route for records whose data is JSON with the
-    /// top-level `field` equal to `value`.
-    pub fn kinesis(self, field: &str, value: &str) -> JsonRouteBuilder {
-        JsonRouteBuilder::new(self, Source::Kinesis, Some((field, value)))
-    }
-
-    /// Starts a DynamoDB Streams route for items whose partition key (`pk` by
-    /// default, see [`DynamoRouteBuilder::key_attribute`]) starts with `prefix`.
-    pub fn dynamodb(self, prefix: &str) -> DynamoRouteBuilder {
-        DynamoRouteBuilder {
-            router: self,
-            key_attribute: "pk".into(),
-            prefix: prefix.into(),
-        }
-    }
-
-    /// Starts a Step Functions route for inputs whose `type` field is `value`.
-    pub fn step_function(self, value: &str) -> SfnRouteBuilder {
-        SfnRouteBuilder {
-            router: self,
-            value: value.into(),
-        }
-    }
-
-    /// Starts an EventBridge route for events from `source` with `detail_type`.
-    pub fn eventbridge(self, source: &str, detail_type: &str) -> EventBridgeRouteBuilder {
-        EventBridgeRouteBuilder {
-            router: self,
-            source: source.into(),
-            detail_type: Some(detail_type.into()),
-        }
-    }
-
-    /// Starts an EventBridge route for every event from `source`.
-    pub fn eventbridge_source(self, source: &str) -> EventBridgeRouteBuilder {
-        EventBridgeRouteBuilder {
-            router: self,
-            source: source.into(),
-            detail_type: None,
-        }
-    }
-
     /// Records no route matches are handed to `factory`, one at a time.
     pub fn fallback(mut self, factory: impl EventFactory) -> Self {
         self.fallback = Some(Arc::new(factory));
@@ -318,143 +189,45 @@ impl Router {
     pub fn check(&self) -> Result<(), RouteConflict> {
         fn pairs<T>(
             routes: &[T],
-            shadows: impl Fn(&T, &T) -> bool,
-            name: impl Fn(&T) -> &RouteInfo,
+            shadowed_by: impl Fn(&T, &T) -> bool,
+            info: impl Fn(&T) -> &RouteInfo,
         ) -> Result<(), RouteConflict> {
             for (j, later) in routes.iter().enumerate() {
-                if let Some(earlier) = routes[..j].iter().find(|e| shadows(e, later)) {
+                if let Some(earlier) = routes[..j].iter().find(|e| shadowed_by(later, e)) {
                     return Err(RouteConflict {
-                        source: name(later).source,
-                        earlier: name(earlier).matcher.clone(),
-                        later: name(later).matcher.clone(),
+                        source: info(later).source,
+                        earlier: info(earlier).matcher.clone(),
+                        later: info(later).matcher.clone(),
                     });
                 }
             }
             Ok(())
         }
-        pairs(
-            &self.s3,
-            |e, l| l.prefix.starts_with(&e.prefix) && l.suffix.ends_with(&e.suffix),
-            |r| &r.info,
-        )?;
+        pairs(&self.s3, s3::S3Route::shadowed_by, |r| &r.info)?;
         for json in [&self.sqs, &self.sns, &self.kinesis, &self.firehose] {
-            pairs(
-                &json.routes,
-                |e, l| match (&e.on, &l.on) {
-                    (None, _) => true,
-                    (Some(a), Some(b)) => a == b,
-                    (Some(_), None) => false,
-                },
-                |r| &r.info,
-            )?;
+            pairs(&json.routes, body::JsonRoute::shadowed_by, |r| &r.info)?;
         }
-        pairs(
-            &self.dynamodb,
-            |e, l| e.key_attribute == l.key_attribute && l.prefix.starts_with(&e.prefix),
-            |r| &r.info,
-        )?;
-        pairs(&self.sfn, |e, l| e.value == l.value, |r| &r.info)?;
-        pairs(&self.kafka, |e, l| l.shadowed_by(e), |r| &r.info)?;
-        pairs(&self.s3_batch, |e, l| l.shadowed_by(e), |r| &r.info)?;
+        pairs(&self.dynamodb, dynamodb::DynamoRoute::shadowed_by, |r| {
+            &r.info
+        })?;
+        pairs(&self.sfn, step_functions::SfnRoute::shadowed_by, |r| {
+            &r.info
+        })?;
+        pairs(&self.kafka, kafka::KafkaRoute::shadowed_by, |r| &r.info)?;
+        pairs(&self.s3_batch, s3_batch::S3BatchRoute::shadowed_by, |r| {
+            &r.info
+        })?;
         pairs(
             &self.eventbridge,
-            |e, l| {
-                e.source == l.source && (e.detail_type.is_none() || e.detail_type == l.detail_type)
-            },
+            eventbridge::EventBridgeRoute::shadowed_by,
             |r| &r.info,
         )?;
         Ok(())
     }
 
-    // ------------------------------------------------------------ routing
-
-    fn route_s3_record(
-        &self,
-        r: &S3EventRecord,
-        meta: &Metadata,
-    ) -> Option<Result<AnyEnvelope, RecordError>> {
-        let obj = match S3Object::from_record(r) {
-            Ok(o) => o,
-            Err(e) => return Some(Err(e)),
-        };
-        let route = self.s3.iter().find(|route| route.matches(&obj.key))?;
-        Some(Ok((route.build)(obj, meta)))
-    }
-
-    /// Routes a JSON body. `unwrap_sns`/`unwrap_s3` say which notification
-    /// envelopes may be inside.
-    fn route_body(
-        &self,
-        routes: &JsonRoutes,
-        body: &str,
-        meta: &Metadata,
-        unwrap_sns: bool,
-        unwrap_s3: bool,
-    ) -> Option<Result<Vec<AnyEnvelope>, RecordError>> {
-        let fields = match probe(body, &routes.fields) {
-            Ok(Some(f)) => f,
-            Ok(None) => {
-                return Some(Err(RecordError::bad_input(
-                    "body is JSON but not an object",
-                )))
-            }
-            Err(e) => {
-                return Some(Err(
-                    RecordError::bad_input("body is not valid JSON").with_source(e)
-                ))
-            }
-        };
-        let env = routes.fields.len() - ENVELOPE_FIELDS.len();
-        let field = |i: usize| fields[i].and_then(raw_str);
-        let envelope = |f: EnvelopeField| fields[env + f as usize];
-        let envelope_str = |f: EnvelopeField| envelope(f).and_then(raw_str);
-        if unwrap_sns
-            && envelope_str(EnvelopeField::Type).as_deref() == Some("Notification")
-            && envelope(EnvelopeField::TopicArn).is_some()
-        {
-            if let Some(message) = envelope_str(EnvelopeField::Message) {
-                // The SNS message attributes say who and what the message is
-                // about, as the SQS ones would have.
-                let inner;
-                let meta = match envelope(EnvelopeField::MessageAttributes) {
-                    Some(attrs) => {
-                        inner = with_sns_attributes(meta, attrs);
-                        &inner
-                    }
-                    None => meta,
-                };
-                return self.route_body(routes, &message, meta, false, unwrap_s3);
-            }
-        }
-        if unwrap_s3 {
-            if envelope_str(EnvelopeField::Event).as_deref() == Some("s3:TestEvent") {
-                tracing::debug!(record_id = meta.record_id(), "S3 test event acknowledged");
-                return Some(Ok(Vec::new()));
-            }
-            if envelope(EnvelopeField::Records).is_some() {
-                if let Ok(s3) = serde_json::from_str::<S3Event>(body) {
-                    if !s3.records.is_empty()
-                        && s3.records.iter().all(|r| r.s3.bucket.name.is_some())
-                    {
-                        let mut out = Vec::with_capacity(s3.records.len());
-                        for r in &s3.records {
-                            match self.route_s3_record(r, meta)? {
-                                Ok(e) => out.push(e),
-                                Err(e) => return Some(Err(e)),
-                            }
-                        }
-                        return Some(Ok(out));
-                    }
-                }
-            }
-        }
-        let route = routes.routes.iter().find(|r| match &r.on {
-            None => true,
-            Some((i, value)) => field(*i).as_deref() == Some(value.as_str()),
-        })?;
-        Some((route.build)(body, meta).map(|e| vec![e]))
-    }
-
+    /// The record's outcome: what a route made of it, or, when no route
+    /// matched (`None`), what the fallback factory makes of it alone
+    /// (`single` builds its one-record event), or unmatched.
     fn with_fallback<T>(
         &self,
         record: Record,
@@ -476,62 +249,6 @@ impl Router {
     }
 }
 
-/// `meta` with the tenant and correlation id found in the `MessageAttributes`
-/// of an SNS notification delivered through SQS (what the SQS record itself
-/// set wins).
-fn with_sns_attributes(meta: &Metadata, attrs: &RawValue) -> Metadata {
-    #[derive(serde::Deserialize)]
-    struct Attr {
-        #[serde(rename = "Value")]
-        value: String,
-    }
-    let mut meta = meta.clone();
-    if let Ok(attrs) = serde_json::from_str::<HashMap<&str, Attr>>(attrs.get()) {
-        crate::source::apply_attributes(&mut meta, |n| attrs.get(n).map(|a| a.value.as_str()));
-    }
-    meta
-}
-
-fn single<T: Default, R>(records: Vec<R>, set: impl FnOnce(&mut T, Vec<R>)) -> T {
-    let mut t = T::default();
-    set(&mut t, records);
-    t
-}
-
-impl Router {
-    /// An SQS record read straight from the payload: no typed message is
-    /// built unless the record goes to the fallback factory.
-    fn route_sqs_raw(&self, index: usize, raw: &str) -> Routed {
-        let view = match serde_json::from_str::<sqs::View<'_>>(raw) {
-            Ok(v) => v,
-            Err(e) => {
-                return Record::malformed(MalformedRecord::new(
-                    Source::Sqs,
-                    index,
-                    raw,
-                    e.to_string(),
-                ))
-            }
-        };
-        let record = Record::from_identity(view.identity());
-        let result = match view.body() {
-            Some(body) => self.route_body(&self.sqs, body, record.meta(), true, true),
-            None => Some(Err(RecordError::bad_input("SQS message has no body"))),
-        };
-        self.with_fallback(
-            record,
-            result,
-            || {
-                let mut e = SqsEvent::default();
-                // The view accepted the record, so the typed message does too.
-                e.records.extend(serde_json::from_str(raw).ok());
-                e
-            },
-            |f, e| f.transform_sqs(e),
-        )
-    }
-}
-
 impl EventFactory for Router {
     fn transform_raw(&self, event: &RawEvent<'_>) -> Transformed {
         match event.source() {
@@ -546,142 +263,42 @@ impl EventFactory for Router {
     }
 
     fn transform_s3(&self, event: S3Event) -> Transformed {
-        let mut out = Transformed::with_capacity(event.records.len());
-        for r in event.records {
-            let record = Record::s3(&r);
-            let result = self
-                .route_s3_record(&r, record.meta())
-                .map(|res| res.map(|e| vec![e]));
-            out.push(self.with_fallback(
-                record,
-                result,
-                || single(vec![r], |e: &mut S3Event, v| e.records = v),
-                |f, e| f.transform_s3(e),
-            ));
-        }
-        out
+        self.route_s3(event)
     }
 
     fn transform_sqs(&self, event: SqsEvent) -> Transformed {
-        let mut out = Transformed::with_capacity(event.records.len());
-        for msg in event.records {
-            let record = Record::sqs(&msg);
-            let result = match msg.body.as_deref() {
-                Some(body) => self.route_body(&self.sqs, body, record.meta(), true, true),
-                None => Some(Err(RecordError::bad_input("SQS message has no body"))),
-            };
-            out.push(self.with_fallback(
-                record,
-                result,
-                || single(vec![msg], |e: &mut SqsEvent, v| e.records = v),
-                |f, e| f.transform_sqs(e),
-            ));
-        }
-        out
+        self.route_sqs(event)
     }
 
     fn transform_sns(&self, event: SnsEvent) -> Transformed {
-        let mut out = Transformed::with_capacity(event.records.len());
-        for r in event.records {
-            let record = Record::sns(&r);
-            let result = self.route_body(&self.sns, &r.sns.message, record.meta(), false, true);
-            out.push(self.with_fallback(
-                record,
-                result,
-                || single(vec![r], |e: &mut SnsEvent, v| e.records = v),
-                |f, e| f.transform_sns(e),
-            ));
-        }
-        out
+        self.route_sns(event)
     }
 
     fn transform_step_function(&self, input: StepFunctionInput) -> Transformed {
-        let record = Record::step_function(&input);
-        let kind = input.input.get("type").and_then(Value::as_str);
-        let result = kind
-            .and_then(|k| self.sfn.iter().find(|r| r.value == k))
-            .map(|route| (route.build)(&input.input, record.meta()).map(|e| vec![e]));
-        std::iter::once(self.with_fallback(
-            record,
-            result,
-            || input,
-            |f, i| f.transform_step_function(i),
-        ))
-        .collect()
+        self.route_step_function(input)
     }
 
     fn transform_dynamodb_stream(&self, event: DynamoDbEvent) -> Transformed {
-        let mut out = Transformed::with_capacity(event.records.len());
-        for r in event.records {
-            let record = Record::dynamodb(&r);
-            let result = self
-                .dynamodb
-                .iter()
-                .find(|route| {
-                    key_str(&r.change.keys, &route.key_attribute)
-                        .is_some_and(|k| k.starts_with(&route.prefix))
-                })
-                .map(|route| (route.build)(&r, record.meta()).map(|e| vec![e]));
-            out.push(self.with_fallback(
-                record,
-                result,
-                || single(vec![r], |e: &mut DynamoDbEvent, v| e.records = v),
-                |f, e| f.transform_dynamodb_stream(e),
-            ));
-        }
-        out
+        self.route_dynamodb(event)
     }
 
     fn transform_eventbridge(&self, event: EventBridgeEvent) -> Transformed {
-        let record = Record::eventbridge(&event);
-        let result = self
-            .eventbridge
-            .iter()
-            .find(|r| {
-                r.source == event.source
-                    && r.detail_type
-                        .as_ref()
-                        .is_none_or(|d| *d == event.detail_type)
-            })
-            .map(|route| (route.build)(&event.detail, record.meta()).map(|e| vec![e]));
-        std::iter::once(self.with_fallback(
-            record,
-            result,
-            || event,
-            |f, e| f.transform_eventbridge(e),
-        ))
-        .collect()
+        self.route_eventbridge(event)
     }
 
     fn transform_kinesis(&self, event: KinesisEvent) -> Transformed {
-        let mut out = Transformed::with_capacity(event.records.len());
-        for r in event.records {
-            let record = crate::factory::Record::kinesis(&r);
-            let result = match std::str::from_utf8(&r.kinesis.data) {
-                Ok(body) => self.route_body(&self.kinesis, body, record.meta(), false, false),
-                Err(e) => Some(Err(
-                    RecordError::bad_input("Kinesis data is not UTF-8").with_source(e)
-                )),
-            };
-            out.push(self.with_fallback(
-                record,
-                result,
-                || single(vec![r], |e: &mut KinesisEvent, v| e.records = v),
-                |f, e| f.transform_kinesis(e),
-            ));
-        }
-        out
+        self.route_kinesis(event)
     }
 
-    fn transform_kafka(&self, batch: crate::source::kafka::KafkaBatch) -> Transformed {
+    fn transform_kafka(&self, batch: KafkaBatch) -> Transformed {
         self.route_kafka(batch)
     }
 
-    fn transform_s3_batch(&self, event: crate::source::s3_batch::S3BatchEvent) -> Transformed {
+    fn transform_s3_batch(&self, event: S3BatchEvent) -> Transformed {
         self.route_s3_batch(event)
     }
 
-    fn transform_firehose(&self, event: crate::source::firehose::FirehoseEvent) -> Transformed {
+    fn transform_firehose(&self, event: FirehoseEvent) -> Transformed {
         self.route_firehose(event)
     }
 
@@ -708,208 +325,5 @@ impl EventFactory for Router {
             Some(f) => f.check_routes(),
             None => Ok(()),
         }
-    }
-}
-
-// ---------------------------------------------------------------- builders
-
-/// An S3 route being built. See [`Router::s3`].
-#[must_use = "finish the route with `.to::<E>()`"]
-#[derive(Debug)]
-pub struct S3RouteBuilder {
-    router: Router,
-    prefix: String,
-    suffix: String,
-}
-
-impl S3RouteBuilder {
-    /// Matches keys (decoded) starting with `prefix`.
-    pub fn prefix(mut self, prefix: &str) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// Matches keys (decoded) ending with `suffix`, such as `.pdf`.
-    pub fn suffix(mut self, suffix: &str) -> Self {
-        self.suffix = suffix.into();
-        self
-    }
-
-    /// Matching records become `E`s.
-    pub fn to<E: From<S3Object> + Send + Sync + 'static>(self) -> Router {
-        self.map(E::from)
-    }
-
-    /// Matching records become `E`s built by `f`.
-    pub fn map<E, F>(mut self, f: F) -> Router
-    where
-        E: Send + Sync + 'static,
-        F: Fn(S3Object) -> E + Send + Sync + 'static,
-    {
-        let matcher = match (self.prefix.is_empty(), self.suffix.is_empty()) {
-            (true, true) => "any key".to_owned(),
-            (false, true) => format!("prefix {:?}", self.prefix),
-            (true, false) => format!("suffix {:?}", self.suffix),
-            (false, false) => format!("prefix {:?} suffix {:?}", self.prefix, self.suffix),
-        };
-        self.router.s3.push(S3Route {
-            prefix: self.prefix,
-            suffix: self.suffix,
-            info: info::<E>(Source::S3, matcher),
-            build: Box::new(move |o, meta| envelope(f(o), meta)),
-        });
-        self.router
-    }
-}
-
-/// A route on a JSON body being built. See [`Router::sqs`].
-#[must_use = "finish the route with `.to::<E>()`"]
-#[derive(Debug)]
-pub struct JsonRouteBuilder {
-    router: Router,
-    source: Source,
-    on: Option<(String, String)>,
-}
-
-impl JsonRouteBuilder {
-    fn new(router: Router, source: Source, on: Option<(&str, &str)>) -> Self {
-        Self {
-            router,
-            source,
-            on: on.map(|(f, v)| (f.to_owned(), v.to_owned())),
-        }
-    }
-
-    /// Matching bodies are deserialized into `E`; a body that does not
-    /// deserialize is bad input (a permanent failure of that record).
-    pub fn to<E: DeserializeOwned + Send + Sync + 'static>(self) -> Router {
-        self.map(|body| deserialize_json::<E>(body))
-    }
-
-    /// Matching bodies become `E`s built by `f` from the raw JSON text.
-    pub fn map<E, F>(mut self, f: F) -> Router
-    where
-        E: Send + Sync + 'static,
-        F: Fn(&str) -> Result<E, RecordError> + Send + Sync + 'static,
-    {
-        let routes = match self.source {
-            Source::Sqs => &mut self.router.sqs,
-            Source::Sns => &mut self.router.sns,
-            Source::Firehose => &mut self.router.firehose,
-            _ => &mut self.router.kinesis,
-        };
-        // The envelope fields stay last: route fields go before them.
-        let env_len = ENVELOPE_FIELDS.len();
-        let (on, matcher) = match self.on {
-            None => (None, "any body".to_owned()),
-            Some((field, value)) => {
-                let n_route_fields = routes.fields.len() - env_len;
-                let idx = match routes.fields[..n_route_fields]
-                    .iter()
-                    .position(|f| **f == *field)
-                {
-                    Some(i) => i,
-                    None => {
-                        routes.fields.insert(n_route_fields, field.as_str().into());
-                        n_route_fields
-                    }
-                };
-                let matcher = format!("{field} = {value:?}");
-                (Some((idx, value)), matcher)
-            }
-        };
-        routes.routes.push(JsonRoute {
-            on,
-            info: info::<E>(self.source, matcher),
-            build: Box::new(move |body, meta| f(body).map(|e| envelope(e, meta))),
-        });
-        self.router
-    }
-}
-
-/// A DynamoDB Streams route being built. See [`Router::dynamodb`].
-#[must_use = "finish the route with `.to::<T>()`"]
-#[derive(Debug)]
-pub struct DynamoRouteBuilder {
-    router: Router,
-    key_attribute: String,
-    prefix: String,
-}
-
-impl DynamoRouteBuilder {
-    /// The partition key attribute to match on (default `pk`).
-    pub fn key_attribute(mut self, name: &str) -> Self {
-        self.key_attribute = name.into();
-        self
-    }
-
-    /// Matching records become [`DataChange<T>`] events, their images
-    /// unmarshalled into `T`.
-    pub fn to<T: DeserializeOwned + Send + Sync + 'static>(mut self) -> Router {
-        let matcher = format!("{} prefix {:?}", self.key_attribute, self.prefix);
-        self.router.dynamodb.push(DynamoRoute {
-            key_attribute: self.key_attribute,
-            prefix: self.prefix,
-            info: info::<DataChange<T>>(Source::DynamoDb, matcher),
-            build: Box::new(|r, meta| DataChange::<T>::from_record(r).map(|c| envelope(c, meta))),
-        });
-        self.router
-    }
-}
-
-/// A Step Functions route being built. See [`Router::step_function`].
-#[must_use = "finish the route with `.to::<E>()`"]
-#[derive(Debug)]
-pub struct SfnRouteBuilder {
-    router: Router,
-    value: String,
-}
-
-impl SfnRouteBuilder {
-    /// Matching inputs become `E`s, deserialized from the input's `payload`
-    /// field when it has one, else from the whole input. The task token stays
-    /// on the envelope.
-    pub fn to<E: DeserializeOwned + Send + Sync + 'static>(mut self) -> Router {
-        let matcher = format!("type = {:?}", self.value);
-        self.router.sfn.push(SfnRoute {
-            value: self.value,
-            info: info::<E>(Source::StepFunctions, matcher),
-            build: Box::new(|input, meta| {
-                let (v, what) = match input.get("payload") {
-                    Some(p) => (p, "task input `payload`"),
-                    None => (input, "task input"),
-                };
-                deserialize_value::<E>(v, what).map(|e| envelope(e, meta))
-            }),
-        });
-        self.router
-    }
-}
-
-/// An EventBridge route being built. See [`Router::eventbridge`].
-#[must_use = "finish the route with `.to::<E>()`"]
-#[derive(Debug)]
-pub struct EventBridgeRouteBuilder {
-    router: Router,
-    source: String,
-    detail_type: Option<String>,
-}
-
-impl EventBridgeRouteBuilder {
-    /// Matching events become `E`s, deserialized from `detail`.
-    pub fn to<E: DeserializeOwned + Send + Sync + 'static>(mut self) -> Router {
-        let matcher = match &self.detail_type {
-            Some(d) => format!("source = {:?}, detail-type = {d:?}", self.source),
-            None => format!("source = {:?}", self.source),
-        };
-        self.router.eventbridge.push(EventBridgeRoute {
-            source: self.source,
-            detail_type: self.detail_type,
-            info: info::<E>(Source::EventBridge, matcher),
-            build: Box::new(|detail, meta| {
-                deserialize_value::<E>(detail, "EventBridge detail").map(|e| envelope(e, meta))
-            }),
-        });
-        self.router
     }
 }

@@ -1,5 +1,6 @@
 //! S3 Batch Operations routes: by prefix and/or suffix of the decoded key.
 
+use super::key::KeyMatch;
 use super::{envelope, info, Router};
 use crate::envelope::{AnyEnvelope, Metadata, Source};
 use crate::error::RecordError;
@@ -9,8 +10,7 @@ use crate::source::s3_batch::{S3BatchEvent, S3BatchTask};
 type S3BatchBuild = Box<dyn Fn(S3BatchTask, &Metadata) -> AnyEnvelope + Send + Sync>;
 
 pub(super) struct S3BatchRoute {
-    prefix: String,
-    suffix: String,
+    key: KeyMatch,
     pub(super) info: crate::routes::RouteInfo,
     build: S3BatchBuild,
 }
@@ -18,7 +18,7 @@ pub(super) struct S3BatchRoute {
 impl S3BatchRoute {
     /// Whether keys this route matches are always taken by `earlier`.
     pub(super) fn shadowed_by(&self, earlier: &S3BatchRoute) -> bool {
-        self.prefix.starts_with(&earlier.prefix) && self.suffix.ends_with(&earlier.suffix)
+        self.key.shadowed_by(&earlier.key)
     }
 }
 
@@ -43,8 +43,7 @@ impl Router {
     pub fn s3_batch(self) -> S3BatchRouteBuilder {
         S3BatchRouteBuilder {
             router: self,
-            prefix: String::new(),
-            suffix: String::new(),
+            key: KeyMatch::default(),
         }
     }
 
@@ -57,7 +56,7 @@ impl Router {
                 Ok(task) => self
                     .s3_batch
                     .iter()
-                    .find(|r| task.key.starts_with(&r.prefix) && task.key.ends_with(&r.suffix))
+                    .find(|r| r.key.matches(&task.key))
                     .map(|r| Ok(vec![(r.build)(task, record.meta())])),
             };
             out.push(self.with_fallback(
@@ -80,20 +79,19 @@ impl Router {
 #[derive(Debug)]
 pub struct S3BatchRouteBuilder {
     router: Router,
-    prefix: String,
-    suffix: String,
+    key: KeyMatch,
 }
 
 impl S3BatchRouteBuilder {
     /// Matches keys (decoded) starting with `prefix`.
     pub fn prefix(mut self, prefix: &str) -> Self {
-        self.prefix = prefix.into();
+        self.key.set_prefix(prefix);
         self
     }
 
     /// Matches keys (decoded) ending with `suffix`.
     pub fn suffix(mut self, suffix: &str) -> Self {
-        self.suffix = suffix.into();
+        self.key.set_suffix(suffix);
         self
     }
 
@@ -101,15 +99,9 @@ impl S3BatchRouteBuilder {
     /// `E: From<S3BatchTask>`). The handler's output is the task's
     /// `resultString`; its error, classified, the `resultCode`.
     pub fn to<E: From<S3BatchTask> + Send + Sync + 'static>(mut self) -> crate::Router {
-        let matcher = match (self.prefix.is_empty(), self.suffix.is_empty()) {
-            (true, true) => "any key".to_owned(),
-            (false, true) => format!("prefix {:?}", self.prefix),
-            (true, false) => format!("suffix {:?}", self.suffix),
-            (false, false) => format!("prefix {:?} suffix {:?}", self.prefix, self.suffix),
-        };
+        let matcher = self.key.describe();
         self.router.s3_batch.push(S3BatchRoute {
-            prefix: self.prefix,
-            suffix: self.suffix,
+            key: self.key,
             info: info::<E>(Source::S3Batch, matcher),
             build: Box::new(|t, meta| envelope(E::from(t), meta)),
         });

@@ -1,6 +1,7 @@
 //! DynamoDB Streams: every change to an order, product or user invalidates
 //! its cached copy and is synced to the external system; `REMOVE` deletes.
 
+use eventrail::bus::State;
 use eventrail::dynamodb::{ChangeKind, DataChange};
 use eventrail::{Envelope, HandlerError};
 use serde::{Deserialize, Serialize};
@@ -35,9 +36,9 @@ pub fn item_key<T>(change: &DataChange<T>) -> Result<ItemKey, HandlerError> {
 /// `sync-order`, `sync-product`, `sync-user`: invalidate the cache, then
 /// upsert the new image (or delete, for `REMOVE`) in the external system.
 pub async fn sync_change<T: Serialize>(
-    deps: Deps,
-    entity: &'static str,
     env: Envelope<DataChange<T>>,
+    entity: &'static str,
+    deps: State<Deps>,
 ) -> Result<Synced, HandlerError> {
     let change = env.event();
     let key = item_key(change)?;

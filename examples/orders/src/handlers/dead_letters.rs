@@ -2,6 +2,7 @@
 //! alarm for a person to look at it.
 
 use bytes::Bytes;
+use eventrail::bus::State;
 use eventrail::layers::{Alarm, Severity};
 use eventrail::{Envelope, HandlerError};
 use serde::{Deserialize, Serialize};
@@ -29,8 +30,8 @@ pub struct Stored {
 /// alarm service, and reported in the output, but does not make SQS deliver
 /// the message again.
 pub async fn store_dead_letter(
-    deps: Deps,
     env: Envelope<DeadLetter>,
+    deps: State<Deps>,
 ) -> Result<Stored, HandlerError> {
     let dead = env.event();
     let key = dead_letter_key(dead);

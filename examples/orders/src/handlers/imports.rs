@@ -1,5 +1,6 @@
 //! S3 files: CSV imports of orders, and uploads dispatched by extension.
 
+use eventrail::bus::State;
 use eventrail::{Envelope, HandlerError};
 use serde::{Deserialize, Serialize};
 
@@ -70,8 +71,8 @@ pub fn parse_orders(body: &[u8]) -> (Vec<OrderRow>, Vec<BadRow>) {
 /// `import-csv`: reads the file through the object store and imports one
 /// order per row. A missing object fails permanently (`NoSuchKey`).
 pub async fn import_csv(
-    deps: Deps,
     env: Envelope<CsvImport>,
+    deps: State<Deps>,
 ) -> Result<ImportSummary, HandlerError> {
     let CsvImport { bucket, key } = env.event();
     let body = deps.ports.objects.get(bucket, key).await?.collect().await?;
@@ -139,8 +140,8 @@ pub struct UploadProcessed {
 /// `file-upload`: dispatches on the extension; any other extension is
 /// skipped with a reason, never failed.
 pub async fn file_upload(
-    deps: Deps,
     env: Envelope<FileUpload>,
+    deps: State<Deps>,
 ) -> Result<Handled<UploadProcessed>, HandlerError> {
     let object = &env.event().0;
     let kind = match FileKind::of(&object.key) {

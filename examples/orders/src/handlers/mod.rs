@@ -1,6 +1,9 @@
 //! The handlers, one module per concern. Each is a plain async function of
-//! its [`Deps`] and the event's envelope; [`crate::wiring`] puts each behind
-//! the production stack.
+//! the event's envelope and its [`Deps`], which it receives as a
+//! [`State<Deps>`](eventrail::bus::State): shared by every call, never
+//! copied per event ([`crate::wiring`] builds each with
+//! [`handler_fn_with_state`](eventrail::bus::handler_fn_with_state) and puts
+//! it behind the production stack).
 //!
 //! | module | handlers |
 //! |---|---|

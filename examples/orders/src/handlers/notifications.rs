@@ -1,6 +1,7 @@
 //! The notifications queue: e-mail through SES, SMS and push acknowledged as
 //! skipped, and sync requests.
 
+use eventrail::bus::State;
 use eventrail::ports::Email;
 use eventrail::{Envelope, HandlerError};
 use serde::{Deserialize, Serialize};
@@ -23,8 +24,8 @@ pub struct Sent {
 /// `send-notification`: e-mail (templated when a template is named); SMS and
 /// push are acknowledged as skipped, since no provider is wired for them.
 pub async fn send_notification(
-    deps: Deps,
     env: Envelope<Notification>,
+    deps: State<Deps>,
 ) -> Result<Handled<Sent>, HandlerError> {
     let n = env.event();
     match n.channel {
@@ -67,8 +68,8 @@ pub struct SyncRequested {
 /// `sync-request`: drops the cached item and asks the external system to
 /// pull it again.
 pub async fn sync_request(
-    deps: Deps,
     env: Envelope<SyncRequest>,
+    deps: State<Deps>,
 ) -> Result<SyncRequested, HandlerError> {
     let r = env.event();
     let key = ItemKey::new(&r.pk, &r.sk);

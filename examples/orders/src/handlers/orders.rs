@@ -7,6 +7,7 @@
 //! is done when all of its handlers are.
 
 use bytes::Bytes;
+use eventrail::bus::State;
 use eventrail::dynamodb::{ChangeKind, DataChange};
 use eventrail::ports::{Email, SnsMessage};
 use eventrail::{Envelope, HandlerError};
@@ -53,8 +54,8 @@ pub struct Reserved {
 
 /// `reserve-inventory`: writes the order's reservation to the bucket.
 pub async fn reserve_inventory(
-    deps: Deps,
     env: Envelope<DataChange<Order>>,
+    deps: State<Deps>,
 ) -> Result<Handled<Reserved>, HandlerError> {
     let order = match new_order(&deps, env.event()) {
         Ok(o) => o,
@@ -80,8 +81,8 @@ pub struct Confirmed {
 
 /// `send-confirmation`: e-mails the customer.
 pub async fn send_confirmation(
-    deps: Deps,
     env: Envelope<DataChange<Order>>,
+    deps: State<Deps>,
 ) -> Result<Handled<Confirmed>, HandlerError> {
     let order = match new_order(&deps, env.event()) {
         Ok(o) => o,
@@ -111,8 +112,8 @@ pub struct FollowUp {
 
 /// `start-follow-up`: announces the order on the orders topic.
 pub async fn start_follow_up(
-    deps: Deps,
     env: Envelope<DataChange<Order>>,
+    deps: State<Deps>,
 ) -> Result<Handled<FollowUp>, HandlerError> {
     let order = match new_order(&deps, env.event()) {
         Ok(o) => o,
@@ -154,8 +155,8 @@ pub struct ProcessResult {
 /// items. An order without items fails permanently: the task fails, with
 /// an alarm.
 pub async fn process_order(
-    deps: Deps,
     env: Envelope<ProcessOrder>,
+    deps: State<Deps>,
 ) -> Result<ProcessResult, HandlerError> {
     let p = env.event();
     if p.items == 0 {
