@@ -11,6 +11,9 @@
 //! | `dynamodb_image` | [`dynamodb_image`] | an item or stream record unmarshals or fails with an error |
 //! | `alarm_subject` | [`alarm_subject`] | 1 to 100 printable ASCII characters, trimmed, single spaces, idempotent |
 //! | `sqs_batch` | [`sqs_batch`] | structure-aware: the response names exactly the records the batch's shape says fail, FIFO groups included |
+//! | `kafka_batch` | [`kafka_batch`] | structure-aware: the `batchItemFailures` are exactly the records the batch's shape says fail (a partition stops at its first failure), named by topic-partition and offset (`null` when unreadable); done records carry their decoded key and headers |
+//! | `s3_batch` | [`s3_batch`](fn@s3_batch) | structure-aware, schemas 1.0 and 2.0: one result per task in order, under its `taskId`, with the code its shape says, the invocation echoed, result strings within the cap |
+//! | `firehose_batch` | [`firehose_batch`] | structure-aware, Direct PUT / Kinesis / MSK: one entry per record under its id, `Ok` with the rewritten data and partition keys, `Dropped` or `ProcessingFailed` with the original data in the field it came in |
 //!
 //! ```
 //! example_hostile_input::fuzz::alarm_subject("[ERROR] handler:\n boom".as_bytes());
@@ -30,6 +33,14 @@ use eventrail::{App, Source};
 use serde_json::{json, Value};
 
 use crate::{Order, POISON};
+
+pub mod firehose;
+pub mod kafka;
+pub mod s3_batch;
+
+pub use self::firehose::firehose_batch;
+pub use self::kafka::kafka_batch;
+pub use self::s3_batch::s3_batch;
 
 fn shared_app() -> &'static App {
     static APP: OnceLock<App> = OnceLock::new();
@@ -77,7 +88,19 @@ fn process(payload: &[u8]) -> Option<(Report, Result<Value, eventrail_lambda::In
         &Invocation::default(),
     ));
     assert_eq!(report.outcomes.len(), records, "one outcome per record");
-    let response = eventrail_lambda::respond(&report);
+    let response = match report.source {
+        // Their responses echo the payload: `invoke` reads it again.
+        Source::S3Batch | Source::Firehose => {
+            assert!(eventrail_lambda::respond(&report)
+                .is_err_and(|e| e.error_type() == "Eventrail.NeedsPayload"));
+            block_on(eventrail_lambda::invoke(
+                app,
+                payload,
+                Invocation::default(),
+            ))
+        }
+        _ => eventrail_lambda::respond(&report),
+    };
     let failed: Vec<&str> = report.failed_ids().collect();
     match report.source {
         Source::Sqs => assert_eq!(
@@ -96,6 +119,41 @@ fn process(payload: &[u8]) -> Option<(Report, Result<Value, eventrail_lambda::In
                 Some(Status::Failed(_))
             );
             assert_eq!(response.is_err(), failed_task, "a failed task fails");
+        }
+        Source::Kafka => {
+            let items: Vec<Value> = failed
+                .iter()
+                .map(|id| match eventrail::source::kafka::item_identifier(id) {
+                    Some((partition, offset)) => json!({"partition": partition, "offset": offset}),
+                    None => Value::Null,
+                })
+                .map(|id| json!({ "itemIdentifier": id }))
+                .collect();
+            assert_eq!(
+                response.as_ref().expect("a Kafka batch is answered"),
+                &json!({ "batchItemFailures": items }),
+                "the Kafka response names exactly the failed records"
+            );
+        }
+        Source::S3Batch | Source::Firehose => {
+            let (list, id, code, done) = if report.source == Source::S3Batch {
+                (
+                    "results",
+                    "taskId",
+                    "resultCode",
+                    ["Succeeded", "Succeeded"],
+                )
+            } else {
+                ("records", "recordId", "result", ["Ok", "Dropped"])
+            };
+            let response = response.as_ref().expect("answered per record");
+            let entries = response[list].as_array().expect("a list of answers");
+            assert_eq!(entries.len(), records, "one answer per record");
+            for (o, e) in report.outcomes.iter().zip(entries) {
+                assert_eq!(e[id].as_str(), Some(o.record_id()), "answered under its id");
+                let ok = done.contains(&e[code].as_str().expect("a result code"));
+                assert_eq!(ok, !o.is_failed(), "{e}: {:?}", o.status);
+            }
         }
         _ => assert_eq!(response.is_err(), !failed.is_empty()),
     }
