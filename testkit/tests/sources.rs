@@ -158,3 +158,37 @@ async fn the_harness_answers_firehose_per_record() {
     assert_eq!(records[2]["result"], "ProcessingFailed");
     assert_eq!(out.failed(), ["r-3"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_harness_sees_the_kafka_key_and_headers_a_builder_sets() {
+    let app = TestApp::new(|_| {
+        let bus = Bus::builder()
+            .on(handler_fn(|m: Envelope<KafkaMessage<Order>>| async move {
+                let key = m.meta().key().map(<[u8]>::to_vec);
+                Ok::<_, HandlerError>(serde_json::json!({
+                    "id": m.id,
+                    "key": key,
+                    "trace": m.header("trace"),
+                }))
+            }))
+            .build();
+        App::builder(Router::new().kafka().topic("orders").to::<Order>(), bus)
+    });
+    let out = app
+        .send(kafka::batch([
+            kafka::record("orders", 0, 1, r#"{"id":1}"#)
+                .key([0xffu8, 0x00, b'k'])
+                .header("trace", [0x80u8, 0x01]),
+            kafka::record("orders", 0, 2, r#"{"id":2}"#),
+        ]))
+        .await;
+    out.assert_all_done();
+    assert_eq!(
+        out.output("orders-0@1"),
+        Some(&serde_json::json!({"id": 1, "key": [255, 0, 107], "trace": [128, 1]}))
+    );
+    assert_eq!(
+        out.output("orders-0@2"),
+        Some(&serde_json::json!({"id": 2, "key": null, "trace": null}))
+    );
+}

@@ -4,6 +4,8 @@
 //!
 //! - the [whole-batch failure policy](WholeBatchFailure): what an SQS,
 //!   DynamoDB or Kinesis batch whose records **all** failed is answered with;
+//! - what S3 Batch Operations makes of a task the response has no result
+//!   for ([`Function::treat_missing_keys_as`], `treatMissingKeysAs`);
 //! - [metrics](eventrail::metrics): one CloudWatch embedded metric format
 //!   line per invocation, enabled in code with [`Function::metrics`] or with
 //!   `EVENTRAIL_METRICS=emf` in the function's environment
@@ -57,6 +59,7 @@ use std::sync::{Arc, OnceLock};
 
 use eventrail::metrics::{Emf, EmfError};
 use eventrail::ports::{Clock, SystemClock};
+use eventrail::source::s3_batch::ResultCode;
 use eventrail::App;
 
 /// What an SQS or stream batch whose records all failed is answered with.
@@ -135,6 +138,7 @@ impl Sink {
 #[derive(Clone)]
 pub(crate) struct Config {
     pub(crate) whole_batch: WholeBatchFailure,
+    pub(crate) missing_keys: ResultCode,
     pub(crate) metrics: Option<Emf>,
     sink: Sink,
     pub(crate) clock: Arc<dyn Clock>,
@@ -151,6 +155,7 @@ fn default_config() -> Arc<Config> {
     Arc::clone(DEFAULT.get_or_init(|| {
         Arc::new(Config {
             whole_batch: WholeBatchFailure::default(),
+            missing_keys: ResultCode::PermanentFailure,
             metrics: None,
             sink: Sink::Stdout,
             clock: Arc::new(SystemClock),
@@ -172,6 +177,7 @@ impl fmt::Debug for Function {
         f.debug_struct("Function")
             .field("app", &self.app)
             .field("whole_batch_failure", &self.config.whole_batch)
+            .field("treat_missing_keys_as", &self.config.missing_keys)
             .field("metrics", &self.config.metrics)
             .finish_non_exhaustive()
     }
@@ -189,6 +195,32 @@ impl Function {
     /// Sets the [whole-batch failure policy](WholeBatchFailure).
     pub fn whole_batch_failure(mut self, policy: WholeBatchFailure) -> Self {
         Arc::make_mut(&mut self.config).whole_batch = policy;
+        self
+    }
+
+    /// Sets the `treatMissingKeysAs` of S3 Batch Operations responses: the
+    /// result code S3 gives a task of the invocation that the response has
+    /// no result for. Default: `PermanentFailure`.
+    ///
+    /// Every task gets a result under its `taskId`, so only a task whose
+    /// `taskId` could not be read (a malformed task, answered under `""`)
+    /// is missing: `PermanentFailure` fails it, `TemporaryFailure` has S3
+    /// try it again before the job completes, and `Succeeded` counts it as
+    /// done without it having run (which drops it: choose it only when that
+    /// is what the job wants). See [`crate::response`] for the wire format
+    /// and where it was checked.
+    ///
+    /// ```
+    /// use eventrail::source::s3_batch::ResultCode;
+    /// use eventrail::{App, Bus, Router};
+    /// use eventrail_lambda::Function;
+    ///
+    /// let app = App::builder(Router::new(), Bus::builder().build()).build().unwrap();
+    /// let function = Function::new(app).treat_missing_keys_as(ResultCode::TemporaryFailure);
+    /// assert_eq!(function.missing_keys_result(), ResultCode::TemporaryFailure);
+    /// ```
+    pub fn treat_missing_keys_as(mut self, code: ResultCode) -> Self {
+        Arc::make_mut(&mut self.config).missing_keys = code;
         self
     }
 
@@ -271,6 +303,12 @@ impl Function {
     /// The whole-batch failure policy.
     pub fn policy(&self) -> WholeBatchFailure {
         self.config.whole_batch
+    }
+
+    /// The `treatMissingKeysAs` of S3 Batch Operations responses (see
+    /// [`Function::treat_missing_keys_as`]).
+    pub fn missing_keys_result(&self) -> ResultCode {
+        self.config.missing_keys
     }
 
     /// The metrics configuration, if metrics are on.

@@ -79,7 +79,12 @@ pub async fn invoke(
     let config = function.config();
     let counts = report.counts();
     let summary = Summary::from_counts(report.source, &counts, duration);
-    let response = respond_inner(&report, Some(detected.raw()), config.whole_batch);
+    let response = respond_inner(
+        &report,
+        Some(detected.raw()),
+        config.whole_batch,
+        config.missing_keys,
+    );
     summary.log(&inv, config.whole_batch, response.as_ref().err());
     if let Some(emf) = &config.metrics {
         let failed = if response.is_err() { 1.0 } else { 0.0 };

@@ -44,10 +44,28 @@
 //! for `null`); a failed one is `TemporaryFailure` when a retry can help (S3
 //! tries the task again before the job completes) and `PermanentFailure`
 //! otherwise, its `resultString` the error. Result strings are cut to
-//! [`RESULT_STRING_MAX_BYTES`](eventrail::source::s3_batch::RESULT_STRING_MAX_BYTES).
-//! `treatMissingKeysAs` is `PermanentFailure`: a task S3 finds no result
-//! for (a malformed task without a readable `taskId`) fails instead of
-//! passing unseen.
+//! [`RESULT_STRING_MAX_BYTES`](eventrail::source::s3_batch::RESULT_STRING_MAX_BYTES)
+//! (a bound of ours: AWS documents none, see there).
+//! `treatMissingKeysAs` is the result code S3 gives a task of the invocation
+//! that has no result in `results`; only a malformed task whose `taskId`
+//! cannot be read (answered under `""`) is in that case. It is
+//! `PermanentFailure` unless the [`Function`](crate::Function) says otherwise
+//! ([`Function::treat_missing_keys_as`](crate::Function::treat_missing_keys_as):
+//! `Succeeded`, `TemporaryFailure` or `PermanentFailure`), so such a task
+//! fails instead of passing unseen.
+//!
+//! Checked against the Amazon S3 User Guide, "Invoke AWS Lambda function"
+//! (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html>:
+//! the request of schemas 1.0 and 2.0, the response fields
+//! `invocationSchemaVersion`, `treatMissingKeysAs`, `invocationId`,
+//! `results[].taskId`, `resultCode`, `resultString`, and what each result
+//! code does), the Lambda Developer Guide's
+//! <https://docs.aws.amazon.com/lambda/latest/dg/services-s3-batch.html>,
+//! `LambdaInvokeOperation` in the S3 Control API reference
+//! (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_LambdaInvokeOperation.html>:
+//! schema 2.0 for `UserArguments` and directory buckets), and the
+//! `S3BatchResultResultCode` type of `@types/aws-lambda` (`trigger/s3-batch.d.ts`),
+//! which gives `treatMissingKeysAs` the three result codes as its values.
 //!
 //! ## Firehose
 //!
@@ -61,6 +79,16 @@
 //! record the app acknowledges is `Ok`, unchanged. Records read from MSK
 //! are answered in `kafkaRecordValue` instead of `data`, as they came.
 //!
+//! Checked against the Amazon Data Firehose Developer Guide: "Required
+//! parameters for data transformation"
+//! (<https://docs.aws.amazon.com/firehose/latest/dev/data-transformation-status-model.html>:
+//! `recordId`, `result` `Ok` / `Dropped` / `ProcessingFailed`, `data`
+//! base64, `kafkaRecordValue` for MSK sources), "Handle failure in data
+//! transformation" (`data-transformation-failure-handling.html`: failed
+//! records go to the `processing-failed` prefix) and "Understand
+//! partitioning keys" (<https://docs.aws.amazon.com/firehose/latest/dev/dynamic-partitioning-partitioning-keys.html>:
+//! keys returned by the Lambda function under `metadata.partitionKeys`).
+//!
 //! ## Kafka
 //!
 //! Lambda names a Kafka record by its topic-partition (the key it groups
@@ -71,6 +99,16 @@
 //! reported with it. A malformed record whose topic, partition or offset
 //! cannot be read is reported with a `null` identifier, which Lambda answers
 //! by retrying the whole batch: nothing is lost.
+//!
+//! Checked against the Lambda Developer Guide's "Configuring error handling
+//! controls for Kafka event sources"
+//! (<https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html>:
+//! `ReportBatchItemFailures` for MSK and self-managed Kafka), the Kafka
+//! identifier of Powertools for AWS Lambda (Python), `KafkaItemIdentifier`
+//! (`partition`: the topic-partition string, `offset`: a number; pull
+//! request aws-powertools/powertools-lambda-python#7941), and the
+//! `KafkaItemIdentifier` proposed for `aws_lambda_events`
+//! (aws/aws-lambda-rust-runtime#1164).
 //!
 //! ```
 //! use eventrail::app::{Failure, RecordOutcome, Report, Status};
@@ -107,7 +145,7 @@ use crate::function::WholeBatchFailure;
 /// Sources whose response echoes the payload (S3 Batch Operations,
 /// Firehose) fail with [`InvokeError::NeedsPayload`]: use [`respond_to`].
 pub fn respond(report: &Report) -> Result<Value, InvokeError> {
-    respond_inner(report, None, WholeBatchFailure::ReportItems)
+    respond_inner(report, None, WholeBatchFailure::ReportItems, MISSING_KEYS)
 }
 
 /// Builds the Lambda response for a report of `event`'s records, reading
@@ -115,22 +153,32 @@ pub fn respond(report: &Report) -> Result<Value, InvokeError> {
 /// [whole-batch failure policy](WholeBatchFailure::ReportItems). See the
 /// [module docs](self).
 pub fn respond_to(report: &Report, event: &RawEvent<'_>) -> Result<Value, InvokeError> {
-    respond_inner(report, Some(event), WholeBatchFailure::ReportItems)
+    respond_inner(
+        report,
+        Some(event),
+        WholeBatchFailure::ReportItems,
+        MISSING_KEYS,
+    )
 }
 
 /// Builds the Lambda response for a report; an SQS, stream or Kafka batch
 /// whose records all failed is answered as `policy` says. See the
 /// [module docs](self).
 pub fn respond_with(report: &Report, policy: WholeBatchFailure) -> Result<Value, InvokeError> {
-    respond_inner(report, None, policy)
+    respond_inner(report, None, policy, MISSING_KEYS)
 }
 
+/// The default `treatMissingKeysAs` (see [`Function::treat_missing_keys_as`](crate::Function::treat_missing_keys_as)).
+const MISSING_KEYS: ResultCode = ResultCode::PermanentFailure;
+
 /// The response to `report`, reading from `event` (where given) what the
-/// response echoes, answering a wholly failed batch as `policy` says.
+/// response echoes, answering a wholly failed batch as `policy` says and
+/// telling S3 Batch Operations to treat a task without a result as `missing`.
 pub(crate) fn respond_inner(
     report: &Report,
     event: Option<&RawEvent<'_>>,
     policy: WholeBatchFailure,
+    missing: ResultCode,
 ) -> Result<Value, InvokeError> {
     let total = report.outcomes.len();
     let failed = report.failed();
@@ -178,7 +226,7 @@ pub(crate) fn respond_inner(
             let event = event.ok_or(InvokeError::NeedsPayload {
                 event_source: Source::S3Batch,
             })?;
-            Ok(s3_batch_response(report, event))
+            Ok(s3_batch_response(report, event, missing))
         }
         Source::StepFunctions => match report.outcomes.first().map(|o| &o.status) {
             Some(Status::Done(output)) => Ok(output.clone()),
@@ -203,7 +251,7 @@ pub(crate) fn respond_inner(
     }
 }
 
-fn s3_batch_response(report: &Report, event: &RawEvent<'_>) -> Value {
+fn s3_batch_response(report: &Report, event: &RawEvent<'_>, missing: ResultCode) -> Value {
     let invocation = s3_batch::envelope(event.payload());
     let results: Vec<Value> = report
         .outcomes
@@ -231,7 +279,7 @@ fn s3_batch_response(report: &Report, event: &RawEvent<'_>) -> Value {
         .collect();
     json!({
         "invocationSchemaVersion": invocation.invocation_schema_version,
-        "treatMissingKeysAs": ResultCode::PermanentFailure.as_str(),
+        "treatMissingKeysAs": missing.as_str(),
         "invocationId": invocation.invocation_id,
         "results": results,
     })
@@ -241,9 +289,18 @@ fn firehose_response(report: &Report, event: &RawEvent<'_>) -> Value {
     #[derive(serde::Deserialize, Default)]
     #[serde(rename_all = "camelCase")]
     struct Original {
-        data: Option<String>,
-        kafka_record_value: Option<String>,
+        data: Option<Value>,
+        kafka_record_value: Option<Value>,
     }
+    fn text(v: Option<Value>) -> String {
+        match v {
+            Some(Value::String(s)) => s,
+            _ => String::new(),
+        }
+    }
+    // A stream that reads from MSK is answered in `kafkaRecordValue`, even
+    // for a record that lacks it.
+    let from_msk = firehose::envelope(event.payload()).source_msk_arn.is_some();
     let records: Vec<Value> = report
         .outcomes
         .iter()
@@ -251,8 +308,9 @@ fn firehose_response(report: &Report, event: &RawEvent<'_>) -> Value {
         .map(|(o, raw)| {
             let original: Original = serde_json::from_str(raw).unwrap_or_default();
             let (field, original_data) = match (original.data, original.kafka_record_value) {
-                (None, Some(v)) => ("kafkaRecordValue", v),
-                (d, _) => ("data", d.unwrap_or_default()),
+                (None, Some(v)) => ("kafkaRecordValue", text(Some(v))),
+                (None, None) if from_msk => ("kafkaRecordValue", String::new()),
+                (d, _) => ("data", text(d)),
             };
             let failed = |what: &str| {
                 tracing::warn!(

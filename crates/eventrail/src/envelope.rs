@@ -280,6 +280,7 @@ pub struct Metadata {
     tenant: Option<Arc<str>>,
     attempt: u32,
     task_token: Option<Arc<str>>,
+    key: Option<Arc<[u8]>>,
     deadline: Option<Instant>,
     stats: Option<Arc<Stats>>,
 }
@@ -298,6 +299,7 @@ impl Metadata {
             tenant: None,
             attempt: 1,
             task_token: None,
+            key: None,
             deadline: None,
             stats: None,
         }
@@ -319,6 +321,20 @@ impl Metadata {
     pub fn with_task_token(mut self, token: impl Into<Arc<str>>) -> Self {
         self.task_token = Some(token.into());
         self
+    }
+
+    /// Sets the record's key (see [`Metadata::key`]).
+    pub fn with_key(mut self, key: impl Into<Arc<[u8]>>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// The key the record was sent with, as bytes: for a Kafka record the
+    /// message key, base64-decoded as its value is (`None` when the message
+    /// has no key); `None` for the other sources. See
+    /// [`source::kafka`](crate::source::kafka).
+    pub fn key(&self) -> Option<&[u8]> {
+        self.key.as_deref()
     }
 
     /// The id of the input record this event came from.

@@ -18,6 +18,9 @@
 //! | S3 | any key | [`Upload`]: answers the decoded key and size |
 //! | DynamoDB Streams | `pk` prefix `ORDER#` | [`DataChange<Order>`]: answers the change |
 //! | Step Functions | `type = "ORDER_PROCESS"`, with a task-token layer | [`OrderTask`]: answers `{"orderId"}`, padded to `outputBytes` |
+//! | Kafka | topic `orders` | [`KafkaOrder`]: answers `{"id", "key", "headers"}`; an order with no items fails permanently |
+//! | S3 Batch Operations | any key | answers `bucket/key`, padded to the user argument `pad`; a key ending in `.poison` fails permanently |
+//! | Firehose | `kind = "log"` | [`LogLine`]: rewritten as `level: msg`, partitioned by level; `debug` lines are dropped, a `poison` message fails permanently |
 //!
 //! ```
 //! use eventrail::app::Invocation;
@@ -40,6 +43,9 @@ use eventrail::dynamodb::DataChange;
 use eventrail::layers::ServiceBuilderExt;
 use eventrail::ports::{PortError, TaskCallbacks};
 use eventrail::s3::S3Object;
+use eventrail::source::firehose::Transformation;
+use eventrail::source::kafka::KafkaMessage;
+use eventrail::source::s3_batch::S3BatchTask;
 use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -143,6 +149,27 @@ pub struct OrderTask {
     pub output_bytes: usize,
 }
 
+/// An order on the Kafka topic `orders`.
+#[derive(Debug, Deserialize)]
+pub struct KafkaOrder {
+    /// The order.
+    pub id: String,
+    /// How many items; none fails the record permanently.
+    pub items: u32,
+}
+
+/// A log line going through Firehose.
+#[derive(Debug, Deserialize)]
+pub struct LogLine {
+    /// `debug` lines are dropped.
+    pub level: String,
+    /// `poison` fails the record permanently.
+    pub msg: String,
+}
+
+/// The S3 Batch Operations key suffix that always fails (permanently).
+pub const POISON_SUFFIX: &str = ".poison";
+
 /// Step Functions callbacks that check what AWS checks (the token's length)
 /// and otherwise accept: the function has no real state machine to call.
 #[derive(Debug, Default)]
@@ -194,6 +221,13 @@ pub fn router() -> Router {
         .to::<Order>()
         .step_function("ORDER_PROCESS")
         .to::<OrderTask>()
+        .kafka()
+        .topic("orders")
+        .to::<KafkaOrder>()
+        .s3_batch()
+        .to::<S3BatchTask>()
+        .firehose("kind", "log")
+        .to::<LogLine>()
 }
 
 /// The app. See the [crate docs](crate).
@@ -225,11 +259,55 @@ pub fn app() -> App {
             }
             Ok::<_, HandlerError>(out)
         }));
+    let order = handler_fn(|o: Envelope<KafkaMessage<KafkaOrder>>| async move {
+        if o.items == 0 {
+            return Err(HandlerError::permanent(format!(
+                "order {} has no items",
+                o.id
+            )));
+        }
+        let key = o
+            .meta()
+            .key()
+            .map(|k| String::from_utf8_lossy(k).into_owned());
+        let headers: Vec<Value> = o
+            .headers
+            .iter()
+            .map(|(name, bytes)| json!([name, bytes]))
+            .collect();
+        Ok::<_, HandlerError>(json!({ "id": o.id, "key": key, "headers": headers }))
+    });
+    let batch_task = handler_fn(|t: Envelope<S3BatchTask>| async move {
+        if t.key.ends_with(POISON_SUFFIX) {
+            return Err(HandlerError::permanent(format!("{} is poisoned", t.key)));
+        }
+        let pad = t
+            .user_arguments
+            .get("pad")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(0);
+        Ok::<_, HandlerError>(format!("{}/{}{}", t.bucket, t.key, "x".repeat(pad)))
+    });
+    let log = handler_fn(|l: Envelope<LogLine>| async move {
+        if l.level == "debug" {
+            return Ok(Transformation::dropped());
+        }
+        if l.msg == "poison" {
+            return Err(HandlerError::permanent("a poisoned log line"));
+        }
+        Ok::<_, HandlerError>(
+            Transformation::data(format!("{}: {}\n", l.level, l.msg))
+                .partition_key("level", l.level.as_str()),
+        )
+    });
     let bus = Bus::builder()
         .on(notify)
         .on(upload)
         .on(change)
         .on(task)
+        .on(order)
+        .on(batch_task)
+        .on(log)
         .build();
     App::builder(router(), bus)
         .build()

@@ -68,3 +68,18 @@ fn alarm_subject() {
 fn sqs_batch() {
     replay("sqs_batch", fuzz::sqs_batch);
 }
+
+#[test]
+fn kafka_batch() {
+    replay("kafka_batch", fuzz::kafka_batch);
+}
+
+#[test]
+fn s3_batch() {
+    replay("s3_batch", fuzz::s3_batch);
+}
+
+#[test]
+fn firehose_batch() {
+    replay("firehose_batch", fuzz::firehose_batch);
+}

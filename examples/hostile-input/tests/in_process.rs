@@ -5,6 +5,8 @@
 mod support;
 
 use eventrail::app::Invocation;
+use eventrail::source::s3_batch::RESULT_STRING_MAX_BYTES;
+use serde_json::{json, Value};
 use support::{check_report, corpus, Expect};
 
 #[tokio::test]
@@ -33,8 +35,10 @@ async fn every_case_comes_to_its_expectation() {
                 let report =
                     eventrail_lambda::process(&app, detected, &Invocation::default()).await;
                 wrong.extend(check_report(case, &report));
-                // `invoke` answers what `respond` makes of the report.
-                let expected = eventrail_lambda::respond(&report);
+                // `invoke` answers what `respond_to` makes of the report
+                // and the payload.
+                let again = eventrail_lambda::detect(&case.payload).unwrap();
+                let expected = eventrail_lambda::respond_to(&report, again.raw());
                 match (&result, &expected) {
                     (Ok(a), Ok(b)) => assert_eq!(a, b, "{case:?}"),
                     (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{case:?}"),
@@ -92,6 +96,58 @@ async fn the_batch_response_names_the_failed_records() {
                 }
             },
             StepFunctions => assert_eq!(result.is_err(), !failed.is_empty(), "{case:?}"),
+            // Every failed record, by topic-partition and offset (`null`
+            // when they cannot be read back from its id).
+            Kafka => {
+                let items: Vec<Value> = failed
+                    .iter()
+                    .map(|id| {
+                        let id = match eventrail::source::kafka::item_identifier(id) {
+                            Some((partition, offset)) => {
+                                json!({"partition": partition, "offset": offset})
+                            }
+                            None => Value::Null,
+                        };
+                        json!({ "itemIdentifier": id })
+                    })
+                    .collect();
+                assert_eq!(
+                    result.unwrap(),
+                    json!({ "batchItemFailures": items }),
+                    "{case:?}"
+                );
+            }
+            // One result per task, failed ones permanent (no handler here
+            // fails retryably), result strings within the cap.
+            S3Batch => {
+                let r = result.unwrap();
+                assert_eq!(r["treatMissingKeysAs"], "PermanentFailure", "{case:?}");
+                let results = r["results"].as_array().unwrap();
+                assert_eq!(results.len(), want.len(), "{case:?}");
+                for (res, (id, w)) in results.iter().zip(want) {
+                    assert_eq!(res["taskId"], id.as_str(), "{case:?}");
+                    let code = if matches!(w, support::Want::Done(_)) {
+                        "Succeeded"
+                    } else {
+                        "PermanentFailure"
+                    };
+                    assert_eq!(res["resultCode"], code, "{case:?}");
+                    let text = res["resultString"].as_str().unwrap();
+                    assert!(text.len() <= RESULT_STRING_MAX_BYTES, "{case:?}");
+                }
+            }
+            // One entry per record; failed ones keep their data.
+            Firehose => {
+                let r = result.unwrap();
+                let records = r["records"].as_array().unwrap();
+                assert_eq!(records.len(), want.len(), "{case:?}");
+                let failed_entries: Vec<&str> = records
+                    .iter()
+                    .filter(|e| e["result"] == "ProcessingFailed")
+                    .map(|e| e["recordId"].as_str().unwrap())
+                    .collect();
+                assert_eq!(failed_entries, failed, "{case:?}");
+            }
             other => panic!("{case:?}: unexpected source {other}"),
         }
     }

@@ -70,6 +70,9 @@ impl Router {
         r: &KafkaRecord,
         meta: &Metadata,
     ) -> Option<Result<Vec<AnyEnvelope>, RecordError>> {
+        if let Err(e) = r.key_bytes() {
+            return Some(Err(RecordError::bad_input(e.to_string())));
+        }
         let value = match r.value_bytes() {
             Ok(v) => v,
             Err(e) => return Some(Err(RecordError::bad_input(e.to_string()))),

@@ -16,11 +16,24 @@
 //! - Response: `batchItemFailures`, one per failed record, each
 //!   `{"itemIdentifier": {"partition": "orders-0", "offset": 42}}`.
 //!
+//! - Key: on every envelope's metadata ([`Metadata::key`](crate::Metadata::key)),
+//!   base64-decoded like the value, as bytes (`None` for a message without
+//!   one), whatever the route; a key that is not base64 fails its record as
+//!   bad input.
+//! - Headers: decoded to `(name, bytes)` pairs in their order, a name
+//!   possibly repeated ([`KafkaRecord::headers`], [`KafkaMessage::headers`]).
+//!
 //! The key and value arrive base64-encoded and the header values as arrays of
 //! bytes; [`KafkaRecord`] keeps them as sent, and [`KafkaRecord::key_bytes`],
 //! [`KafkaRecord::value_bytes`] and [`KafkaRecord::headers`] decode them.
 //! Routed records become [`KafkaMessage<T>`]: the value decoded into `T`,
 //! with the key, headers, topic, partition, offset and timestamp beside it.
+//!
+//! The response names a failed record as AWS documents for Kafka event
+//! sources with `ReportBatchItemFailures`: an object of the topic-partition
+//! string and the offset as a number, `{"partition": "orders-0", "offset": 42}`
+//! ([`item_identifier`]; the Lambda adapter's `response` module documents the
+//! whole answer and where the format was checked).
 //!
 //! ```
 //! use eventrail::source::kafka::KafkaRecord;
@@ -34,6 +47,9 @@
 //! assert_eq!(record.key_bytes().unwrap().as_deref(), Some(&b"order-1"[..]));
 //! assert_eq!(record.value_bytes().unwrap().as_deref(), Some(&br#"{"id":1}"#[..]));
 //! assert_eq!(record.header("correlationId"), Some(&b"c-1"[..]));
+//! // The key is on the metadata of what the record becomes.
+//! let identity = eventrail::source::kafka::identity(&record);
+//! assert_eq!(identity.meta.key(), Some(&b"order-1"[..]));
 //! ```
 
 use std::fmt;
@@ -290,8 +306,15 @@ pub fn order_key(r: &KafkaRecord) -> String {
 }
 
 /// The identity of a typed Kafka record. See the [module docs](self).
+///
+/// Its metadata carries the key, decoded ([`Metadata::key`](crate::Metadata::key));
+/// a key that is not base64 is left off here, and the router fails the
+/// record as bad input.
 pub fn identity(r: &KafkaRecord) -> Identity {
     let mut id = Identity::ordered(record_id(r), Source::Kafka, &order_key(r));
+    if let Ok(Some(key)) = r.key_bytes() {
+        id.meta = id.meta.with_key(key);
+    }
     super::apply_attributes(&mut id.meta, |name| {
         r.header(name).and_then(|v| std::str::from_utf8(v).ok())
     });

@@ -29,6 +29,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -141,7 +142,8 @@ fn bucket_from_arn(arn: &str) -> &str {
     arn.rsplit(':').next().unwrap_or(arn)
 }
 
-/// What S3 Batch Operations makes of a task's result.
+/// What S3 Batch Operations makes of a task's result; also the values of a
+/// response's `treatMissingKeysAs`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ResultCode {
     /// The task is done; its result string goes to the completion report.
@@ -161,10 +163,39 @@ impl ResultCode {
             ResultCode::PermanentFailure => "PermanentFailure",
         }
     }
+
+    /// The result code of a wire name (`Succeeded`, `TemporaryFailure`,
+    /// `PermanentFailure`), if it is one.
+    pub fn from_wire(name: &str) -> Option<Self> {
+        [
+            ResultCode::Succeeded,
+            ResultCode::TemporaryFailure,
+            ResultCode::PermanentFailure,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == name)
+    }
+}
+
+impl fmt::Display for ResultCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The longest `resultString` answered, in bytes; longer ones are cut at a
 /// character boundary and end with `…`.
+///
+/// A bound of eventrail's, not of S3's: the Amazon S3 User Guide ("Invoke
+/// AWS Lambda function", <https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html>,
+/// and "Examples: S3 Batch Operations completion reports",
+/// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-examples-reports.html>)
+/// states no limit on `resultString`; it only says the string of a
+/// `Succeeded` task goes to the completion report (one CSV row per task) and
+/// that result strings of failed tasks are ignored. Checked on 2026-12-01.
+/// The whole response must still fit Lambda's 6 MB synchronous response, and a
+/// report row per task stays readable: 1 KiB (the same as the longest S3
+/// key) keeps both, and an error's message and its first causes fit.
 pub const RESULT_STRING_MAX_BYTES: usize = 1024;
 
 /// `text` cut to [`RESULT_STRING_MAX_BYTES`].
@@ -198,22 +229,45 @@ pub(super) fn identify_raw(raw: &str) -> Identity {
 }
 
 /// The invocation around its tasks, read from the payload (tasks skipped).
+///
+/// Each field is read on its own, so one of the wrong type loses only
+/// itself (the response still echoes the `invocationId`); a user argument
+/// that is not a string (S3 sends only strings) is kept as its JSON text.
 pub fn envelope(payload: &str) -> S3BatchEvent {
+    use serde_json::Value;
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Envelope {
         #[serde(default)]
-        invocation_schema_version: String,
+        invocation_schema_version: Value,
         #[serde(default)]
-        invocation_id: String,
+        invocation_id: Value,
         #[serde(default)]
-        job: Option<S3BatchJob>,
+        job: Value,
+    }
+    fn text(v: Value) -> String {
+        match v {
+            Value::String(s) => s,
+            _ => String::new(),
+        }
     }
     let mut event = S3BatchEvent::default();
-    if let Ok(e) = serde_json::from_str::<Envelope>(payload) {
-        event.invocation_schema_version = e.invocation_schema_version;
-        event.invocation_id = e.invocation_id;
-        event.job = e.job.unwrap_or_default();
+    let Ok(e) = serde_json::from_str::<Envelope>(payload) else {
+        return event;
+    };
+    event.invocation_schema_version = text(e.invocation_schema_version);
+    event.invocation_id = text(e.invocation_id);
+    if let Value::Object(mut job) = e.job {
+        event.job.id = job.remove("id").map(text).unwrap_or_default();
+        if let Some(Value::Object(args)) = job.remove("userArguments") {
+            event.job.user_arguments = args
+                .into_iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => (k, s),
+                    other => (k, other.to_string()),
+                })
+                .collect();
+        }
     }
     event
 }
@@ -266,6 +320,35 @@ mod tests {
         let cut = result_string(&long);
         assert!(cut.len() <= RESULT_STRING_MAX_BYTES, "{}", cut.len());
         assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn the_invocation_is_read_field_by_field() {
+        let e = envelope(
+            r#"{"invocationSchemaVersion": 2, "invocationId": "inv-1",
+                "job": {"id": "j", "userArguments": {"pad": "3", "retries": 3, "n": null}},
+                "tasks": "not a list"}"#,
+        );
+        assert_eq!(e.invocation_id, "inv-1");
+        assert_eq!(e.invocation_schema_version, "");
+        assert_eq!(e.job.id, "j");
+        assert_eq!(e.job.user_arguments["pad"], "3");
+        assert_eq!(e.job.user_arguments["retries"], "3");
+        assert_eq!(e.job.user_arguments["n"], "null");
+        assert_eq!(envelope("[]"), S3BatchEvent::default());
+    }
+
+    #[test]
+    fn result_codes_read_back_from_their_wire_names() {
+        for c in [
+            ResultCode::Succeeded,
+            ResultCode::TemporaryFailure,
+            ResultCode::PermanentFailure,
+        ] {
+            assert_eq!(ResultCode::from_wire(c.as_str()), Some(c));
+            assert_eq!(c.to_string(), c.as_str());
+        }
+        assert_eq!(ResultCode::from_wire("succeeded"), None);
     }
 
     #[test]

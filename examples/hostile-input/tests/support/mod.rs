@@ -17,6 +17,8 @@ use eventrail::layers::task_token::TaskTokenError;
 use eventrail::HandlerError;
 use serde_json::{json, Value};
 
+mod sources;
+
 /// One hostile payload.
 pub struct Case {
     /// `class/name`, e.g. `s3/key-bad-escape`.
@@ -94,6 +96,9 @@ fn s3_bad(raw: &str) -> Expect {
 /// The expectation of a committed case. Panics for a file without one.
 pub fn expectation(name: &str) -> Expect {
     use Want::*;
+    if let Some(e) = sources::expectation(name) {
+        return e;
+    }
     let good = ("m-good", mailed());
     match name {
         "top/empty" | "top/whitespace" => Expect::Refused("Eventrail.EmptyPayload"),
@@ -257,6 +262,7 @@ pub fn corpus() -> Vec<Case> {
         })
         .collect();
     cases.extend(generated());
+    cases.extend(sources::generated());
     cases
 }
 

@@ -1,0 +1,7 @@
+//! Fuzz target `s3_batch`: calls `example_hostile_input::fuzz::s3_batch` (see there
+//! for the invariants it checks).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    example_hostile_input::fuzz::s3_batch(data);
+});
