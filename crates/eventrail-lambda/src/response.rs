@@ -67,6 +67,47 @@
 //! `S3BatchResultResultCode` type of `@types/aws-lambda` (`trigger/s3-batch.d.ts`),
 //! which gives `treatMissingKeysAs` the three result codes as its values.
 //!
+//! ```
+//! use eventrail::app::Invocation;
+//! use eventrail::source::s3_batch::{ResultCode, S3BatchTask};
+//! use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
+//! use eventrail_lambda::Function;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let bus = Bus::builder()
+//!     .on(handler_fn(|t: Envelope<S3BatchTask>| async move {
+//!         match t.key.rsplit('.').next() {
+//!             Some("tmp") => Err(HandlerError::retryable("still being written")),
+//!             Some("exe") => Err(HandlerError::permanent("not a document")),
+//!             _ => Ok(format!("indexed {}", t.key)),
+//!         }
+//!     }))
+//!     .build();
+//! let app = App::builder(Router::new().s3_batch().to::<S3BatchTask>(), bus).build().unwrap();
+//! let function = Function::new(app).treat_missing_keys_as(ResultCode::TemporaryFailure);
+//! let task = |id: &str, key: &str| serde_json::json!(
+//!     {"taskId": id, "s3Key": key, "s3VersionId": null, "s3Bucket": "docs"});
+//! let payload = serde_json::json!({
+//!     "invocationSchemaVersion": "2.0", "invocationId": "aW52LTE",
+//!     "job": {"id": "job-1", "userArguments": {}},
+//!     "tasks": [task("t-1", "a+b.pdf"), task("t-2", "c.tmp"), task("t-3", "d.exe")],
+//! });
+//! let response = eventrail_lambda::invoke_value(&function, payload, Invocation::default())
+//!     .await
+//!     .unwrap();
+//! assert_eq!(response, serde_json::json!({
+//!     "invocationSchemaVersion": "2.0",
+//!     "treatMissingKeysAs": "TemporaryFailure",
+//!     "invocationId": "aW52LTE",
+//!     "results": [
+//!         {"taskId": "t-1", "resultCode": "Succeeded", "resultString": "indexed a b.pdf"},
+//!         {"taskId": "t-2", "resultCode": "TemporaryFailure", "resultString": "still being written"},
+//!         {"taskId": "t-3", "resultCode": "PermanentFailure", "resultString": "not a document"},
+//!     ],
+//! }));
+//! # }
+//! ```
+//!
 //! ## Firehose
 //!
 //! Every record gets an entry under its `recordId`. A record done is `Ok`:
@@ -89,6 +130,53 @@
 //! partitioning keys" (<https://docs.aws.amazon.com/firehose/latest/dev/dynamic-partitioning-partitioning-keys.html>:
 //! keys returned by the Lambda function under `metadata.partitionKeys`).
 //!
+//! ```
+//! use eventrail::app::Invocation;
+//! use eventrail::source::firehose::{encode, Transformation};
+//! use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
+//!
+//! #[derive(Debug, serde::Deserialize)]
+//! struct Log { level: String, msg: String }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let bus = Bus::builder()
+//!     .on(handler_fn(|l: Envelope<Log>| async move {
+//!         match l.level.as_str() {
+//!             "debug" => Ok(Transformation::dropped()),
+//!             "" => Err(HandlerError::permanent("no level")),
+//!             level => Ok(Transformation::data(format!("{level} {}\n", l.msg))
+//!                 .partition_key("level", level)),
+//!         }
+//!     }))
+//!     .build();
+//! let app = App::builder(Router::new().firehose_all().to::<Log>(), bus).build().unwrap();
+//! let record = |id: &str, data: &str| serde_json::json!(
+//!     {"recordId": id, "approximateArrivalTimestamp": 1767225600000u64, "data": encode(data.as_bytes())});
+//! let payload = serde_json::json!({
+//!     "invocationId": "inv-1",
+//!     "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/logs",
+//!     "region": "us-east-1",
+//!     "records": [
+//!         record("r-1", r#"{"level":"warn","msg":"disk"}"#),
+//!         record("r-2", r#"{"level":"debug","msg":"tick"}"#),
+//!         record("r-3", r#"{"level":"","msg":"?"}"#),
+//!         record("r-4", "not json"),
+//!     ],
+//! });
+//! let response = eventrail_lambda::invoke_value(&app, payload.clone(), Invocation::default())
+//!     .await
+//!     .unwrap();
+//! let original = |i: usize| payload["records"][i]["data"].clone();
+//! assert_eq!(response, serde_json::json!({"records": [
+//!     {"recordId": "r-1", "result": "Ok", "data": encode(b"warn disk\n"),
+//!      "metadata": {"partitionKeys": {"level": "warn"}}},
+//!     {"recordId": "r-2", "result": "Dropped", "data": original(1)},
+//!     {"recordId": "r-3", "result": "ProcessingFailed", "data": original(2)},
+//!     {"recordId": "r-4", "result": "ProcessingFailed", "data": original(3)},
+//! ]}));
+//! # }
+//! ```
+//!
 //! ## Kafka
 //!
 //! Lambda names a Kafka record by its topic-partition (the key it groups
@@ -109,6 +197,50 @@
 //! request aws-powertools/powertools-lambda-python#7941), and the
 //! `KafkaItemIdentifier` proposed for `aws_lambda_events`
 //! (aws/aws-lambda-rust-runtime#1164).
+//!
+//! ```
+//! use eventrail::app::Invocation;
+//! use eventrail::source::firehose::encode;
+//! use eventrail::source::kafka::KafkaMessage;
+//! use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
+//!
+//! #[derive(Debug, serde::Deserialize)]
+//! struct Order { id: u32 }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let bus = Bus::builder()
+//!     .on(handler_fn(|o: Envelope<KafkaMessage<Order>>| async move {
+//!         if o.id == 2 {
+//!             return Err(HandlerError::retryable("stock service down"));
+//!         }
+//!         Ok(())
+//!     }))
+//!     .build();
+//! let app = App::builder(Router::new().kafka().topic("orders").to::<Order>(), bus)
+//!     .build()
+//!     .unwrap();
+//! let record = |partition: u32, offset: u32, value: &str| serde_json::json!({
+//!     "topic": "orders", "partition": partition, "offset": offset,
+//!     "timestamp": 1767225600000u64, "timestampType": "CREATE_TIME",
+//!     "key": null, "value": encode(value.as_bytes()), "headers": []});
+//! let payload = serde_json::json!({
+//!     "eventSource": "aws:kafka",
+//!     "eventSourceArn": "arn:aws:kafka:us-east-1:123456789012:cluster/shop/1",
+//!     "records": {
+//!         // Offset 8 fails, so offset 9 of the same partition is not started.
+//!         "orders-0": [record(0, 7, r#"{"id":1}"#), record(0, 8, r#"{"id":2}"#), record(0, 9, r#"{"id":3}"#)],
+//!         "orders-1": [record(1, 3, r#"{"id":4}"#)],
+//!     },
+//! });
+//! let response = eventrail_lambda::invoke_value(&app, payload, Invocation::default())
+//!     .await
+//!     .unwrap();
+//! assert_eq!(response, serde_json::json!({"batchItemFailures": [
+//!     {"itemIdentifier": {"partition": "orders-0", "offset": 8}},
+//!     {"itemIdentifier": {"partition": "orders-0", "offset": 9}},
+//! ]}));
+//! # }
+//! ```
 //!
 //! ```
 //! use eventrail::app::{Failure, RecordOutcome, Report, Status};
