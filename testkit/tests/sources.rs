@@ -192,3 +192,32 @@ async fn the_harness_sees_the_kafka_key_and_headers_a_builder_sets() {
         Some(&serde_json::json!({"id": 2, "key": null, "trace": null}))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_kafka_key_or_value_that_is_not_base64_fails_its_record_as_bad_input() {
+    let app = TestApp::new(|_| {
+        let bus = Bus::builder()
+            .on(handler_fn(|_: Envelope<KafkaMessage<Order>>| async {
+                Ok::<_, HandlerError>(())
+            }))
+            .build();
+        App::builder(Router::new().kafka().topic("orders").to::<Order>(), bus)
+    });
+    let out = app
+        .send(kafka::batch([
+            kafka::record("orders", 0, 1, r#"{"id":1}"#).raw_key("k!"),
+            kafka::record("orders", 1, 1, "").raw_value("%%"),
+            kafka::record("orders", 2, 1, r#"{"id":3}"#).raw_key("azE="),
+        ]))
+        .await;
+    assert_eq!(out.done(), ["orders-2@1"]);
+    for id in ["orders-0@1", "orders-1@1"] {
+        let failure = out.failure(id).expect("failed");
+        assert!(
+            failure.error.to_string().contains("is not base64"),
+            "{id}: {}",
+            failure.error
+        );
+        assert!(!failure.retry.is_retryable());
+    }
+}

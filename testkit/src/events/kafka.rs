@@ -37,6 +37,8 @@ pub struct Record {
     timestamp: u64,
     key: Option<Vec<u8>>,
     value: Option<Vec<u8>>,
+    raw_key: Option<String>,
+    raw_value: Option<String>,
     headers: Vec<(String, Vec<u8>)>,
 }
 
@@ -55,6 +57,8 @@ pub fn record(
         timestamp: EPOCH_MS,
         key: None,
         value: Some(value.as_ref().to_vec()),
+        raw_key: None,
+        raw_value: None,
         headers: Vec::new(),
     }
 }
@@ -63,6 +67,18 @@ impl Record {
     /// Sets the key.
     pub fn key(mut self, key: impl AsRef<[u8]>) -> Self {
         self.key = Some(key.as_ref().to_vec());
+        self
+    }
+
+    /// Sends `encoded` as the key, as is (e.g. text that is not base64).
+    pub fn raw_key(mut self, encoded: impl Into<String>) -> Self {
+        self.raw_key = Some(encoded.into());
+        self
+    }
+
+    /// Sends `encoded` as the value, as is (e.g. text that is not base64).
+    pub fn raw_value(mut self, encoded: impl Into<String>) -> Self {
+        self.raw_value = Some(encoded.into());
         self
     }
 
@@ -96,8 +112,8 @@ impl Record {
             "offset": self.offset,
             "timestamp": self.timestamp,
             "timestampType": "CREATE_TIME",
-            "key": self.key.as_deref().map(b64),
-            "value": self.value.as_deref().map(b64),
+            "key": self.raw_key.clone().or_else(|| self.key.as_deref().map(b64)),
+            "value": self.raw_value.clone().or_else(|| self.value.as_deref().map(b64)),
             "headers": headers,
         })
     }
