@@ -120,8 +120,8 @@ async fn act(fate: Fate, attempt: u32) -> Result<(), HandlerError> {
 
 fn retry() -> RetryPolicy {
     RetryPolicy::default()
-        .max_attempts(ATTEMPTS)
-        .initial_backoff(Duration::from_millis(100))
+        .with_max_attempts(ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(100))
 }
 
 fn sqs_app(concurrency: usize, time_left: Option<Duration>) -> TestApp {

@@ -99,8 +99,8 @@ async fn records_a_retry_layer_attempted_again_are_counted_as_retried() {
     let handler = ServiceBuilder::new()
         .retries(
             RetryPolicy::default()
-                .max_attempts(3)
-                .initial_backoff(Duration::from_millis(10)),
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(10)),
         )
         .service(handler_fn(move |i: Envelope<Import>| {
             let seen = seen.clone();

@@ -72,7 +72,7 @@ fn app() -> (App, Arc<Topic>, Arc<Letters>) {
             |e: &Envelope<Job>| Some(e.id.clone()),
             IdempotencyOptions::new(),
         )
-        .retries(RetryPolicy::default().max_attempts(3))
+        .retries(RetryPolicy::default().with_max_attempts(3))
         .service(handler_fn(move |job: Envelope<Job>| {
             let flaky_once = flaky_once.clone();
             async move {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use eventrail::app::{Invocation, SourceEvent, Status};
+use eventrail::app::{BatchAlarm, Invocation, SourceEvent, Status};
 use eventrail::layers::dead_letter::{DeadLetter, DeadLetterSink};
 use eventrail::layers::idempotency::{is_in_progress_elsewhere, IdempotencyError};
 use eventrail::layers::{
@@ -142,6 +142,8 @@ async fn a_duplicate_in_progress_neither_alarms_nor_dead_letters() {
     assert_eq!(dup.counts().dead_lettered, 0);
     assert!(w.topic.messages().is_empty(), "{:?}", w.topic.messages());
     assert!(w.letters.0.lock().unwrap().is_empty());
+    // Nor does a batch summary alarm for it.
+    assert!(batch_alarm(&w).alarm_for(&dup).is_none());
 
     // The first delivery ends well; the next redelivery gets its result.
     let first = first.await.unwrap();
@@ -175,4 +177,13 @@ async fn a_final_failure_behind_the_same_stack_still_alarms_and_dead_letters() {
     assert_eq!(bodies[0]["source"], "ChargeCardHandler");
     assert_eq!(bodies[0]["message"], "card declined");
     assert_eq!(*w.letters.0.lock().unwrap(), ["m-2"]);
+    let summary = batch_alarm(&w).alarm_for(&report).unwrap();
+    assert_eq!(summary.message, "1 of 1 records failed");
+}
+
+fn batch_alarm(w: &World) -> BatchAlarm {
+    BatchAlarm::new(
+        AlarmService::new(w.topic.clone(), "arn:aws:sns:eu-west-1:123456789012:alarms"),
+        "ChargeCardConsumer",
+    )
 }

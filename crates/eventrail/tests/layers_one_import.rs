@@ -86,7 +86,7 @@ async fn a_full_stack_from_one_import() {
         .with_payload_hash()
         .on_missing_key(MissingKey::Fail)
         .on_store_error(OnStoreError::FailClosed);
-    let policy: RetryPolicy = RetryPolicy::default().jitter(Jitter::None);
+    let policy: RetryPolicy = RetryPolicy::default().with_jitter(Jitter::None);
 
     let mut stack = ServiceBuilder::new()
         .traced()

@@ -61,10 +61,10 @@ async fn default_policy_waits_one_then_two_seconds() {
 async fn exact_backoff_sequence_with_cap() {
     let log = CallLog::new();
     let policy = RetryPolicy::new()
-        .max_attempts(6)
-        .initial_backoff(Duration::from_millis(100))
-        .multiplier(3.0)
-        .max_backoff(Duration::from_millis(1_000));
+        .with_max_attempts(6)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_multiplier(3.0)
+        .with_max_backoff(Duration::from_millis(1_000));
     let mut svc = ServiceBuilder::new()
         .retries(policy)
         .service(flaky(log.clone(), 99, false));
@@ -117,7 +117,7 @@ async fn attempts_count_on_from_the_envelope() {
 async fn permanent_errors_are_never_retried() {
     let log = CallLog::new();
     let start = Instant::now();
-    let mut svc = RetryLayer::new(RetryPolicy::default().max_attempts(10)).layer(flaky(
+    let mut svc = RetryLayer::new(RetryPolicy::default().with_max_attempts(10)).layer(flaky(
         log.clone(),
         99,
         true,
@@ -160,7 +160,7 @@ async fn unclassified_errors_are_retried() {
 async fn never_sleeps_past_the_deadline() {
     let log = CallLog::new();
     let start = Instant::now();
-    let mut svc = RetryLayer::new(RetryPolicy::default().max_attempts(10)).layer(flaky(
+    let mut svc = RetryLayer::new(RetryPolicy::default().with_max_attempts(10)).layer(flaky(
         log.clone(),
         99,
         false,
@@ -190,7 +190,9 @@ async fn a_deadline_exactly_at_the_next_start_also_stops() {
 #[tokio::test(start_paused = true)]
 async fn full_jitter_waits_at_most_the_backoff() {
     let log = CallLog::new();
-    let policy = RetryPolicy::default().max_attempts(4).jitter(Jitter::Full);
+    let policy = RetryPolicy::default()
+        .with_max_attempts(4)
+        .with_jitter(Jitter::Full);
     let mut svc = RetryLayer::new(policy).layer(flaky(log.clone(), 99, false));
     svc.ready()
         .await
@@ -209,7 +211,7 @@ async fn full_jitter_waits_at_most_the_backoff() {
 #[tokio::test(start_paused = true)]
 async fn one_attempt_means_no_retry() {
     let log = CallLog::new();
-    let mut svc = RetryLayer::new(RetryPolicy::default().max_attempts(1)).layer(flaky(
+    let mut svc = RetryLayer::new(RetryPolicy::default().with_max_attempts(1)).layer(flaky(
         log.clone(),
         99,
         false,

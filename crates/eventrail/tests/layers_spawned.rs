@@ -192,7 +192,7 @@ fn world(between: Between) -> World {
             |e: &Envelope<ImportProcess>| Some(e.import_id.clone()),
             IdempotencyOptions::new(),
         )
-        .retries(RetryPolicy::default().max_attempts(3))
+        .retries(RetryPolicy::default().with_max_attempts(3))
         .service(handler_fn(move |e: Envelope<ImportProcess>| {
             let counted = counted.clone();
             async move {
@@ -355,13 +355,13 @@ async fn fan_out_handlers_see_only_their_own_attempts() {
     let busy = ServiceBuilder::new()
         .alarm(alarms.clone(), "Busy")
         .layer(SpawnLayer)
-        .retries(RetryPolicy::default().max_attempts(3))
+        .retries(RetryPolicy::default().with_max_attempts(3))
         .service(handler_fn(|_: Envelope<ImportProcess>| async {
             Err::<(), _>(HandlerError::retryable("busy"))
         }));
     let bad = ServiceBuilder::new()
         .alarm(alarms, "Bad")
-        .retries(RetryPolicy::default().max_attempts(3))
+        .retries(RetryPolicy::default().with_max_attempts(3))
         .service(handler_fn(|_: Envelope<ImportProcess>| async {
             Err::<(), _>(HandlerError::permanent("bad"))
         }));

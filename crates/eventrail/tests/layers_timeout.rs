@@ -161,7 +161,7 @@ async fn outside_retry_it_bounds_all_attempts_together() {
     };
     let mut svc = ServiceBuilder::new()
         .fixed_timeout(Duration::from_millis(2_500))
-        .retries(RetryPolicy::default().max_attempts(5))
+        .retries(RetryPolicy::default().with_max_attempts(5))
         .service(handler);
     let err = svc
         .ready()

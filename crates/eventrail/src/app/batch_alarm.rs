@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{Report, Status};
 use crate::layers::alarm::{Alarm, AlarmService, Severity};
+use crate::layers::idempotency::is_in_progress_elsewhere;
 use crate::layers::util::truncate_chars;
 use crate::ports::PortError;
 
@@ -79,23 +80,36 @@ impl BatchAlarm {
     }
 
     /// The alarm for `report`, or `None` when no record failed.
+    ///
+    /// A duplicate delivery that failed only because its first delivery
+    /// still runs ([`is_in_progress_elsewhere`]) is not counted as a failure
+    /// here: the source delivers it again, and the first delivery reports
+    /// the outcome. The details count such records as `inProgressElsewhere`;
+    /// a batch whose only failures are those raises no alarm.
     pub fn alarm_for(&self, report: &Report) -> Option<Alarm> {
-        let failed = report.failed();
+        let failures = || {
+            report.outcomes.iter().filter_map(|o| match &o.status {
+                Status::Failed(f) => Some((o, f)),
+                _ => None,
+            })
+        };
+        let in_progress = failures()
+            .filter(|(_, f)| is_in_progress_elsewhere(&*f.error))
+            .count();
+        let failed = report.failed() - in_progress;
         if failed == 0 {
             return None;
         }
         let total = report.outcomes.len();
-        let records: Vec<_> = report
-            .outcomes
-            .iter()
-            .filter_map(|o| match &o.status {
-                Status::Failed(f) => Some(json!({
+        let records: Vec<_> = failures()
+            .filter(|(_, f)| !is_in_progress_elsewhere(&*f.error))
+            .map(|(o, f)| {
+                json!({
                     "recordId": o.record_id(),
                     "retryable": f.retry.is_retryable(),
                     "attempted": f.attempted,
                     "error": truncate_chars(&f.error.to_string(), 1024),
-                })),
-                _ => None,
+                })
             })
             .take(self.max_listed)
             .collect();
@@ -110,7 +124,8 @@ impl BatchAlarm {
                 "source": report.source.as_str(),
                 "total": total,
                 "failed": failed,
-                "succeeded": total - failed,
+                "succeeded": total - failed - in_progress,
+                "inProgressElsewhere": in_progress,
                 "failedRecords": records,
                 "unlisted": failed - listed,
             })),

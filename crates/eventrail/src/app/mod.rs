@@ -630,7 +630,7 @@ mod tests {
                 |env: &Envelope<Ping>| Some(env.event().0.to_owned()),
                 IdempotencyOptions::new(),
             )
-            .retries(RetryPolicy::default().max_attempts(3))
+            .retries(RetryPolicy::default().with_max_attempts(3))
             .service(handler_fn(move |env: Envelope<Ping>| {
                 let flaky = Arc::clone(&flaky);
                 async move {

@@ -13,7 +13,7 @@
 //! | [`task_token`] | [`TaskTokenLayer`] | reports the result to Step Functions (`SendTaskSuccess` / `SendTaskFailure`) |
 //! | [`timeout`] | [`TimeoutLayer`] | a fixed or deadline-aware time limit |
 //! | [`retry`] | [`RetryLayer`] | retries retryable errors with exponential backoff, within the deadline |
-//! | [`catch_panic`] | [`CatchPanicLayer`] | turns a panic of the inner service into a [`HandlerPanic`](crate::error::HandlerPanic) failure |
+//! | [`catch_panic`] | [`CatchPanicLayer`] | turns a panic of the inner service into a [`HandlerPanic`] failure |
 //!
 //! Every layer's service returns a [`BoxError`](crate::BoxError); a layer's
 //! own failures are small types detected with `err.is::<T>()` (or
@@ -90,7 +90,7 @@
 //! A handler that panics does not skip the layers around it: the layers that
 //! act on failures (idempotency, task token, dead letter, alarm) catch a panic
 //! of what they wrap and see it as a permanent
-//! [`HandlerPanic`](crate::error::HandlerPanic) failure, so the idempotency lock
+//! [`HandlerPanic`] failure, so the idempotency lock
 //! is released at once, the task is failed, the dead letter kept and the
 //! alarm sent (see [`catch_panic`]).
 //!

@@ -5,7 +5,7 @@
 //! database table, a queue, an S3 prefix: the sink decides). Put it outside
 //! the retry layer so only failures after retries arrive. A duplicate delivery
 //! that found its idempotency key in progress is not final
-//! ([`is_in_progress_elsewhere`](crate::layers::idempotency::is_in_progress_elsewhere)):
+//! ([`is_in_progress_elsewhere`]):
 //! it is returned as it is, without a letter, and the source delivers it again. The handler's error is still returned, so the
 //! record is reported failed as before; a sink that fails is logged and counted
 //! ([`DeadLetterLayer::failed_stores`]) and never hides the handler's error.

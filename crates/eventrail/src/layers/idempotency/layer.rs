@@ -298,8 +298,8 @@ impl<E> Default for IdempotencyOptions<E> {
             missing: MissingKey::Fail,
             on_store_error: OnStoreError::FailClosed,
             complete_retry: RetryPolicy::default()
-                .initial_backoff(Duration::from_millis(100))
-                .max_backoff(Duration::from_secs(1)),
+                .with_initial_backoff(Duration::from_millis(100))
+                .with_max_backoff(Duration::from_secs(1)),
             clock: None,
         }
     }

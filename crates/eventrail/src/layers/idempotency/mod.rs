@@ -278,7 +278,7 @@ async fn complete<E, R: Serialize>(
             Ok(()) => return resp,
             Err(e) => e,
         };
-        if e.is_retryable() && attempt < policy.attempts() {
+        if e.is_retryable() && attempt < policy.max_attempts() {
             let delay = policy.delay(attempt);
             tracing::warn!(key, attempt, delay_ms = delay.as_millis() as u64, error = %e, "could not store the idempotency result; retrying");
             tokio::time::sleep(delay).await;

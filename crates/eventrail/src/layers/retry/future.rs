@@ -82,7 +82,7 @@ where
                         );
                         return Poll::Ready(Err(err));
                     }
-                    if *this.made >= this.policy.attempts() {
+                    if *this.made >= this.policy.max_attempts() {
                         tracing::warn!(
                             record_id = meta.record_id(),
                             attempts = *this.made,

@@ -34,7 +34,7 @@
 //! let calls = Arc::new(AtomicU32::new(0));
 //! let seen = calls.clone();
 //! let mut svc = ServiceBuilder::new()
-//!     .retries(RetryPolicy::default().initial_backoff(Duration::from_millis(100)))
+//!     .retries(RetryPolicy::default().with_initial_backoff(Duration::from_millis(100)))
 //!     .service(handler_fn(move |env: Envelope<&'static str>| {
 //!         let seen = seen.clone();
 //!         async move {

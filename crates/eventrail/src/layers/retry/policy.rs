@@ -16,6 +16,9 @@ pub enum Jitter {
 ///
 /// Defaults: 3 attempts, 1 s initial backoff, ×2 per attempt, at most 30 s,
 /// no jitter. So a record failing three times waits 1 s, then 2 s.
+///
+/// Each setting is set with `with_*` and read back under its own name:
+/// `RetryPolicy::new().with_max_attempts(5).max_attempts() == 5`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RetryPolicy {
     max_attempts: u32,
@@ -43,41 +46,65 @@ impl RetryPolicy {
         Self::default()
     }
 
-    /// How many times the handler runs at most, the first call included
-    /// (at least 1; 1 means no retry).
-    pub fn max_attempts(mut self, n: u32) -> Self {
+    /// Sets how many times the handler runs at most, the first call
+    /// included (at least 1; 1 means no retry). Read back with
+    /// [`max_attempts`](Self::max_attempts).
+    pub fn with_max_attempts(mut self, n: u32) -> Self {
         self.max_attempts = n.max(1);
         self
     }
 
-    /// The wait before the second attempt.
-    pub fn initial_backoff(mut self, d: Duration) -> Self {
+    /// Sets the wait before the second attempt. Read back with
+    /// [`initial_backoff`](Self::initial_backoff).
+    pub fn with_initial_backoff(mut self, d: Duration) -> Self {
         self.initial_backoff = d;
         self
     }
 
-    /// The factor applied to the wait after each attempt (at least 1; a
-    /// value that is not a finite number counts as 1).
-    pub fn multiplier(mut self, m: f64) -> Self {
+    /// Sets the factor applied to the wait after each attempt (at least 1; a
+    /// value that is not a finite number counts as 1). Read back with
+    /// [`multiplier`](Self::multiplier).
+    pub fn with_multiplier(mut self, m: f64) -> Self {
         self.multiplier = if m.is_finite() { m.max(1.0) } else { 1.0 };
         self
     }
 
-    /// The longest wait between two attempts.
-    pub fn max_backoff(mut self, d: Duration) -> Self {
+    /// Sets the longest wait between two attempts. Read back with
+    /// [`max_backoff`](Self::max_backoff).
+    pub fn with_max_backoff(mut self, d: Duration) -> Self {
         self.max_backoff = d;
         self
     }
 
-    /// The jitter.
-    pub fn jitter(mut self, jitter: Jitter) -> Self {
+    /// Sets the jitter. Read back with [`jitter`](Self::jitter).
+    pub fn with_jitter(mut self, jitter: Jitter) -> Self {
         self.jitter = jitter;
         self
     }
 
-    /// The maximum number of attempts.
-    pub fn attempts(&self) -> u32 {
+    /// How many times the handler runs at most, the first call included.
+    pub fn max_attempts(&self) -> u32 {
         self.max_attempts
+    }
+
+    /// The wait before the second attempt.
+    pub fn initial_backoff(&self) -> Duration {
+        self.initial_backoff
+    }
+
+    /// The factor applied to the wait after each attempt.
+    pub fn multiplier(&self) -> f64 {
+        self.multiplier
+    }
+
+    /// The longest wait between two attempts.
+    pub fn max_backoff(&self) -> Duration {
+        self.max_backoff
+    }
+
+    /// The jitter.
+    pub fn jitter(&self) -> Jitter {
+        self.jitter
     }
 
     /// The wait after attempt `attempt` (1-based) failed, before jitter.
@@ -112,8 +139,8 @@ mod tests {
     #[test]
     fn exponential_and_capped() {
         let p = RetryPolicy::default()
-            .max_attempts(10)
-            .max_backoff(Duration::from_secs(5));
+            .with_max_attempts(10)
+            .with_max_backoff(Duration::from_secs(5));
         let waits: Vec<_> = (1..=5).map(|n| p.backoff(n).as_secs()).collect();
         assert_eq!(waits, [1, 2, 4, 5, 5]);
         assert_eq!(p.backoff(u32::MAX), Duration::from_secs(5));
@@ -121,7 +148,7 @@ mod tests {
 
     #[test]
     fn full_jitter_stays_within_the_backoff() {
-        let p = RetryPolicy::default().jitter(Jitter::Full);
+        let p = RetryPolicy::default().with_jitter(Jitter::Full);
         for _ in 0..200 {
             assert!(p.delay(3) <= Duration::from_secs(4));
         }
@@ -129,8 +156,10 @@ mod tests {
 
     #[test]
     fn settings_are_clamped() {
-        let p = RetryPolicy::new().max_attempts(0).multiplier(f64::NAN);
-        assert_eq!(p.attempts(), 1);
+        let p = RetryPolicy::new()
+            .with_max_attempts(0)
+            .with_multiplier(f64::NAN);
+        assert_eq!(p.max_attempts(), 1);
         assert_eq!(p.backoff(4), Duration::from_secs(1));
     }
 }

@@ -21,8 +21,8 @@ impl TaskTokenLayer {
             callbacks,
             error_name: None,
             callback_retry: RetryPolicy::default()
-                .initial_backoff(Duration::from_millis(200))
-                .max_backoff(Duration::from_secs(2)),
+                .with_initial_backoff(Duration::from_millis(200))
+                .with_max_backoff(Duration::from_secs(2)),
         }
     }
 

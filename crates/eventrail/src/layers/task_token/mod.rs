@@ -244,7 +244,7 @@ impl Reporter<'_> {
         loop {
             match call().await {
                 Ok(()) => return Ok(()),
-                Err(e) if e.is_retryable() && attempt < policy.attempts() => {
+                Err(e) if e.is_retryable() && attempt < policy.max_attempts() => {
                     let delay = policy.delay(attempt);
                     tracing::warn!(
                         record_id = self.record_id,
