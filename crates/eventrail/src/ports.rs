@@ -8,7 +8,9 @@
 //! | [`ObjectStore`] | read and write objects | S3 `GetObject` / `PutObject` |
 //! | [`IdempotencyStore`] | idempotency records | DynamoDB conditional writes |
 //!
-//! The in-memory fakes live in `eventrail-testkit`. Every port is object safe
+//! In-memory, logging implementations of every port are in `eventrail::local`
+//! (feature `local`), for runs without AWS; the testkit's fakes build on
+//! them. Every port is object safe
 //! and used as an `Arc<dyn Port>`, so it is cheap to clone into handlers and
 //! layers. Every port error is a [`PortError`], which says whether a retry can
 //! help and carries the service's own error code (`NoSuchKey`,

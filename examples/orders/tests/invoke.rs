@@ -155,3 +155,30 @@ fn unknown_arguments_are_one_error_line() {
     let err = one_error_line(&Command::new(BIN).arg("frobnicate").output().unwrap());
     assert!(err.contains("usage"), "{err}");
 }
+
+/// The local invoke runs on the real clock (it ran on tokio's paused clock,
+/// where every invocation took 0 ms): its metrics line reports the time the
+/// invocation really took.
+#[test]
+fn the_local_invoke_reports_real_durations() {
+    let out = Command::new(BIN)
+        .arg("invoke")
+        .arg(events_dir().join("sqs-notifications.json"))
+        .args(["--log-level", "off"])
+        .env("EVENTRAIL_METRICS", "emf")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let metrics: Value = stderr
+        .lines()
+        .find_map(|l| {
+            serde_json::from_str::<Value>(l)
+                .ok()
+                .filter(|v| v.get("_aws").is_some())
+        })
+        .unwrap_or_else(|| panic!("no metrics line on stderr: {stderr}"));
+    let ms = metrics["Duration"].as_f64().unwrap();
+    assert!(ms > 0.0, "Duration {ms} ms");
+    assert_eq!(metrics["Records"], 9);
+}

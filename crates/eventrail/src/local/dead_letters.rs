@@ -114,3 +114,66 @@ impl<E: fmt::Debug + Send + Sync + 'static> DeadLetterSink<E> for LocalDeadLette
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::{Envelope, Metadata};
+    use crate::local::Fault;
+
+    #[derive(Debug)]
+    struct Refund {
+        order: u32,
+    }
+
+    fn letter<'a>(env: &'a Envelope<Refund>, error: &'a PortError) -> DeadLetter<'a, Refund> {
+        DeadLetter {
+            envelope: env,
+            error,
+            attempts: 3,
+            retryable: true,
+            failed_at: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    #[tokio::test]
+    async fn keeps_every_letter_and_fails_on_demand() {
+        let sink = LocalDeadLetters::new();
+        let env = Envelope::new(Refund { order: 9 }, Metadata::new("r-9", Source::Sqs));
+        let error = PortError::retryable("ledger down").with_code("Unavailable");
+        sink.store(letter(&env, &error)).await.unwrap();
+        sink.fail_next(1, Fault::throttled());
+        assert!(sink.store(letter(&env, &error)).await.is_err());
+
+        let kept = sink.letters();
+        assert_eq!(kept.len(), 1, "the failed store kept nothing");
+        assert_eq!(kept[0].record_id, "r-9");
+        assert_eq!(kept[0].source, Source::Sqs);
+        assert_eq!(kept[0].event, format!("Refund {{ order: {} }}", env.order));
+        assert_eq!(kept[0].error, "Unavailable: ledger down");
+        assert_eq!((kept[0].attempts, kept[0].retryable), (3, true));
+        assert_eq!(sink.calls().len(), 2);
+        assert!(!sink.calls()[1].is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_bundle_shares_its_backends() {
+        use crate::ports::SnsMessage;
+        let local = crate::local::LocalBackends::new();
+        local
+            .notifier()
+            .publish(SnsMessage::new("arn:aws:sns:us-east-1:1:t", "hi"))
+            .await
+            .unwrap();
+        local
+            .task_callbacks()
+            .send_task_success("AQCEtok", "{}")
+            .await
+            .unwrap();
+        assert_eq!(local.clone().sns().published()[0].message, "hi");
+        assert_eq!(
+            local.sfn().succeeded("AQCEtok"),
+            Some(serde_json::json!({}))
+        );
+    }
+}
