@@ -70,7 +70,7 @@ use crate::routes::RouteInfo;
 use crate::s3::S3Object;
 use crate::source::{sqs, MalformedRecord, RawEvent};
 
-use crate::json::{probe, raw_str};
+use crate::json::{probe_into, raw_str};
 
 mod firehose;
 mod kafka;
@@ -163,6 +163,9 @@ enum EnvelopeField {
     /// The message attributes of an SNS notification.
     MessageAttributes,
 }
+
+/// How many probed fields of a body fit in the router's buffer on the stack.
+const PROBE_ON_STACK: usize = 16;
 
 /// The names of the [`EnvelopeField`]s, in their order.
 const ENVELOPE_FIELDS: [&str; 6] = [
@@ -391,8 +394,22 @@ impl Router {
         unwrap_sns: bool,
         unwrap_s3: bool,
     ) -> Option<Result<Vec<AnyEnvelope>, RecordError>> {
-        let fields = match probe(body, &routes.fields) {
-            Ok(Some(f)) => f,
+        // The probe's fields on the stack where they fit (they do unless the
+        // routes look at more than ten fields of the body).
+        let (mut stack, mut heap);
+        let fields: &mut [Option<&RawValue>] = match routes.fields.len() {
+            n if n <= PROBE_ON_STACK => {
+                stack = [None; PROBE_ON_STACK];
+                &mut stack[..n]
+            }
+            n => {
+                heap = vec![None; n];
+                &mut heap
+            }
+        };
+        let fields: &[Option<&RawValue>] = match probe_into(body, &routes.fields, fields) {
+            Ok(Some(())) => fields,
+
             Ok(None) => {
                 return Some(Err(RecordError::bad_input(
                     "body is JSON but not an object",
