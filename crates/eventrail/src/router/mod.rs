@@ -409,7 +409,6 @@ impl Router {
         };
         let fields: &[Option<&RawValue>] = match probe_into(body, &routes.fields, fields) {
             Ok(Some(())) => fields,
-
             Ok(None) => {
                 return Some(Err(RecordError::bad_input(
                     "body is JSON but not an object",
@@ -517,9 +516,10 @@ fn single<T: Default, R>(records: Vec<R>, set: impl FnOnce(&mut T, Vec<R>)) -> T
 
 impl Router {
     /// An SQS record read straight from the payload: no typed message is
-    /// built unless the record goes to the fallback factory.
-    fn route_sqs_raw(&self, index: usize, raw: &str) -> Routed {
-        let view = match serde_json::from_str::<sqs::View<'_>>(raw) {
+    /// built unless the record goes to the fallback factory. `read` is the
+    /// message as the batch split read it, if it did.
+    fn route_sqs_raw(&self, index: usize, raw: &str, read: Option<sqs::View<'_>>) -> Routed {
+        let view = match read.map_or_else(|| serde_json::from_str::<sqs::View<'_>>(raw), Ok) {
             Ok(v) => v,
             Err(e) => {
                 return Record::malformed(MalformedRecord::new(
@@ -530,8 +530,9 @@ impl Router {
                 ))
             }
         };
-        let record = Record::from_identity(view.identity());
-        let result = match view.body() {
+        let (identity, body) = view.into_parts();
+        let record = Record::from_identity(identity);
+        let result = match body.as_deref() {
             Some(body) => self.route_body(&self.sqs, body, record.meta(), true, true),
             None => Some(Err(RecordError::bad_input("SQS message has no body"))),
         };
@@ -552,12 +553,15 @@ impl Router {
 impl EventFactory for Router {
     fn transform_raw(&self, event: &RawEvent<'_>) -> Transformed {
         match event.source() {
-            Source::Sqs => event
-                .records()
-                .iter()
-                .enumerate()
-                .map(|(i, raw)| self.route_sqs_raw(i, raw))
-                .collect(),
+            Source::Sqs => {
+                let mut read = event.take_sqs_messages().into_iter();
+                event
+                    .records()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, raw)| self.route_sqs_raw(i, raw, read.next().flatten()))
+                    .collect()
+            }
             _ => transform_typed(self, event),
         }
     }
