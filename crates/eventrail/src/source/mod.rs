@@ -794,12 +794,16 @@ mod tests {
         let read: Vec<bool> = e.take_sqs_messages().iter().map(Option::is_some).collect();
         assert_eq!(read, [true, false, false, false, true]);
         assert!(e.take_sqs_messages().is_empty(), "taken once");
-        assert_eq!(e.records()[4], r#"{"eventSource": "aws:sqs", "messageId": "m-5", "body": "x"}"#);
+        assert_eq!(
+            e.records()[4],
+            r#"{"eventSource": "aws:sqs", "messageId": "m-5", "body": "x"}"#
+        );
         let bad: Vec<usize> = e.malformed().iter().map(MalformedRecord::index).collect();
         assert_eq!(bad, [1, 2, 3]);
 
         // Other sources are split only.
-        let e = RawEvent::parse(br#"{"Records": [{"eventSource": "aws:sns", "Sns": {}}]}"#).unwrap();
+        let e =
+            RawEvent::parse(br#"{"Records": [{"eventSource": "aws:sns", "Sns": {}}]}"#).unwrap();
         assert_eq!(e.source(), Source::Sns);
         assert!(e.take_sqs_messages().is_empty());
     }

@@ -245,7 +245,12 @@ mod tests {
         let (v, len) = View::read(batch).unwrap();
         assert_eq!(&batch[..len], r#"{"messageId":"m","body":"{\"a\":1}"}"#);
         assert_eq!(v.body(), Some(r#"{"a":1}"#));
-        for declined in [r#"{"messageId":7}, {}"#, r#"[1]"#, r#"{"messageId":"m""#, " {}"] {
+        for declined in [
+            r#"{"messageId":7}, {}"#,
+            r#"[1]"#,
+            r#"{"messageId":"m""#,
+            " {}",
+        ] {
             assert!(View::read(declined).is_none(), "{declined}");
         }
     }
