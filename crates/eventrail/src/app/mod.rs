@@ -361,6 +361,13 @@ impl App {
             let mut outcomes: Vec<(usize, RecordOutcome)> = Vec::with_capacity(n);
             let mut running = FuturesUnordered::new();
             for (i, r) in routed.into_iter().enumerate() {
+                // Records that wait move on as they are woken, as they did
+                // in their own tasks; a full set waits for a free slot.
+                if !running.is_empty() {
+                    while let Some(Some(done)) = running.next().now_or_never() {
+                        outcomes.push(done);
+                    }
+                }
                 while running.len() >= cfg.concurrency {
                     outcomes.extend(running.next().await);
                 }
