@@ -59,8 +59,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
@@ -69,10 +72,11 @@ use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
+use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use tokio::time::Instant;
 
-use crate::bus::{Bus, Output};
+use crate::bus::{Bus, Dispatch, Output};
 use crate::envelope::{AnyEnvelope, Metadata, Source, Stats};
 use crate::error::{classify, BoxError, Classify, ErrorClass, RecordError};
 use crate::factory::{one_per_record, EventFactory, InputRecords, Routed, StepFunctionInput};
@@ -412,13 +416,36 @@ impl App {
         if !ordered {
             // Each record starts as soon as a slot is free, whatever the
             // records before it are doing; outcomes go back in input order.
-            let results: Vec<(usize, RecordOutcome)> =
-                futures_util::stream::iter(routed.into_iter().enumerate())
-                    .map(|(i, r)| async move { (i, self.run_record(r, inv).await) })
-                    .buffer_unordered(cfg.concurrency)
-                    .collect()
-                    .await;
-            return in_input_order(n, results);
+            // A record is polled once as it starts: one that finishes there
+            // (most do) never takes a slot nor a task in the set.
+            let mut outcomes: Vec<(usize, RecordOutcome)> = Vec::with_capacity(n);
+            let mut running = FuturesUnordered::new();
+            for (i, r) in routed.into_iter().enumerate() {
+                // Records that wait move on as they are woken, as they did
+                // in their own tasks; a full set waits for a free slot.
+                if !running.is_empty() {
+                    while let Some(Some(done)) = running.next().now_or_never() {
+                        outcomes.push(done);
+                    }
+                }
+                while running.len() >= cfg.concurrency {
+                    outcomes.extend(running.next().await);
+                }
+                // Records that finish at once never wait on anything: let
+                // the runtime run other tasks now and then.
+                tokio::task::consume_budget().await;
+                match self.start_record(r, inv) {
+                    Start::Done(outcome) => outcomes.push((i, outcome)),
+                    Start::Running(record) => match poll_once(record).await {
+                        Ok(outcome) => outcomes.push((i, outcome)),
+                        Err(record) => running.push(async move { (i, record.finish().await) }),
+                    },
+                }
+            }
+            while let Some(done) = running.next().await {
+                outcomes.push(done);
+            }
+            return in_input_order(n, outcomes);
         }
         // Ordered: group by key, preserving first-appearance order. Records
         // without a key are groups of their own.
@@ -478,6 +505,15 @@ impl App {
     }
 
     async fn run_record(&self, routed: Routed, inv: &Invocation) -> RecordOutcome {
+        match self.start_record(routed, inv) {
+            Start::Done(outcome) => outcome,
+            Start::Running(record) => record.finish().await,
+        }
+    }
+
+    /// Starts a record: its outcome if it ends before any handler runs,
+    /// else its dispatch, not yet polled.
+    fn start_record(&self, routed: Routed, inv: &Invocation) -> Start {
         let (meta, _, result) = routed.into_parts();
         let envelopes = match result {
             Ok(envs) => envs,
@@ -494,15 +530,15 @@ impl App {
                     source = %meta.source(),
                     "no route matched; acknowledged as configured"
                 );
-                return RecordOutcome {
+                return Start::Done(RecordOutcome {
                     meta,
                     status: Status::Acknowledged,
-                };
+                });
             }
-            Err(e) => return fail(meta, e.into(), false),
+            Err(e) => return Start::Done(fail(meta, e.into(), false)),
         };
         if self.deadline_too_close(inv) {
-            return not_started(meta, DEADLINE);
+            return Start::Done(not_started(meta, DEADLINE));
         }
         // What the record's layers report (attempts, replays) reaches the
         // outcome through this node, wherever the handlers run.
@@ -518,31 +554,111 @@ impl App {
             env
         };
         let bus = &self.inner.bus;
-        let work = async {
-            let mut envs = envelopes.into_iter().map(stamp);
-            match (envs.next(), envs.len()) {
-                (None, _) => Ok(Output::Null),
-                (Some(one), 0) => bus.dispatch(one).await,
-                (Some(first), _) => {
-                    let all = std::iter::once(first).chain(envs).map(|e| bus.dispatch(e));
+        let mut envs = envelopes.into_iter().map(stamp);
+        let work = match (envs.next(), envs.len()) {
+            (None, _) => Work::Nothing,
+            (Some(one), 0) => Work::One(bus.dispatch(one)),
+            (Some(first), _) => {
+                let all: Vec<Dispatch> = std::iter::once(first)
+                    .chain(envs)
+                    .map(|e| bus.dispatch(e))
+                    .collect();
+                Work::Many(Box::pin(async move {
                     let results = futures_util::future::join_all(all).await;
                     let mut outputs = Vec::with_capacity(results.len());
                     for r in results {
                         outputs.push(r?);
                     }
                     Ok(Output::Array(outputs))
-                }
+                }))
             }
         };
-        let caught = AssertUnwindSafe(work).catch_unwind();
         // Cancelled (dropped) when only the margin is left, so the
         // invocation answers in time whatever the handlers do.
-        let started = Instant::now();
-        let result = match self.cancel_at(inv) {
-            Some(at) => tokio::time::timeout_at(at, caught).await.ok(),
-            None => Some(caught.await),
+        let cancel_at = self.cancel_at(inv);
+        Start::Running(Running {
+            meta,
+            stats,
+            work: AssertUnwindSafe(work).catch_unwind(),
+            cancel_at,
+            started: cancel_at.map(|_| Instant::now()),
+        })
+    }
+
+    fn cancel_at(&self, inv: &Invocation) -> Option<Instant> {
+        let d = inv.deadline?;
+        Some(
+            d.checked_sub(self.inner.config.deadline_margin)
+                .unwrap_or(d),
+        )
+    }
+}
+
+/// The outcomes of `n` records, tagged with their input index, in input order.
+/// How [`App::start_record`] left a record.
+enum Start {
+    /// It ended before any handler ran (malformed, unmatched, too late).
+    Done(RecordOutcome),
+    /// Its handlers are dispatched.
+    Running(Running),
+}
+
+/// What a record's handlers do: nothing, one dispatch, or several at once.
+enum Work {
+    Nothing,
+    One(Dispatch),
+    Many(Pin<Box<dyn Future<Output = Result<Output, BoxError>> + Send>>),
+}
+
+impl Future for Work {
+    type Output = Result<Output, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Work::Nothing => Poll::Ready(Ok(Output::Null)),
+            Work::One(d) => Pin::new(d).poll(cx),
+            Work::Many(f) => f.as_mut().poll(cx),
+        }
+    }
+}
+
+/// A started record: its dispatch with panics caught, and what its outcome
+/// needs.
+struct Running {
+    meta: Metadata,
+    stats: Arc<Stats>,
+    work: futures_util::future::CatchUnwind<AssertUnwindSafe<Work>>,
+    cancel_at: Option<Instant>,
+    started: Option<Instant>,
+}
+
+/// The outcome of `record` if one poll finishes it, or the record, to be
+/// polled again.
+async fn poll_once(mut record: Running) -> Result<RecordOutcome, Running> {
+    let polled = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut record.work).poll(cx))).await;
+    match polled {
+        Poll::Ready(result) => Ok(record.outcome(Some(result))),
+        Poll::Pending => Err(record),
+    }
+}
+
+impl Running {
+    /// Runs the record to its end (or its cancellation) and gives its outcome.
+    async fn finish(mut self) -> RecordOutcome {
+        let result = match self.cancel_at {
+            Some(at) => tokio::time::timeout_at(at, &mut self.work).await.ok(),
+            None => Some((&mut self.work).await),
         };
-        let attempts = stats.attempts();
+        self.outcome(result)
+    }
+
+    /// The outcome, from what the dispatch gave (`None`: cancelled).
+    fn outcome(
+        self,
+        result: Option<Result<Result<Output, BoxError>, Box<dyn std::any::Any + Send>>>,
+    ) -> RecordOutcome {
+        let mut meta = self.meta;
+        let attempts = self.stats.attempts();
         if attempts > meta.attempt() {
             meta.set_attempt(attempts);
         }
@@ -554,23 +670,13 @@ impl App {
             Some(Ok(Err(e))) => fail(meta, e, true),
             Some(Err(panic)) => fail(meta, Box::new(HandlerPanic::from_payload(panic)), true),
             None => {
-                let ran_for = started.elapsed();
+                let ran_for = self.started.map(|s| s.elapsed()).unwrap_or_default();
                 fail(meta, Box::new(Cancelled { ran_for }), true)
             }
         }
     }
-
-    /// When a running record is cancelled: the deadline minus the margin.
-    fn cancel_at(&self, inv: &Invocation) -> Option<Instant> {
-        let d = inv.deadline?;
-        Some(
-            d.checked_sub(self.inner.config.deadline_margin)
-                .unwrap_or(d),
-        )
-    }
 }
 
-/// The outcomes of `n` records, tagged with their input index, in input order.
 fn in_input_order(
     n: usize,
     tagged: impl IntoIterator<Item = (usize, RecordOutcome)>,

@@ -21,10 +21,22 @@ pub(crate) fn probe<'de, S: AsRef<str>>(
     json: &'de str,
     wanted: &[S],
 ) -> Result<Option<Fields<'de>>, serde_json::Error> {
+    let mut out: Fields<'de> = vec![None; wanted.len()];
+    Ok(probe_into(json, wanted, &mut out)?.map(|()| out))
+}
+
+/// Like [`probe`], into `out` (as long as `wanted`, all `None`): what a
+/// caller with a buffer on the stack calls, so a probe allocates nothing.
+pub(crate) fn probe_into<'de, S: AsRef<str>>(
+    json: &'de str,
+    wanted: &[S],
+    out: &mut [Option<&'de RawValue>],
+) -> Result<Option<()>, serde_json::Error> {
+    debug_assert_eq!(wanted.len(), out.len());
     let mut de = serde_json::Deserializer::from_str(json);
-    let out = ProbeSeed { wanted }.deserialize(&mut de)?;
+    let found = ProbeSeed { wanted, out }.deserialize(&mut de)?;
     de.end()?;
-    Ok(out)
+    Ok(found)
 }
 
 /// A raw value as a string, if it is a JSON string.
@@ -87,27 +99,28 @@ impl<'de: 'a, 'a> de::Deserialize<'de> for Text<'a> {
     }
 }
 
-struct ProbeSeed<'w, S> {
+struct ProbeSeed<'w, 'o, 'de, S> {
     wanted: &'w [S],
+    out: &'o mut [Option<&'de RawValue>],
 }
 
-impl<'de, S: AsRef<str>> DeserializeSeed<'de> for ProbeSeed<'_, S> {
-    type Value = Option<Fields<'de>>;
+impl<'de, S: AsRef<str>> DeserializeSeed<'de> for ProbeSeed<'_, '_, 'de, S> {
+    type Value = Option<()>;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de, S: AsRef<str>> Visitor<'de> for ProbeSeed<'_, S> {
-    type Value = Option<Fields<'de>>;
+impl<'de, S: AsRef<str>> Visitor<'de> for ProbeSeed<'_, '_, 'de, S> {
+    type Value = Option<()>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out: Fields<'de> = vec![None; self.wanted.len()];
+        let out = self.out;
         while let Some(key) = map.next_key::<Key<'de>>()? {
             match self
                 .wanted
@@ -120,7 +133,7 @@ impl<'de, S: AsRef<str>> Visitor<'de> for ProbeSeed<'_, S> {
                 }
             }
         }
-        Ok(Some(out))
+        Ok(Some(()))
     }
 
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {

@@ -24,7 +24,28 @@ use serde::de::IgnoredAny;
 /// The elements of the top-level `Records` array of `text`, as raw text,
 /// or `None` when the payload is not a plain batch object (see the
 /// [module docs](self)). A repeated `Records` key: the last one counts.
+#[cfg(test)]
 pub(crate) fn records(text: &str) -> Option<Vec<&str>> {
+    records_with(text, &mut |_| None::<((), usize)>).map(|(records, _)| records)
+}
+
+/// What [`records_with`] returns: each record's text and, index for index,
+/// what the decoder read from it (`None` where it declined; the second list
+/// is shorter, or empty, when the last records were declined).
+pub(crate) type Split<'a, T> = (Vec<&'a str>, Vec<Option<T>>);
+
+/// Like `records`, with each record first offered to `decode`, so that the
+/// records can be split and decoded in one pass.
+///
+/// `decode` gets the payload from the start of the record on, and returns
+/// what it read and the record's length in bytes; where it declines
+/// (`None`), the record is split on its brackets as usual. What it accepts
+/// must be one whole JSON value (e.g. what a `serde_json::StreamDeserializer`
+/// read), so that its extent is the one the bracket matching would find.
+pub(crate) fn records_with<'a, T>(
+    text: &'a str,
+    decode: &mut dyn FnMut(&'a str) -> Option<(T, usize)>,
+) -> Option<Split<'a, T>> {
     let mut c = Cursor { text, pos: 0 };
     c.ws();
     c.expect(b'{')?;
@@ -39,7 +60,7 @@ pub(crate) fn records(text: &str) -> Option<Vec<&str>> {
         c.expect(b':')?;
         c.ws();
         if key == "Records" {
-            records = Some(c.array()?);
+            records = Some(c.array(decode)?);
         } else {
             let value = c.value()?;
             serde_json::from_str::<IgnoredAny>(value).ok()?;
@@ -54,6 +75,12 @@ pub(crate) fn records(text: &str) -> Option<Vec<&str>> {
     c.ws();
     (c.pos == text.len()).then_some(())?;
     records
+}
+
+/// The text of the JSON value `text` starts with, by its brackets and
+/// strings alone (see the [module docs](self)).
+pub(crate) fn first_value(text: &str) -> Option<&str> {
+    Cursor { text, pos: 0 }.value()
 }
 
 struct Cursor<'a> {
@@ -149,26 +176,46 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// The elements of an array, the cursor on its `[`. Scalar elements are
-    /// checked here (they are no record of any source, but must be JSON).
-    fn array(&mut self) -> Option<Vec<&'a str>> {
+    /// The elements of an array, the cursor on its `[`, each offered to
+    /// `decode` first. Scalar elements are checked here (they are no record
+    /// of any source, but must be JSON).
+    fn array<T>(
+        &mut self,
+        decode: &mut dyn FnMut(&'a str) -> Option<(T, usize)>,
+    ) -> Option<Split<'a, T>> {
         self.expect(b'[')?;
         self.ws();
-        let mut out = Vec::new();
+        let (mut out, mut decoded) = (Vec::new(), Vec::new());
         if self.peek()? == b']' {
             self.pos += 1;
-            return Some(out);
+            return Some((out, decoded));
         }
         loop {
-            let value = self.value()?;
-            if !value.starts_with(['{', '[']) {
-                serde_json::from_str::<IgnoredAny>(value).ok()?;
+            let rest = self.text.get(self.pos..)?;
+            let (value, read) = match decode(rest) {
+                Some((t, len)) => {
+                    self.pos += len;
+                    (rest.get(..len)?, Some(t))
+                }
+                None => {
+                    let value = self.value()?;
+                    if !value.starts_with(['{', '[']) {
+                        serde_json::from_str::<IgnoredAny>(value).ok()?;
+                    }
+                    (value, None)
+                }
+            };
+            // Nothing is kept for the records before the first decoded one,
+            // nor for any when `decode` declines them all.
+            if read.is_some() || !decoded.is_empty() {
+                decoded.resize_with(out.len(), || None);
+                decoded.push(read);
             }
             out.push(value);
             self.ws();
             match self.next()? {
                 b',' => self.ws(),
-                b']' => return Some(out),
+                b']' => return Some((out, decoded)),
                 _ => return None,
             }
         }

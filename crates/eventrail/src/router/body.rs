@@ -15,7 +15,7 @@ use super::{deserialize_json, envelope, info, single, BuildFrom, Router};
 use crate::envelope::{AnyEnvelope, Metadata, Source};
 use crate::error::RecordError;
 use crate::factory::{Record, Routed, Transformed};
-use crate::json::{probe, raw_str};
+use crate::json::{probe_into, raw_str};
 use crate::routes::RouteInfo;
 use crate::source::{sqs, MalformedRecord};
 
@@ -46,6 +46,9 @@ pub(super) struct JsonRoutes {
     route_fields: usize,
     pub(super) routes: Vec<JsonRoute>,
 }
+
+/// How many probed fields of a body fit in the router's buffer on the stack.
+const PROBE_ON_STACK: usize = 16;
 
 /// The fields that tell an SNS notification (SNS → SQS) or an S3
 /// notification (S3 → SQS, S3 → SNS) apart from an application message, in
@@ -203,8 +206,21 @@ impl Router {
         unwrap_sns: bool,
         unwrap_s3: bool,
     ) -> Option<Result<Vec<AnyEnvelope>, RecordError>> {
-        let slots = match probe(body, &routes.fields) {
-            Ok(Some(f)) => f,
+        // The probe's fields on the stack where they fit (they do unless the
+        // routes look at more than PROBE_ON_STACK fields of the body).
+        let (mut stack, mut heap);
+        let slots: &mut [Option<&RawValue>] = match routes.fields.len() {
+            n if n <= PROBE_ON_STACK => {
+                stack = [None; PROBE_ON_STACK];
+                &mut stack[..n]
+            }
+            n => {
+                heap = vec![None; n];
+                &mut heap
+            }
+        };
+        let slots: &[Option<&RawValue>] = match probe_into(body, &routes.fields, slots) {
+            Ok(Some(())) => slots,
             // Only a catch-all takes a body that is not a JSON object.
             Ok(None) => {
                 return self.catch_all(routes, body, meta, || {
@@ -293,9 +309,15 @@ impl Router {
     }
 
     /// An SQS record read straight from the payload: no typed message is
-    /// built unless the record goes to the fallback factory.
-    pub(super) fn route_sqs_raw(&self, index: usize, raw: &str) -> Routed {
-        let view = match serde_json::from_str::<sqs::View<'_>>(raw) {
+    /// built unless the record goes to the fallback factory. `read` is the
+    /// message as the batch split read it, if it did.
+    pub(super) fn route_sqs_raw(
+        &self,
+        index: usize,
+        raw: &str,
+        read: Option<sqs::View<'_>>,
+    ) -> Routed {
+        let view = match read.map_or_else(|| serde_json::from_str::<sqs::View<'_>>(raw), Ok) {
             Ok(v) => v,
             Err(e) => {
                 return Record::malformed(MalformedRecord::new(
@@ -306,8 +328,9 @@ impl Router {
                 ))
             }
         };
-        let record = Record::from_identity(view.identity());
-        let result = match view.body() {
+        let (identity, body) = view.into_parts();
+        let record = Record::from_identity(identity);
+        let result = match body.as_deref() {
             Some(body) => self.route_body(&self.sqs, body, record.meta(), true, true),
             None => Some(Err(RecordError::bad_input("SQS message has no body"))),
         };

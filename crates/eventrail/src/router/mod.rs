@@ -252,12 +252,15 @@ impl Router {
 impl EventFactory for Router {
     fn transform_raw(&self, event: &RawEvent<'_>) -> Transformed {
         match event.source() {
-            Source::Sqs => event
-                .records()
-                .iter()
-                .enumerate()
-                .map(|(i, raw)| self.route_sqs_raw(i, raw))
-                .collect(),
+            Source::Sqs => {
+                let mut read = event.take_sqs_messages().into_iter();
+                event
+                    .records()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, raw)| self.route_sqs_raw(i, raw, read.next().flatten()))
+                    .collect()
+            }
             _ => transform_typed(self, event),
         }
     }

@@ -63,7 +63,7 @@ pub mod step_functions;
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -185,11 +185,30 @@ impl std::error::Error for PayloadError {
 
 /// A payload whose source was recognised, its records borrowed from it. See
 /// the [module docs](self).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct RawEvent<'a> {
     source: Source,
     records: Vec<&'a str>,
     payload: &'a str,
+    /// SQS messages read in the pass that split the batch, index for index
+    /// with `records` (`None`, or past the end: read it from its text).
+    /// The router takes them, so that each is dropped once routed.
+    sqs: Mutex<Vec<Option<sqs::View<'a>>>>,
+}
+
+impl Clone for RawEvent<'_> {
+    fn clone(&self) -> Self {
+        Self {
+            source: self.source,
+            records: self.records.clone(),
+            payload: self.payload,
+            sqs: Mutex::new(lock(&self.sqs).clone()),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl<'a> RawEvent<'a> {
@@ -213,8 +232,20 @@ impl<'a> RawEvent<'a> {
         if text.trim_ascii().is_empty() {
             return Err(PayloadError::Empty);
         }
-        if let Some(records) = crate::json::split::records(text) {
-            return Self::batch(records, text);
+        // An SQS batch (its first record says so) is decoded as it is split.
+        let mut sqs_batch = None;
+        let mut read_sqs = |tail: &'a str| {
+            let on = *sqs_batch.get_or_insert_with(|| {
+                crate::json::split::first_value(tail).and_then(record_kind) == Some(Source::Sqs)
+            });
+            on.then(|| sqs::View::read(tail)).flatten()
+        };
+        if let Some((records, decoded)) = crate::json::split::records_with(text, &mut read_sqs) {
+            let mut event = Self::batch(records, text)?;
+            if event.source == Source::Sqs {
+                event.sqs = Mutex::new(decoded);
+            }
+            return Ok(event);
         }
         let mut de = serde_json::Deserializer::from_str(text);
         let top = TopSeed
@@ -241,6 +272,7 @@ impl<'a> RawEvent<'a> {
                 source,
                 records,
                 payload: text,
+                sqs: Mutex::default(),
             });
         }
         let source = if keys.eventbridge() {
@@ -255,6 +287,7 @@ impl<'a> RawEvent<'a> {
             source,
             records: vec![whole.get()],
             payload: text,
+            sqs: Mutex::default(),
         })
     }
 
@@ -269,6 +302,7 @@ impl<'a> RawEvent<'a> {
             source,
             records,
             payload,
+            sqs: Mutex::default(),
         })
     }
 
@@ -303,6 +337,13 @@ impl<'a> RawEvent<'a> {
     /// is decoded, like a record of the wrong shape.
     pub fn records(&self) -> &[&'a str] {
         &self.records
+    }
+
+    /// Takes the SQS messages the batch split read, index for index with
+    /// [`records`](Self::records) (`None`, or past the end, where it did
+    /// not); empty when taken before.
+    pub(crate) fn take_sqs_messages(&self) -> Vec<Option<sqs::View<'a>>> {
+        std::mem::take(&mut *lock(&self.sqs))
     }
 
     /// The records that do not have their source's shape, in input order.
@@ -705,7 +746,7 @@ impl<'de> Visitor<'de> for RecordsSeed {
 
 /// A JSON string field that is checked but not kept: reading it allocates
 /// nothing, and a value of another type is an error, as in the typed record.
-#[derive(Debug, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct CheckedStr;
 
 impl<'de> serde::Deserialize<'de> for CheckedStr {
@@ -735,6 +776,36 @@ mod tests {
         )
         .unwrap();
         assert_eq!((e.source(), e.len()), (Source::Sqs, 1));
+    }
+
+    #[test]
+    fn an_sqs_batch_is_read_as_it_is_split() {
+        let e = RawEvent::parse(
+            br#"{"Records": [
+                {"eventSource": "aws:sqs", "messageId": "m-1", "body": "{}"},
+                {"eventSource": "aws:sqs", "messageId": 7},
+                [1],
+                {"eventSource": "aws:sqs", "messageId": "m-4", "body": tru},
+                {"eventSource": "aws:sqs", "messageId": "m-5", "body": "x"}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!((e.source(), e.len()), (Source::Sqs, 5));
+        let read: Vec<bool> = e.take_sqs_messages().iter().map(Option::is_some).collect();
+        assert_eq!(read, [true, false, false, false, true]);
+        assert!(e.take_sqs_messages().is_empty(), "taken once");
+        assert_eq!(
+            e.records()[4],
+            r#"{"eventSource": "aws:sqs", "messageId": "m-5", "body": "x"}"#
+        );
+        let bad: Vec<usize> = e.malformed().iter().map(MalformedRecord::index).collect();
+        assert_eq!(bad, [1, 2, 3]);
+
+        // Other sources are split only.
+        let e =
+            RawEvent::parse(br#"{"Records": [{"eventSource": "aws:sns", "Sns": {}}]}"#).unwrap();
+        assert_eq!(e.source(), Source::Sns);
+        assert!(e.take_sqs_messages().is_empty());
     }
 
     #[test]

@@ -99,7 +99,7 @@ pub(super) fn identify_raw(raw: &str) -> Identity {
 /// An SQS message read from the payload without copying what routing does
 /// not need. It accepts exactly what [`SqsMessage`] accepts: a field of the
 /// wrong type makes the record malformed either way.
-#[derive(Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct View<'a> {
     #[serde(default, borrow)]
@@ -129,7 +129,20 @@ pub(crate) struct View<'a> {
     aws_region: Option<CheckedStr>,
 }
 
-impl View<'_> {
+impl<'a> View<'a> {
+    /// Reads the message `tail` starts with, in the pass that splits its
+    /// batch ([`RawEvent::parse`](super::RawEvent::parse)), leaving what
+    /// follows it alone: the message and its length in bytes, or `None` if
+    /// it is not a message (the router then reads its text for the error).
+    pub(crate) fn read(tail: &'a str) -> Option<(Self, usize)> {
+        if !tail.starts_with('{') {
+            return None;
+        }
+        let mut stream = serde_json::Deserializer::from_str(tail).into_iter::<Self>();
+        let view = stream.next()?.ok()?;
+        Some((view, stream.byte_offset()))
+    }
+
     /// The message's identity, as [`identity`] reads it from the typed message.
     pub(crate) fn identity(&self) -> Identity {
         let attrs = self.message_attributes.as_ref();
@@ -142,14 +155,20 @@ impl View<'_> {
     }
 
     /// The body, if the message has one.
+    #[cfg(test)]
     pub(crate) fn body(&self) -> Option<&str> {
         self.body.as_deref()
+    }
+
+    /// The identity and the body.
+    pub(crate) fn into_parts(self) -> (Identity, Option<Text<'a>>) {
+        (self.identity(), self.body)
     }
 }
 
 /// The `attributes` map: every value a string (as in [`SqsMessage`]), only
 /// `MessageGroupId` kept.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 struct Attributes<'a> {
     group: Option<Text<'a>>,
 }
@@ -217,6 +236,22 @@ mod tests {
                 (Err(_), Err(_)) => {}
                 (v, t) => panic!("{json}: view {:?} typed {:?}", v.is_ok(), t.is_ok()),
             }
+        }
+    }
+
+    #[test]
+    fn a_message_read_from_its_batch_ends_where_its_text_ends() {
+        let batch = r#"{"messageId":"m","body":"{\"a\":1}"} , {"x":1}]"#;
+        let (v, len) = View::read(batch).unwrap();
+        assert_eq!(&batch[..len], r#"{"messageId":"m","body":"{\"a\":1}"}"#);
+        assert_eq!(v.body(), Some(r#"{"a":1}"#));
+        for declined in [
+            r#"{"messageId":7}, {}"#,
+            r#"[1]"#,
+            r#"{"messageId":"m""#,
+            " {}",
+        ] {
+            assert!(View::read(declined).is_none(), "{declined}");
         }
     }
 

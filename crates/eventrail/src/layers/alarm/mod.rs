@@ -100,13 +100,17 @@ pub use self::service::AlarmService;
 #[derive(Clone, Debug)]
 pub struct AlarmOnFailure<S> {
     inner: S,
-    layer: AlarmLayer,
+    /// Shared: a call clones one `Arc`, not every setting.
+    layer: Arc<AlarmLayer>,
 }
 
 impl<S> AlarmOnFailure<S> {
     /// Wraps `inner` with the settings of `layer`.
     pub fn new(inner: S, layer: AlarmLayer) -> Self {
-        Self { inner, layer }
+        Self {
+            inner,
+            layer: Arc::new(layer),
+        }
     }
 
     /// The inner service.
@@ -145,7 +149,7 @@ where
         let scope = env.meta_mut().enter_scope();
         let meta = env.meta().clone();
         let fut = call_catching(&mut self.inner, env);
-        let layer = self.layer.clone();
+        let layer = Arc::clone(&self.layer);
         ResponseFuture::new(async move {
             let err: BoxError = match fut.await {
                 Ok(resp) => return Ok(resp),

@@ -128,14 +128,15 @@ pub use self::memory::MemoryIdempotencyStore;
 #[derive(Debug)]
 pub struct Idempotent<S, E> {
     inner: S,
-    layer: IdempotencyLayer<E>,
+    /// Shared: a call clones one `Arc`, not every setting.
+    layer: Arc<IdempotencyLayer<E>>,
 }
 
 impl<S: Clone, E> Clone for Idempotent<S, E> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            layer: self.layer.clone(),
+            layer: Arc::clone(&self.layer),
         }
     }
 }
@@ -144,7 +145,10 @@ impl<S, E> Idempotent<S, E> {
     /// Wraps `inner` with the settings of `layer`.
     pub fn new(inner: S, layer: IdempotencyLayer<E>) -> Self {
         crate::error::register::<IdempotencyError>();
-        Self { inner, layer }
+        Self {
+            inner,
+            layer: Arc::new(layer),
+        }
     }
 
     /// The inner service.
@@ -183,7 +187,7 @@ where
         // The ready service runs the call (if it runs at all) from the future.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let layer = self.layer.clone();
+        let layer = Arc::clone(&self.layer);
         ResponseFuture::new(async move {
             let Some(key) = (layer.key)(&env) else {
                 return match layer.missing {
@@ -236,8 +240,8 @@ where
             }
             // Released if this future is dropped before the call ends.
             let mut lock = LockGuard {
-                store: Some(Arc::clone(&layer.store)),
-                key: key.clone(),
+                store: Some(&layer.store),
+                key: &key,
             };
             let result = call_catching(&mut inner, env).await;
             lock.disarm();
@@ -310,23 +314,23 @@ async fn delete<E>(layer: &IdempotencyLayer<E>, key: &str) {
 
 /// Deletes the in-progress record when dropped armed: the call was dropped
 /// (cancelled) before it ended.
-struct LockGuard {
-    store: Option<Arc<dyn IdempotencyStore>>,
-    key: String,
+struct LockGuard<'a> {
+    store: Option<&'a Arc<dyn IdempotencyStore>>,
+    key: &'a str,
 }
 
-impl LockGuard {
+impl LockGuard<'_> {
     fn disarm(&mut self) {
         self.store = None;
     }
 }
 
-impl Drop for LockGuard {
+impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
-        let Some(store) = self.store.take() else {
+        let Some(store) = self.store.take().map(Arc::clone) else {
             return;
         };
-        let key = std::mem::take(&mut self.key);
+        let key = self.key.to_owned();
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 rt.spawn(async move {
