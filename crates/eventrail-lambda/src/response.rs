@@ -80,7 +80,7 @@
 //! let outcome = |id: &str, ok: bool| RecordOutcome {
 //!     meta: Metadata::new(id, Source::Sqs),
 //!     status: if ok {
-//!         Status::Done(serde_json::Value::Null)
+//!         Status::Done(eventrail::bus::Output::null())
 //!     } else {
 //!         Status::Failed(Failure { error: "boom".into(), retry: ErrorClass::Retryable, attempted: true })
 //!     },
@@ -91,6 +91,7 @@
 //! ```
 
 use eventrail::app::{RecordOutcome, Report, Status};
+use eventrail::bus::Output;
 use eventrail::source::firehose::{self, Transformation, TRANSFORMATION_KEY};
 use eventrail::source::s3_batch::{self, ResultCode};
 use eventrail::source::RawEvent;
@@ -107,7 +108,7 @@ use crate::function::WholeBatchFailure;
 /// Sources whose response echoes the payload (S3 Batch Operations,
 /// Firehose) fail with [`InvokeError::NeedsPayload`]: use [`respond_to`].
 pub fn respond(report: &Report) -> Result<Value, InvokeError> {
-    respond_inner(report, None, WholeBatchFailure::ReportItems)
+    respond_inner(report, None, WholeBatchFailure::ReportItems).map(Response::into_value)
 }
 
 /// Builds the Lambda response for a report of `event`'s records, reading
@@ -115,19 +116,59 @@ pub fn respond(report: &Report) -> Result<Value, InvokeError> {
 /// [whole-batch failure policy](WholeBatchFailure::ReportItems). See the
 /// [module docs](self).
 pub fn respond_to(report: &Report, event: &RawEvent<'_>) -> Result<Value, InvokeError> {
-    respond_inner(report, Some(event), WholeBatchFailure::ReportItems)
+    respond_inner(report, Some(event), WholeBatchFailure::ReportItems).map(Response::into_value)
 }
 
 /// Builds the Lambda response for a report; an SQS, stream or Kafka batch
 /// whose records all failed is answered as `policy` says. See the
 /// [module docs](self).
 pub fn respond_with(report: &Report, policy: WholeBatchFailure) -> Result<Value, InvokeError> {
-    respond_inner(report, None, policy)
+    respond_inner(report, None, policy).map(Response::into_value)
+}
+
+/// A Lambda response: built here as a `Value`, or a Step Functions task's
+/// output as its handler serialized it (fields in the handler's order, as
+/// `SendTaskSuccess` sends them).
+#[derive(Clone, Debug)]
+pub(crate) enum Response {
+    Json(Value),
+    Output(Output),
+}
+
+impl Response {
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            Response::Json(v) => v,
+            Response::Output(o) => o.into_value(),
+        }
+    }
+}
+
+impl serde::Serialize for Response {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Response::Json(v) => v.serialize(serializer),
+            Response::Output(o) => o.serialize(serializer),
+        }
+    }
 }
 
 /// The response to `report`, reading from `event` (where given) what the
 /// response echoes, answering a wholly failed batch as `policy` says.
 pub(crate) fn respond_inner(
+    report: &Report,
+    event: Option<&RawEvent<'_>>,
+    policy: WholeBatchFailure,
+) -> Result<Response, InvokeError> {
+    if report.source == Source::StepFunctions {
+        if let Some(Status::Done(output)) = report.outcomes.first().map(|o| &o.status) {
+            return Ok(Response::Output(output.clone()));
+        }
+    }
+    respond_json(report, event, policy).map(Response::Json)
+}
+
+fn respond_json(
     report: &Report,
     event: Option<&RawEvent<'_>>,
     policy: WholeBatchFailure,
@@ -181,7 +222,7 @@ pub(crate) fn respond_inner(
             Ok(s3_batch_response(report, event))
         }
         Source::StepFunctions => match report.outcomes.first().map(|o| &o.status) {
-            Some(Status::Done(output)) => Ok(output.clone()),
+            Some(Status::Done(output)) => Ok(output.value().clone()),
             Some(Status::Failed(f)) => Err(InvokeError::TaskFailed {
                 error: f.error.to_string(),
                 retryable: f.retry.is_retryable(),
@@ -263,7 +304,7 @@ fn firehose_response(report: &Report, event: &RawEvent<'_>) -> Value {
             };
             let (result, data, keys) = match &o.status {
                 Status::Done(output) if output.get(TRANSFORMATION_KEY).is_some() => {
-                    match Transformation::from_output(output) {
+                    match Transformation::from_output(output.value()) {
                         Some(t) if t.is_dropped() => (
                             "Dropped",
                             original_data.clone(),
@@ -278,7 +319,8 @@ fn firehose_response(report: &Report, event: &RawEvent<'_>) -> Value {
                         None => failed("the handler's Firehose transformation does not read back"),
                     }
                 }
-                Status::Done(Value::Null) | Status::Acknowledged => {
+                Status::Done(output) if output.is_null() => ("Ok", original_data.clone(), None),
+                Status::Acknowledged => {
                     ("Ok", original_data.clone(), None)
                 }
                 Status::Done(output) => {
@@ -299,8 +341,8 @@ fn firehose_response(report: &Report, event: &RawEvent<'_>) -> Value {
 
 /// A handler's output as text: a JSON string as is, `null` as nothing,
 /// other JSON as JSON text.
-fn output_text(output: &Value) -> String {
-    match output {
+fn output_text(output: &Output) -> String {
+    match output.value() {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         other => other.to_string(),

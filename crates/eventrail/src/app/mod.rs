@@ -508,7 +508,7 @@ impl App {
         let work = async {
             let mut envs = envelopes.into_iter().map(stamp);
             match (envs.next(), envs.len()) {
-                (None, _) => Ok(Output::Null),
+                (None, _) => Ok(Output::null()),
                 (Some(one), 0) => bus.dispatch(one).await,
                 (Some(first), _) => {
                     let all = std::iter::once(first).chain(envs).map(|e| bus.dispatch(e));
@@ -517,7 +517,7 @@ impl App {
                     for r in results {
                         outputs.push(r?);
                     }
-                    Ok(Output::Array(outputs))
+                    Ok(Output::array(outputs))
                 }
             }
         };
