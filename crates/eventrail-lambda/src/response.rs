@@ -320,9 +320,7 @@ fn firehose_response(report: &Report, event: &RawEvent<'_>) -> Value {
                     }
                 }
                 Status::Done(output) if output.is_null() => ("Ok", original_data.clone(), None),
-                Status::Acknowledged => {
-                    ("Ok", original_data.clone(), None)
-                }
+                Status::Acknowledged => ("Ok", original_data.clone(), None),
                 Status::Done(output) => {
                     ("Ok", firehose::encode(output_text(output).as_bytes()), None)
                 }

@@ -271,7 +271,7 @@ mod tests {
         let v = serde_json::json!({"b": 1, "a": [true]});
         assert_eq!(Output::from(v.clone()).into_value(), v);
         assert_eq!(
-            &*Output::from(v.clone()).into_raw().get(),
+            Output::from(v.clone()).into_raw().get(),
             r#"{"a":[true],"b":1}"#
         );
     }
