@@ -1,6 +1,7 @@
 //! A handler's output: its JSON text, as the handler serialized it.
 
 use std::fmt;
+use std::io;
 use std::ops::Deref;
 use std::sync::OnceLock;
 
@@ -34,8 +35,54 @@ use serde_json::Value;
 pub struct Output {
     /// The JSON text; `None` is `null` (what most handlers return), kept
     /// without an allocation.
-    raw: Option<Box<RawValue>>,
+    raw: Option<Box<str>>,
     value: OnceLock<Value>,
+}
+
+/// Where an output is serialized: on the stack while it is short, so a
+/// `null` costs no allocation and a short output exactly one.
+struct Buffer {
+    stack: [u8; 256],
+    len: usize,
+    heap: Vec<u8>,
+}
+
+impl Buffer {
+    fn new() -> Self {
+        Self {
+            stack: [0; 256],
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.heap.is_empty() {
+            &self.stack[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+}
+
+impl io::Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.heap.is_empty() && self.len + buf.len() <= self.stack.len() {
+            self.stack[self.len..self.len + buf.len()].copy_from_slice(buf);
+            self.len += buf.len();
+        } else {
+            if self.heap.is_empty() {
+                self.heap.reserve(2 * (self.len + buf.len()));
+                self.heap.extend_from_slice(&self.stack[..self.len]);
+            }
+            self.heap.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Output {
@@ -46,17 +93,23 @@ impl Output {
 
     /// `value` serialized to JSON, its fields in their order.
     pub fn serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        let raw = serde_json::value::to_raw_value(value)?;
-        Ok(Self::from_raw(raw))
+        let mut buf = Buffer::new();
+        serde_json::to_writer(&mut buf, value)?;
+        let text = std::str::from_utf8(buf.bytes()).map_err(serde::ser::Error::custom)?;
+        Ok(Self::from_text(text))
     }
 
-    /// An output from JSON text.
-    pub fn from_raw(raw: Box<RawValue>) -> Self {
-        let raw = (raw.get() != "null").then_some(raw);
+    /// JSON text a serializer wrote.
+    fn from_text(text: &str) -> Self {
         Self {
-            raw,
+            raw: (text != "null").then(|| Box::from(text)),
             value: OnceLock::new(),
         }
+    }
+
+    /// An output from JSON text (copied).
+    pub fn from_raw(raw: &RawValue) -> Self {
+        Self::from_text(raw.get())
     }
 
     /// The JSON array of `items`, in order (the outputs of a fan-out or of a
@@ -72,31 +125,20 @@ impl Output {
             text.push_str(item.json());
         }
         text.push(']');
-        match RawValue::from_string(text) {
-            Ok(raw) => Self::from_raw(raw),
-            // Every item is valid JSON, so the array is too; should that
-            // ever not hold, the items are kept through a `Value`.
-            Err(_) => Self::from_value(Value::Array(
-                items.iter().map(|i| i.value().clone()).collect(),
-            )),
-        }
+        // Every item is JSON, so the array is too.
+        Self::from_text(&text)
     }
 
     /// An output from a `Value` (its keys are in the `Value`'s order).
     pub fn from_value(value: Value) -> Self {
-        match serde_json::value::to_raw_value(&value) {
-            Ok(raw) => {
-                let out = Self::from_raw(raw);
-                let _ = out.value.set(value);
-                out
-            }
-            Err(_) => Self::null(),
-        }
+        let out = Self::from_text(&value.to_string());
+        let _ = out.value.set(value);
+        out
     }
 
     /// The JSON text, in the handler's field order.
     pub fn json(&self) -> &str {
-        self.raw.as_deref().map_or("null", RawValue::get)
+        self.raw.as_deref().unwrap_or("null")
     }
 
     /// Whether the output is `null` (a handler that returned `()`).
@@ -109,7 +151,7 @@ impl Output {
         self.value.get_or_init(|| match &self.raw {
             None => Value::Null,
             // The text is JSON a serializer wrote, so it parses.
-            Some(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
+            Some(raw) => serde_json::from_str(raw).unwrap_or(Value::Null),
         })
     }
 
@@ -119,17 +161,16 @@ impl Output {
         match value.into_inner() {
             Some(v) => v,
             None => raw
-                .and_then(|r| serde_json::from_str(r.get()).ok())
+                .and_then(|r| serde_json::from_str(&r).ok())
                 .unwrap_or(Value::Null),
         }
     }
 
     /// The JSON text, owned.
     pub fn into_raw(self) -> Box<RawValue> {
-        match self.raw {
-            Some(raw) => raw,
-            None => RawValue::NULL.to_owned(),
-        }
+        self.raw
+            .and_then(|r| RawValue::from_string(r.into_string()).ok())
+            .unwrap_or_else(|| RawValue::NULL.to_owned())
     }
 }
 
@@ -214,9 +255,14 @@ impl Serialize for Output {
     /// formats see `serde_json`'s raw-value form: serialize
     /// [`value()`](Output::value) for them.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match &self.raw {
+        match self.raw.as_deref() {
             None => serializer.serialize_unit(),
-            Some(raw) => raw.serialize(serializer),
+            Some(text) => match serde_json::from_str::<&RawValue>(text) {
+                Ok(raw) => raw.serialize(serializer),
+                // Text a serializer wrote is JSON; should it ever not be,
+                // the value is written instead.
+                Err(_) => self.value().serialize(serializer),
+            },
         }
     }
 }
@@ -268,6 +314,11 @@ mod tests {
         assert_eq!(arr.json(), r#"[{"zeta":1,"alpha":2,"mid":"m"},null,"two"]"#);
         assert_eq!(arr.value()[2], "two");
         assert_eq!(Output::array(Vec::new()).json(), "[]");
+        // Longer than the stack buffer: written on the heap, whole.
+        let long: Vec<String> = (0..100).map(|i| format!("item-{i}")).collect();
+        let out = Output::serialize(&long).unwrap();
+        assert_eq!(out.json(), serde_json::to_string(&long).unwrap());
+        assert!(out.json().len() > 256);
         let v = serde_json::json!({"b": 1, "a": [true]});
         assert_eq!(Output::from(v.clone()).into_value(), v);
         assert_eq!(
