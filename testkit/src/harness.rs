@@ -378,7 +378,7 @@ impl Outcome {
             .iter()
             .find(|o| o.record_id() == id)
             .and_then(|o| match &o.status {
-                Status::Done(v) => Some(v),
+                Status::Done(v) => Some(v.value()),
                 _ => None,
             })
     }

@@ -49,7 +49,7 @@ use tokio::time::Instant;
 use crate::detect::{detect, Detected};
 use crate::error::InvokeError;
 use crate::function::Function;
-use crate::response::respond_inner;
+use crate::response::{respond_inner, Response};
 
 /// Processes one raw payload and builds the Lambda response. See the
 /// [module docs](self).
@@ -69,6 +69,19 @@ pub async fn invoke(
     payload: &[u8],
     inv: Invocation,
 ) -> Result<Value, InvokeError> {
+    invoke_response(function, payload, inv)
+        .await
+        .map(Response::into_value)
+}
+
+/// [`invoke`], answering a Step Functions task with its output as the
+/// handler serialized it (the runtime and the local command write it out
+/// as is; a `Value` would sort its keys).
+pub(crate) async fn invoke_response(
+    function: impl Into<Function>,
+    payload: &[u8],
+    inv: Invocation,
+) -> Result<Response, InvokeError> {
     let function = function.into();
     let started = Instant::now();
     // An unusable payload is the caller's to report: the runtime logs it,

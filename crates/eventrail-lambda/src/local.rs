@@ -171,7 +171,8 @@ async fn run(function: &Function, args: &[OsString]) -> Result<(), String> {
     if let Some(left) = args.deadline {
         inv = inv.with_deadline(tokio::time::Instant::now() + left);
     }
-    let response = crate::invoke::invoke(&function, &payload, inv)
+    // A Step Functions output is written as the handler serialized it.
+    let response = crate::invoke::invoke_response(&function, &payload, inv)
         .await
         .map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();

@@ -1,6 +1,7 @@
 #![doc = include_str!("docs/response.md")]
 
 use eventrail::app::{RecordOutcome, Report, Status};
+use eventrail::bus::Output;
 use eventrail::source::firehose::{self, Transformation, TRANSFORMATION_KEY};
 use eventrail::source::s3_batch::{self, ResultCode};
 use eventrail::source::RawEvent;
@@ -18,6 +19,7 @@ use crate::function::WholeBatchFailure;
 /// Firehose) fail with [`InvokeError::NeedsPayload`]: use [`respond_to`].
 pub fn respond(report: &Report) -> Result<Value, InvokeError> {
     respond_inner(report, None, WholeBatchFailure::ReportItems, MISSING_KEYS)
+        .map(Response::into_value)
 }
 
 /// Builds the Lambda response for a report of `event`'s records, reading
@@ -31,13 +33,41 @@ pub fn respond_to(report: &Report, event: &RawEvent<'_>) -> Result<Value, Invoke
         WholeBatchFailure::ReportItems,
         MISSING_KEYS,
     )
+    .map(Response::into_value)
 }
 
 /// Builds the Lambda response for a report; an SQS, stream or Kafka batch
 /// whose records all failed is answered as `policy` says. See the
 /// [module docs](self).
 pub fn respond_with(report: &Report, policy: WholeBatchFailure) -> Result<Value, InvokeError> {
-    respond_inner(report, None, policy, MISSING_KEYS)
+    respond_inner(report, None, policy, MISSING_KEYS).map(Response::into_value)
+}
+
+/// A Lambda response: built here as a `Value`, or a Step Functions task's
+/// output as its handler serialized it (fields in the handler's order, as
+/// `SendTaskSuccess` sends them).
+#[derive(Clone, Debug)]
+pub(crate) enum Response {
+    Json(Value),
+    Output(Output),
+}
+
+impl Response {
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            Response::Json(v) => v,
+            Response::Output(o) => o.into_value(),
+        }
+    }
+}
+
+impl serde::Serialize for Response {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Response::Json(v) => v.serialize(serializer),
+            Response::Output(o) => o.serialize(serializer),
+        }
+    }
 }
 
 /// The default `treatMissingKeysAs` (see [`Function::treat_missing_keys_as`](crate::Function::treat_missing_keys_as)).
@@ -47,6 +77,20 @@ const MISSING_KEYS: ResultCode = ResultCode::PermanentFailure;
 /// response echoes, answering a wholly failed batch as `policy` says and
 /// telling S3 Batch Operations to treat a task without a result as `missing`.
 pub(crate) fn respond_inner(
+    report: &Report,
+    event: Option<&RawEvent<'_>>,
+    policy: WholeBatchFailure,
+    missing: ResultCode,
+) -> Result<Response, InvokeError> {
+    if report.source == Source::StepFunctions {
+        if let Some(Status::Done(output)) = report.outcomes.first().map(|o| &o.status) {
+            return Ok(Response::Output(output.clone()));
+        }
+    }
+    respond_json(report, event, policy, missing).map(Response::Json)
+}
+
+fn respond_json(
     report: &Report,
     event: Option<&RawEvent<'_>>,
     policy: WholeBatchFailure,
@@ -101,7 +145,7 @@ pub(crate) fn respond_inner(
             Ok(s3_batch_response(report, event, missing))
         }
         Source::StepFunctions => match report.outcomes.first().map(|o| &o.status) {
-            Some(Status::Done(output)) => Ok(output.clone()),
+            Some(Status::Done(output)) => Ok(output.value().clone()),
             Some(Status::Failed(f)) => Err(InvokeError::TaskFailed {
                 error: f.error.to_string(),
                 retryable: f.retry.is_retryable(),
@@ -193,7 +237,7 @@ fn firehose_response(report: &Report, event: &RawEvent<'_>) -> Value {
             };
             let (result, data, keys) = match &o.status {
                 Status::Done(output) if output.get(TRANSFORMATION_KEY).is_some() => {
-                    match Transformation::from_output(output) {
+                    match Transformation::from_output(output.value()) {
                         Some(t) if t.is_dropped() => (
                             "Dropped",
                             original_data.clone(),
@@ -208,9 +252,8 @@ fn firehose_response(report: &Report, event: &RawEvent<'_>) -> Value {
                         None => failed("the handler's Firehose transformation does not read back"),
                     }
                 }
-                Status::Done(Value::Null) | Status::Acknowledged => {
-                    ("Ok", original_data.clone(), None)
-                }
+                Status::Done(output) if output.is_null() => ("Ok", original_data.clone(), None),
+                Status::Acknowledged => ("Ok", original_data.clone(), None),
                 Status::Done(output) => {
                     ("Ok", firehose::encode(output_text(output).as_bytes()), None)
                 }
@@ -229,8 +272,8 @@ fn firehose_response(report: &Report, event: &RawEvent<'_>) -> Value {
 
 /// A handler's output as text: a JSON string as is, `null` as nothing,
 /// other JSON as JSON text.
-fn output_text(output: &Value) -> String {
-    match output {
+fn output_text(output: &Output) -> String {
+    match output.value() {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         other => other.to_string(),

@@ -7,7 +7,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::value::RawValue;
 
 use crate::function::Function;
-use crate::invoke::invoke;
+use crate::invoke::invoke_response;
 
 /// The environment variables the Lambda runtime needs; Lambda and the
 /// emulators set them.
@@ -26,7 +26,7 @@ const REQUIRED_ENV: [&str; 4] = [
 /// `EVENTRAIL_METRICS=emf` turns metrics on) and logs one line with the
 /// whole-batch failure policy, the metrics setting and the route table.
 ///
-/// On Lambda, every invocation goes through [`invoke`]: the source is
+/// On Lambda, every invocation goes through [`invoke`](crate::invoke()): the source is
 /// detected, the records processed, one summary line logged and the response
 /// built (see [`response`](crate::response)). The invocation's deadline is
 /// read from `Lambda-Runtime-Deadline-Ms` by
@@ -91,7 +91,7 @@ pub async fn run(function: impl Into<Function>) -> Result<(), lambda_runtime::Er
             let (payload, ctx) = event.into_parts();
             let mut inv = Invocation::new(ctx.request_id.as_str());
             inv.deadline = crate::deadline::from_epoch_ms(ctx.deadline);
-            invoke(&function, payload.get().as_bytes(), inv)
+            invoke_response(&function, payload.get().as_bytes(), inv)
                 .await
                 .inspect_err(|e| {
                     if e.is_bad_payload() {

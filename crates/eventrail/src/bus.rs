@@ -48,12 +48,11 @@ use crate::envelope::{AnyEnvelope, Envelope};
 use crate::error::{classify, BoxError, Classify, ErrorClass, HandlerError, RecordError};
 use crate::routes::short_type_name;
 
+mod output;
 mod state;
 
+pub use self::output::Output;
 pub use self::state::{handler_fn_with_state, HandlerFnWithState, State};
-
-/// The output of a handler, as JSON. `()` becomes `null`.
-pub type Output = serde_json::Value;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -82,7 +81,7 @@ where
                 .downcast::<E>()
                 .map_err(|e| RecordError::no_handler(e.event_type_name()))?;
             let resp = svc.oneshot(env).await.map_err(Into::into)?;
-            serde_json::to_value(&resp).map_err(|e| {
+            Output::serialize(&resp).map_err(|e| {
                 HandlerError::permanent(format!("the handler's output does not serialize: {e}"))
                     .into()
             })
@@ -281,7 +280,7 @@ async fn fan_out(calls: Vec<Call>) -> Result<Output, BoxError> {
         }
     }
     if failures.is_empty() {
-        Ok(Output::Array(outputs))
+        Ok(Output::array(outputs))
     } else {
         Err(FanOutError { failures }.into())
     }

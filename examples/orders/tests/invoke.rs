@@ -88,6 +88,25 @@ fn the_responses_are_the_lambda_responses() {
     assert_eq!(response("sfn-csv-import.json")["imported"], 3);
 }
 
+#[test]
+fn a_step_functions_output_keeps_the_handlers_field_order() {
+    // `ImportSummary` declares bucket, key, imported, totalCents, badRows:
+    // the order SendTaskSuccess sends, not the sorted order of a JSON tree.
+    let out = invoke(&events_dir().join("sfn-csv-import.json"));
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let at = |key: &str| {
+        text.find(&format!("\"{key}\":"))
+            .unwrap_or_else(|| panic!("{key} in {text}"))
+    };
+    let positions: Vec<usize> = ["bucket", "key", "imported", "totalCents", "badRows"]
+        .iter()
+        .map(|k| at(k))
+        .collect();
+    assert!(positions.is_sorted(), "{positions:?} in {text}");
+    assert!(text.starts_with(r#"{"bucket":"#), "{text}");
+}
+
 fn one_error_line(out: &Output) -> String {
     assert_eq!(out.status.code(), Some(1));
     assert!(

@@ -569,7 +569,7 @@ impl App {
                     for r in results {
                         outputs.push(r?);
                     }
-                    Ok(Output::Array(outputs))
+                    Ok(Output::array(outputs))
                 }))
             }
         };
@@ -615,7 +615,7 @@ impl Future for Work {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.get_mut() {
-            Work::Nothing => Poll::Ready(Ok(Output::Null)),
+            Work::Nothing => Poll::Ready(Ok(Output::null())),
             Work::One(d) => Pin::new(d).poll(cx),
             Work::Many(f) => f.as_mut().poll(cx),
         }

@@ -482,7 +482,7 @@ pub fn check_report(case: &Case, report: &Report) -> Vec<String> {
         let (got, detail) = match &o.status {
             Status::Done(out) => match w {
                 Want::Done(None) => (Want::Done(None), String::new()),
-                _ => (Want::Done(Some(out.clone())), String::new()),
+                _ => (Want::Done(Some(out.value().clone())), String::new()),
             },
             Status::Failed(f) => (classify(&*f.error), error_chain(&*f.error)),
             other => (Want::Done(None), format!("{other:?}")),

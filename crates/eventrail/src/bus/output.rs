@@ -1,0 +1,329 @@
+//! A handler's output: its JSON text, as the handler serialized it.
+
+use std::fmt;
+use std::io;
+use std::ops::Deref;
+use std::sync::OnceLock;
+
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+/// The output of a handler, as JSON (`()` becomes `null`): what a record's
+/// [`Status::Done`](crate::app::Status::Done) carries and what a Step
+/// Functions task or an S3 Batch Operations task answers.
+///
+/// It keeps the JSON text the handler's response serialized to, so the
+/// fields stay in the handler's order wherever it is written out (a Lambda
+/// response, the local `invoke` command), as `SendTaskSuccess` sends them.
+/// It dereferences to a [`serde_json::Value`] (parsed once, on first use)
+/// for reading; a `Value` has its keys sorted.
+///
+/// ```
+/// use eventrail::bus::Output;
+///
+/// #[derive(serde::Serialize)]
+/// struct Imported { rows: u32, errors: u32, file: &'static str }
+///
+/// let out = Output::serialize(&Imported { rows: 120, errors: 0, file: "a.csv" }).unwrap();
+/// assert_eq!(out.json(), r#"{"rows":120,"errors":0,"file":"a.csv"}"#);
+/// assert_eq!(out["rows"], 120);
+/// assert_eq!(serde_json::to_string(&out).unwrap(), out.json());
+/// assert!(Output::null().is_null());
+/// ```
+#[derive(Clone, Default)]
+pub struct Output {
+    /// The JSON text; `None` is `null` (what most handlers return), kept
+    /// without an allocation.
+    raw: Option<Box<str>>,
+    value: OnceLock<Value>,
+}
+
+/// Where an output is serialized: on the stack while it is short, so a
+/// `null` costs no allocation and a short output exactly one.
+struct Buffer {
+    stack: [u8; 256],
+    len: usize,
+    heap: Vec<u8>,
+}
+
+impl Buffer {
+    fn new() -> Self {
+        Self {
+            stack: [0; 256],
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.heap.is_empty() {
+            &self.stack[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+}
+
+impl io::Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.heap.is_empty() && self.len + buf.len() <= self.stack.len() {
+            self.stack[self.len..self.len + buf.len()].copy_from_slice(buf);
+            self.len += buf.len();
+        } else {
+            if self.heap.is_empty() {
+                self.heap.reserve(2 * (self.len + buf.len()));
+                self.heap.extend_from_slice(&self.stack[..self.len]);
+            }
+            self.heap.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Output {
+    /// `null`.
+    pub fn null() -> Self {
+        Self::default()
+    }
+
+    /// `value` serialized to JSON, its fields in their order.
+    pub fn serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        let mut buf = Buffer::new();
+        serde_json::to_writer(&mut buf, value)?;
+        let text = std::str::from_utf8(buf.bytes()).map_err(serde::ser::Error::custom)?;
+        Ok(Self::from_text(text))
+    }
+
+    /// JSON text a serializer wrote.
+    fn from_text(text: &str) -> Self {
+        Self {
+            raw: (text != "null").then(|| Box::from(text)),
+            value: OnceLock::new(),
+        }
+    }
+
+    /// An output from JSON text (copied).
+    pub fn from_raw(raw: &RawValue) -> Self {
+        Self::from_text(raw.get())
+    }
+
+    /// The JSON array of `items`, in order (the outputs of a fan-out or of a
+    /// record that became several events).
+    pub fn array(items: Vec<Output>) -> Self {
+        let mut text =
+            String::with_capacity(2 + items.iter().map(|i| i.json().len() + 1).sum::<usize>());
+        text.push('[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(item.json());
+        }
+        text.push(']');
+        // Every item is JSON, so the array is too.
+        Self::from_text(&text)
+    }
+
+    /// An output from a `Value` (its keys are in the `Value`'s order).
+    pub fn from_value(value: Value) -> Self {
+        let out = Self::from_text(&value.to_string());
+        let _ = out.value.set(value);
+        out
+    }
+
+    /// The JSON text, in the handler's field order.
+    pub fn json(&self) -> &str {
+        self.raw.as_deref().unwrap_or("null")
+    }
+
+    /// Whether the output is `null` (a handler that returned `()`).
+    pub fn is_null(&self) -> bool {
+        self.raw.is_none()
+    }
+
+    /// The output as a [`Value`], parsed on first use.
+    pub fn value(&self) -> &Value {
+        self.value.get_or_init(|| match &self.raw {
+            None => Value::Null,
+            // The text is JSON a serializer wrote, so it parses.
+            Some(raw) => serde_json::from_str(raw).unwrap_or(Value::Null),
+        })
+    }
+
+    /// The output as a [`Value`], owned.
+    pub fn into_value(self) -> Value {
+        let Self { raw, value } = self;
+        match value.into_inner() {
+            Some(v) => v,
+            None => raw
+                .and_then(|r| serde_json::from_str(&r).ok())
+                .unwrap_or(Value::Null),
+        }
+    }
+
+    /// The JSON text, owned.
+    pub fn into_raw(self) -> Box<RawValue> {
+        self.raw
+            .and_then(|r| RawValue::from_string(r.into_string()).ok())
+            .unwrap_or_else(|| RawValue::NULL.to_owned())
+    }
+}
+
+impl Deref for Output {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        self.value()
+    }
+}
+
+impl PartialEq for Output {
+    /// Equal as JSON values (key order does not matter).
+    fn eq(&self, other: &Output) -> bool {
+        self.json() == other.json() || self.value() == other.value()
+    }
+}
+
+impl PartialEq<Value> for Output {
+    fn eq(&self, other: &Value) -> bool {
+        self.value() == other
+    }
+}
+
+impl PartialEq<Output> for Value {
+    fn eq(&self, other: &Output) -> bool {
+        self == other.value()
+    }
+}
+
+/// `output == 3`, `output == "done"`, as with a [`Value`].
+macro_rules! eq_as_value {
+    ($($t:ty),*) => {$(
+        impl PartialEq<$t> for Output {
+            fn eq(&self, other: &$t) -> bool {
+                *self.value() == *other
+            }
+        }
+        impl PartialEq<$t> for &Output {
+            fn eq(&self, other: &$t) -> bool {
+                *self.value() == *other
+            }
+        }
+    )*};
+}
+
+eq_as_value!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64, bool, String);
+
+impl PartialEq<&str> for Output {
+    fn eq(&self, other: &&str) -> bool {
+        *self.value() == **other
+    }
+}
+
+impl PartialEq<str> for Output {
+    fn eq(&self, other: &str) -> bool {
+        *self.value() == *other
+    }
+}
+
+impl From<Value> for Output {
+    fn from(value: Value) -> Self {
+        Self::from_value(value)
+    }
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Output").field(&self.json()).finish()
+    }
+}
+
+impl fmt::Display for Output {
+    /// The JSON text, in the handler's field order.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.json())
+    }
+}
+
+impl Serialize for Output {
+    /// Written as is by `serde_json` (in the handler's field order). Other
+    /// formats see `serde_json`'s raw-value form: serialize
+    /// [`value()`](Output::value) for them.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.raw.as_deref() {
+            None => serializer.serialize_unit(),
+            Some(text) => match serde_json::from_str::<&RawValue>(text) {
+                Ok(raw) => raw.serialize(serializer),
+                // Text a serializer wrote is JSON; should it ever not be,
+                // the value is written instead.
+                Err(_) => self.value().serialize(serializer),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Result3 {
+        zeta: u8,
+        alpha: u8,
+        mid: &'static str,
+    }
+
+    #[test]
+    fn keeps_the_field_order_and_reads_as_a_value() {
+        let out = Output::serialize(&Result3 {
+            zeta: 1,
+            alpha: 2,
+            mid: "m",
+        })
+        .unwrap();
+        assert_eq!(out.json(), r#"{"zeta":1,"alpha":2,"mid":"m"}"#);
+        assert_eq!(out.to_string(), out.json());
+        assert_eq!(serde_json::to_string(&out).unwrap(), out.json());
+        // A Value sorts its keys: the order lives in the text only.
+        assert_eq!(out.value().to_string(), r#"{"alpha":2,"mid":"m","zeta":1}"#);
+        assert_eq!(out["alpha"], 2);
+        assert_eq!(out, serde_json::json!({"alpha": 2, "mid": "m", "zeta": 1}));
+    }
+
+    #[test]
+    fn null_arrays_and_values() {
+        let unit = Output::serialize(&()).unwrap();
+        assert!(unit.is_null() && unit.raw.is_none());
+        assert_eq!(unit.json(), "null");
+        assert_eq!(serde_json::to_string(&unit).unwrap(), "null");
+        let arr = Output::array(vec![
+            Output::serialize(&Result3 {
+                zeta: 1,
+                alpha: 2,
+                mid: "m",
+            })
+            .unwrap(),
+            Output::null(),
+            Output::serialize("two").unwrap(),
+        ]);
+        assert_eq!(arr.json(), r#"[{"zeta":1,"alpha":2,"mid":"m"},null,"two"]"#);
+        assert_eq!(arr.value()[2], "two");
+        assert_eq!(Output::array(Vec::new()).json(), "[]");
+        // Longer than the stack buffer: written on the heap, whole.
+        let long: Vec<String> = (0..100).map(|i| format!("item-{i}")).collect();
+        let out = Output::serialize(&long).unwrap();
+        assert_eq!(out.json(), serde_json::to_string(&long).unwrap());
+        assert!(out.json().len() > 256);
+        let v = serde_json::json!({"b": 1, "a": [true]});
+        assert_eq!(Output::from(v.clone()).into_value(), v);
+        assert_eq!(
+            Output::from(v.clone()).into_raw().get(),
+            r#"{"a":[true],"b":1}"#
+        );
+    }
+}
