@@ -87,7 +87,9 @@ impl OrdersFactory {
 /// mentioning the name is JSON-escaped (`\"`), so it never matches; a false
 /// positive would only cost the typed path, which checks for real.
 fn may_be_dead_letter(raw: &str) -> bool {
-    raw.contains(&format!("\"{DEAD_LETTER_SOURCE_ATTRIBUTE}\""))
+    let name = DEAD_LETTER_SOURCE_ATTRIBUTE;
+    raw.match_indices(name)
+        .any(|(at, _)| raw[..at].ends_with('"') && raw[at + name.len()..].starts_with('"'))
 }
 
 impl EventFactory for OrdersFactory {
