@@ -1,0 +1,328 @@
+//! The scheduler: how [`App::run`] starts records as slots free, keeps
+//! the records of one order key in order, cancels what still runs at the
+//! deadline margin, and gives one outcome per record, in input order.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
+use tokio::time::Instant;
+
+use super::error::{DEADLINE, EARLIER_FAILURE};
+use super::{App, Cancelled, Failure, HandlerPanic, Invocation, NotStarted, RecordOutcome, Status};
+use crate::bus::{Dispatch, Output};
+use crate::envelope::{AnyEnvelope, Metadata, Stats};
+use crate::error::{classify, BoxError};
+use crate::factory::Routed;
+
+impl App {
+    /// Dispatches records an [`EventFactory`](crate::factory::EventFactory) produced.
+    pub async fn run(&self, routed: Vec<Routed>, inv: &Invocation) -> Vec<RecordOutcome> {
+        let cfg = &self.inner.config;
+        let ordered = cfg.stop_on_first_failure || routed.iter().any(|r| r.order_key().is_some());
+        let n = routed.len();
+        if !ordered {
+            // Each record starts as soon as a slot is free, whatever the
+            // records before it are doing; outcomes go back in input order.
+            // A record is polled once as it starts: one that finishes there
+            // (most do) never takes a slot nor a task in the set.
+            let mut outcomes: Vec<(usize, RecordOutcome)> = Vec::with_capacity(n);
+            let mut running = FuturesUnordered::new();
+            for (i, r) in routed.into_iter().enumerate() {
+                // Records that wait move on as they are woken, as they did
+                // in their own tasks; a full set waits for a free slot.
+                if !running.is_empty() {
+                    while let Some(Some(done)) = running.next().now_or_never() {
+                        outcomes.push(done);
+                    }
+                }
+                while running.len() >= cfg.concurrency {
+                    outcomes.extend(running.next().await);
+                }
+                // Records that finish at once never wait on anything: let
+                // the runtime run other tasks now and then.
+                tokio::task::consume_budget().await;
+                match self.start_record(r, inv) {
+                    Start::Done(outcome) => outcomes.push((i, outcome)),
+                    Start::Running(record) => match poll_once(record).await {
+                        Ok(outcome) => outcomes.push((i, outcome)),
+                        Err(record) => running.push(async move { (i, record.finish().await) }),
+                    },
+                }
+            }
+            while let Some(done) = running.next().await {
+                outcomes.push(done);
+            }
+            return in_input_order(n, outcomes);
+        }
+        // Ordered: group by key, preserving first-appearance order. Records
+        // without a key are groups of their own.
+        let mut groups: Vec<Vec<(usize, Routed)>> = Vec::new();
+        let mut by_key: HashMap<Arc<str>, usize> = HashMap::new();
+        for (i, r) in routed.into_iter().enumerate() {
+            let key: Option<Arc<str>> = if cfg.stop_on_first_failure {
+                Some(Arc::from(""))
+            } else {
+                r.order_key().map(Arc::from)
+            };
+            match key {
+                Some(k) => {
+                    let g = *by_key.entry(k).or_insert_with(|| {
+                        groups.push(Vec::new());
+                        groups.len() - 1
+                    });
+                    groups[g].push((i, r));
+                }
+                None => groups.push(vec![(i, r)]),
+            }
+        }
+        let results: Vec<Vec<(usize, RecordOutcome)>> = futures_util::stream::iter(groups)
+            .map(|group| self.run_group(group, inv))
+            .buffer_unordered(cfg.concurrency)
+            .collect()
+            .await;
+        in_input_order(n, results.into_iter().flatten())
+    }
+
+    async fn run_group(
+        &self,
+        group: Vec<(usize, Routed)>,
+        inv: &Invocation,
+    ) -> Vec<(usize, RecordOutcome)> {
+        let mut out = Vec::with_capacity(group.len());
+        let mut failed = false;
+        for (i, r) in group {
+            let outcome = if failed {
+                let (meta, _, _) = r.into_parts();
+                not_started(meta, EARLIER_FAILURE)
+            } else {
+                self.run_record(r, inv).await
+            };
+            failed |= outcome.is_failed();
+            out.push((i, outcome));
+        }
+        out
+    }
+
+    /// Whether a record must not start: no more than the margin is left (so
+    /// never with nothing left, even with a zero margin).
+    fn deadline_too_close(&self, inv: &Invocation) -> bool {
+        inv.deadline.is_some_and(|d| {
+            d.saturating_duration_since(Instant::now()) <= self.inner.config.deadline_margin
+        })
+    }
+
+    async fn run_record(&self, routed: Routed, inv: &Invocation) -> RecordOutcome {
+        match self.start_record(routed, inv) {
+            Start::Done(outcome) => outcome,
+            Start::Running(record) => record.finish().await,
+        }
+    }
+
+    /// Starts a record: its outcome if it ends before any handler runs,
+    /// else its dispatch, not yet polled.
+    fn start_record(&self, routed: Routed, inv: &Invocation) -> Start {
+        let (meta, _, result) = routed.into_parts();
+        let envelopes = match result {
+            Ok(envs) => envs,
+            Err(e)
+                if e.is_no_route()
+                    && self
+                        .inner
+                        .config
+                        .acknowledge_unmatched
+                        .covers(meta.source()) =>
+            {
+                tracing::warn!(
+                    record_id = meta.record_id(),
+                    source = %meta.source(),
+                    "no route matched; acknowledged as configured"
+                );
+                return Start::Done(RecordOutcome {
+                    meta,
+                    status: Status::Acknowledged,
+                });
+            }
+            Err(e) => return Start::Done(fail(meta, e.into(), false)),
+        };
+        if self.deadline_too_close(inv) {
+            return Start::Done(not_started(meta, DEADLINE));
+        }
+        // What the record's layers report (attempts, replays) reaches the
+        // outcome through this node, wherever the handlers run.
+        let stats = Stats::root_with_clock(self.inner.config.clock.clone());
+        let mut meta = meta;
+        meta.set_stats(Arc::clone(&stats));
+        let stamp = |mut env: AnyEnvelope| {
+            let m = env.meta_mut();
+            if m.deadline().is_none() {
+                m.set_deadline(inv.deadline);
+            }
+            m.set_stats(Arc::clone(&stats));
+            env
+        };
+        let bus = &self.inner.bus;
+        let mut envs = envelopes.into_iter().map(stamp);
+        let work = match (envs.next(), envs.len()) {
+            (None, _) => Work::Nothing,
+            (Some(one), 0) => Work::One(bus.dispatch(one)),
+            (Some(first), _) => {
+                let all: Vec<Dispatch> = std::iter::once(first)
+                    .chain(envs)
+                    .map(|e| bus.dispatch(e))
+                    .collect();
+                Work::Many(Box::pin(async move {
+                    let results = futures_util::future::join_all(all).await;
+                    let mut outputs = Vec::with_capacity(results.len());
+                    for r in results {
+                        outputs.push(r?);
+                    }
+                    Ok(Output::array(outputs))
+                }))
+            }
+        };
+        // Cancelled (dropped) when only the margin is left, so the
+        // invocation answers in time whatever the handlers do.
+        let cancel_at = self.cancel_at(inv);
+        Start::Running(Running {
+            meta,
+            stats,
+            work: AssertUnwindSafe(work).catch_unwind(),
+            cancel_at,
+            started: cancel_at.map(|_| Instant::now()),
+        })
+    }
+
+    fn cancel_at(&self, inv: &Invocation) -> Option<Instant> {
+        let d = inv.deadline?;
+        Some(
+            d.checked_sub(self.inner.config.deadline_margin)
+                .unwrap_or(d),
+        )
+    }
+}
+
+/// The outcomes of `n` records, tagged with their input index, in input order.
+/// How [`App::start_record`] left a record.
+enum Start {
+    /// It ended before any handler ran (malformed, unmatched, too late).
+    Done(RecordOutcome),
+    /// Its handlers are dispatched.
+    Running(Running),
+}
+
+/// What a record's handlers do: nothing, one dispatch, or several at once.
+enum Work {
+    Nothing,
+    One(Dispatch),
+    Many(Pin<Box<dyn Future<Output = Result<Output, BoxError>> + Send>>),
+}
+
+impl Future for Work {
+    type Output = Result<Output, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Work::Nothing => Poll::Ready(Ok(Output::null())),
+            Work::One(d) => Pin::new(d).poll(cx),
+            Work::Many(f) => f.as_mut().poll(cx),
+        }
+    }
+}
+
+/// A started record: its dispatch with panics caught, and what its outcome
+/// needs.
+struct Running {
+    meta: Metadata,
+    stats: Arc<Stats>,
+    work: futures_util::future::CatchUnwind<AssertUnwindSafe<Work>>,
+    cancel_at: Option<Instant>,
+    started: Option<Instant>,
+}
+
+/// The outcome of `record` if one poll finishes it, or the record, to be
+/// polled again.
+async fn poll_once(mut record: Running) -> Result<RecordOutcome, Running> {
+    let polled = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut record.work).poll(cx))).await;
+    match polled {
+        Poll::Ready(result) => Ok(record.outcome(Some(result))),
+        Poll::Pending => Err(record),
+    }
+}
+
+impl Running {
+    /// Runs the record to its end (or its cancellation) and gives its outcome.
+    async fn finish(mut self) -> RecordOutcome {
+        let result = match self.cancel_at {
+            Some(at) => tokio::time::timeout_at(at, &mut self.work).await.ok(),
+            None => Some((&mut self.work).await),
+        };
+        self.outcome(result)
+    }
+
+    /// The outcome, from what the dispatch gave (`None`: cancelled).
+    fn outcome(
+        self,
+        result: Option<Result<Result<Output, BoxError>, Box<dyn std::any::Any + Send>>>,
+    ) -> RecordOutcome {
+        let mut meta = self.meta;
+        let attempts = self.stats.attempts();
+        if attempts > meta.attempt() {
+            meta.set_attempt(attempts);
+        }
+        match result {
+            Some(Ok(Ok(output))) => RecordOutcome {
+                meta,
+                status: Status::Done(output),
+            },
+            Some(Ok(Err(e))) => fail(meta, e, true),
+            Some(Err(panic)) => fail(meta, Box::new(HandlerPanic::from_payload(panic)), true),
+            None => {
+                let ran_for = self.started.map(|s| s.elapsed()).unwrap_or_default();
+                fail(meta, Box::new(Cancelled { ran_for }), true)
+            }
+        }
+    }
+}
+
+fn in_input_order(
+    n: usize,
+    tagged: impl IntoIterator<Item = (usize, RecordOutcome)>,
+) -> Vec<RecordOutcome> {
+    let mut slots: Vec<Option<RecordOutcome>> = (0..n).map(|_| None).collect();
+    for (i, o) in tagged {
+        slots[i] = Some(o);
+    }
+    let outcomes: Vec<RecordOutcome> = slots.into_iter().flatten().collect();
+    debug_assert_eq!(outcomes.len(), n, "every record has one outcome");
+    outcomes
+}
+
+fn not_started(meta: Metadata, reason: &'static str) -> RecordOutcome {
+    fail(meta, Box::new(NotStarted { reason }), false)
+}
+
+fn fail(meta: Metadata, error: BoxError, attempted: bool) -> RecordOutcome {
+    let retry = classify(&*error);
+    tracing::warn!(
+        record_id = meta.record_id(),
+        source = %meta.source(),
+        retryable = retry.is_retryable(),
+        attempted,
+        error = %error,
+        "record failed"
+    );
+    RecordOutcome {
+        meta,
+        status: Status::Failed(Failure {
+            error,
+            retry,
+            attempted,
+        }),
+    }
+}
