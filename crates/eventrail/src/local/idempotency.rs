@@ -178,13 +178,13 @@ impl LocalIdempotencyStore {
 fn try_lock(slots: &mut HashSet<Slot>, rec: IdempotencyRecord, now: SystemTime) -> LockOutcome {
     let acquired = match slots.get(rec.key.as_str()) {
         Some(slot) if slot.present && slot.record.is_live_at(now) => {
-            tracing::info!(target: "eventrail::local", key = %rec.key, status = ?slot.record.status, "idempotency: duplicate");
+            tracing::debug!(target: "eventrail::local", key = %rec.key, status = ?slot.record.status, "idempotency: duplicate");
             return LockOutcome::Exists(slot.record.clone());
         }
         Some(slot) => slot.acquired + 1,
         None => 1,
     };
-    tracing::info!(target: "eventrail::local", key = %rec.key, "idempotency: locked");
+    tracing::debug!(target: "eventrail::local", key = %rec.key, "idempotency: locked");
     // `replace` swaps in the new record under the existing slot: no key copy.
     slots.replace(Slot {
         record: rec,
@@ -223,7 +223,7 @@ impl IdempotencyStore for LocalIdempotencyStore {
         // Like the DynamoDB store's `UpdateItem`: a missing record is
         // created completed.
         self.faults.run(&self.calls, call, |_| {
-            tracing::info!(target: "eventrail::local", key = %key, result = %result, "idempotency: completed");
+            tracing::debug!(target: "eventrail::local", key = %key, result = %result, "idempotency: completed");
             let mut slot = slots.take(key).unwrap_or_else(|| Slot {
                 record: IdempotencyRecord::in_progress(key, expires_at, None, None),
                 present: false,
@@ -245,7 +245,7 @@ impl IdempotencyStore for LocalIdempotencyStore {
             key: key.to_owned(),
         };
         self.faults.run(&self.calls, call, |_| {
-            tracing::info!(target: "eventrail::local", key = %key, "idempotency: released");
+            tracing::debug!(target: "eventrail::local", key = %key, "idempotency: released");
             // The slot stays (not present), keeping the key's lock count.
             if let Some(mut slot) = slots.take(key) {
                 slot.present = false;
