@@ -64,16 +64,12 @@ pub(super) type HashFn<E> = Arc<dyn Fn(&E) -> Result<String, serde_json::Error> 
 pub struct IdempotencyLayer<E> {
     pub(super) store: Arc<dyn IdempotencyStore>,
     pub(super) key: KeyFn<E>,
-    pub(super) hash: Option<HashFn<E>>,
+    /// The prefix of stored keys: the options' namespace, else the event's
+    /// type name.
     pub(super) namespace: Arc<str>,
-    pub(super) expiry: Duration,
-    pub(super) in_progress_expiry: Duration,
-    pub(super) missing: MissingKey,
-    pub(super) on_store_error: OnStoreError,
-    pub(super) complete_retry: RetryPolicy,
+    /// Every other setting; the layer's setters write here.
+    pub(super) options: IdempotencyOptions<E>,
     pub(super) counters: Arc<Counters>,
-    /// `None`: the envelope's ([`Metadata::clock`](crate::Metadata::clock)).
-    pub(super) clock: Option<Arc<dyn Clock>>,
 }
 
 impl<E> Clone for IdempotencyLayer<E> {
@@ -81,15 +77,9 @@ impl<E> Clone for IdempotencyLayer<E> {
         Self {
             store: Arc::clone(&self.store),
             key: Arc::clone(&self.key),
-            hash: self.hash.clone(),
             namespace: Arc::clone(&self.namespace),
-            expiry: self.expiry,
-            in_progress_expiry: self.in_progress_expiry,
-            missing: self.missing,
-            on_store_error: self.on_store_error,
-            complete_retry: self.complete_retry,
+            options: self.options.clone(),
             counters: Arc::clone(&self.counters),
-            clock: self.clock.clone(),
         }
     }
 }
@@ -99,15 +89,9 @@ impl<E> fmt::Debug for IdempotencyLayer<E> {
         f.debug_struct("IdempotencyLayer")
             .field("store", &self.store)
             .field("namespace", &self.namespace)
-            .field("payload_hash", &self.hash.is_some())
-            .field("expiry", &self.expiry)
-            .field("in_progress_expiry", &self.in_progress_expiry)
-            .field("missing", &self.missing)
-            .field("on_store_error", &self.on_store_error)
-            .field("complete_retry", &self.complete_retry)
+            .field("options", &self.options)
             .field("unprotected_runs", &self.unprotected_runs())
             .field("unrecorded_results", &self.unrecorded_results())
-            .field("clock", &self.clock)
             .finish_non_exhaustive()
     }
 }
@@ -130,29 +114,15 @@ impl<E> IdempotencyLayer<E> {
         key: impl Fn(&Envelope<E>) -> Option<String> + Send + Sync + 'static,
         options: IdempotencyOptions<E>,
     ) -> Self {
-        let IdempotencyOptions {
-            hash,
-            namespace,
-            expiry,
-            in_progress_expiry,
-            missing,
-            on_store_error,
-            complete_retry,
-            clock,
-        } = options;
         Self {
             store,
             key: Arc::new(key),
-            hash,
-            namespace: namespace
+            namespace: options
+                .namespace
+                .clone()
                 .unwrap_or_else(|| short_type_name(std::any::type_name::<E>()).into()),
-            expiry,
-            in_progress_expiry,
-            missing,
-            on_store_error,
-            complete_retry,
+            options,
             counters: Arc::default(),
-            clock,
         }
     }
 
@@ -166,27 +136,27 @@ impl<E> IdempotencyLayer<E> {
 
     /// How long a completed result is kept (default 1 hour).
     pub fn expires_after(mut self, d: Duration) -> Self {
-        self.expiry = d;
+        self.options = self.options.expires_after(d);
         self
     }
 
     /// How long an in-progress record blocks duplicates when the envelope
     /// has no deadline (default 15 minutes, Lambda's longest run).
     pub fn in_progress_expiry(mut self, d: Duration) -> Self {
-        self.in_progress_expiry = d;
+        self.options = self.options.in_progress_expiry(d);
         self
     }
 
     /// What to do with envelopes without a key (default: fail).
     pub fn on_missing_key(mut self, missing: MissingKey) -> Self {
-        self.missing = missing;
+        self.options = self.options.on_missing_key(missing);
         self
     }
 
     /// What to do when the store fails while taking the lock (default:
     /// [fail closed](OnStoreError::FailClosed)).
     pub fn on_store_error(mut self, mode: OnStoreError) -> Self {
-        self.on_store_error = mode;
+        self.options = self.options.on_store_error(mode);
         self
     }
 
@@ -195,7 +165,7 @@ impl<E> IdempotencyLayer<E> {
     /// 3 attempts, 100 ms then 200 ms). See the [module docs](super) for
     /// what happens when it still fails.
     pub fn complete_retry(mut self, policy: RetryPolicy) -> Self {
-        self.complete_retry = policy;
+        self.options = self.options.complete_retry(policy);
         self
     }
 
@@ -222,7 +192,7 @@ impl<E> IdempotencyLayer<E> {
     /// The clock for expiry times (default: the envelope's
     /// [`Metadata::clock`](crate::Metadata::clock), which is the app's).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
+        self.options = self.options.with_clock(clock);
         self
     }
 }
@@ -233,7 +203,7 @@ impl<E: Serialize> IdempotencyLayer<E> {
     /// then fails permanently instead of replaying a result that belongs to
     /// another payload.
     pub fn with_payload_hash(mut self) -> Self {
-        self.hash = Some(payload_hash::<E>());
+        self.options = self.options.with_payload_hash();
         self
     }
 }
@@ -278,14 +248,15 @@ fn payload_hash<E: Serialize>() -> HashFn<E> {
 /// # }
 /// ```
 pub struct IdempotencyOptions<E> {
-    hash: Option<HashFn<E>>,
-    namespace: Option<Arc<str>>,
-    expiry: Duration,
-    in_progress_expiry: Duration,
-    missing: MissingKey,
-    on_store_error: OnStoreError,
-    complete_retry: RetryPolicy,
-    clock: Option<Arc<dyn Clock>>,
+    pub(super) hash: Option<HashFn<E>>,
+    pub(super) namespace: Option<Arc<str>>,
+    pub(super) expiry: Duration,
+    pub(super) in_progress_expiry: Duration,
+    pub(super) missing: MissingKey,
+    pub(super) on_store_error: OnStoreError,
+    pub(super) complete_retry: RetryPolicy,
+    /// `None`: the envelope's ([`Metadata::clock`](crate::Metadata::clock)).
+    pub(super) clock: Option<Arc<dyn Clock>>,
 }
 
 impl<E> Default for IdempotencyOptions<E> {

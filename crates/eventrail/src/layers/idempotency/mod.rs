@@ -190,7 +190,7 @@ where
         let layer = Arc::clone(&self.layer);
         ResponseFuture::new(async move {
             let Some(key) = (layer.key)(&env) else {
-                return match layer.missing {
+                return match layer.options.missing {
                     MissingKey::PassThrough => call_catching(&mut inner, env).await,
                     MissingKey::Fail => {
                         Err(IdempotencyError::missing_key(env.meta().record_id()).into())
@@ -205,11 +205,11 @@ where
                 k.push_str(&key);
                 k
             };
-            let hash = match &layer.hash {
+            let hash = match &layer.options.hash {
                 Some(h) => Some(h(env.event()).map_err(IdempotencyError::unhashable)?),
                 None => None,
             };
-            let clock = match &layer.clock {
+            let clock = match &layer.options.clock {
                 Some(c) => Arc::clone(c),
                 None => env.meta().clock(),
             };
@@ -219,10 +219,10 @@ where
                 .deadline()
                 .map(|d| d.saturating_duration_since(Instant::now()))
                 .filter(|left| !left.is_zero() && *left <= MAX_PLAUSIBLE_DEADLINE);
-            let in_progress_until = now + left.unwrap_or(layer.in_progress_expiry);
+            let in_progress_until = now + left.unwrap_or(layer.options.in_progress_expiry);
             let record = IdempotencyRecord::in_progress(
                 key.clone(),
-                now + layer.expiry,
+                now + layer.options.expiry,
                 Some(in_progress_until),
                 hash.clone(),
             );
@@ -231,7 +231,7 @@ where
                 Ok(LockOutcome::Exists(existing)) => {
                     return replay(env.meta(), &key, hash.as_deref(), existing);
                 }
-                Err(e) => match layer.on_store_error {
+                Err(e) => match layer.options.on_store_error {
                     OnStoreError::FailClosed => return Err(IdempotencyError::store(e).into()),
                     OnStoreError::FailOpen => {
                         let n = layer.counters.unprotected.fetch_add(1, Ordering::Relaxed) + 1;
@@ -280,11 +280,11 @@ async fn complete<E, R: Serialize>(
     json: String,
     resp: R,
 ) -> R {
-    let policy = layer.complete_retry;
+    let policy = layer.options.complete_retry;
     let mut json = json;
     let mut attempt = 1;
     loop {
-        let until = clock.now() + layer.expiry;
+        let until = clock.now() + layer.options.expiry;
         let e = match layer.store.complete(key, json, until).await {
             Ok(()) => return resp,
             Err(e) => e,
