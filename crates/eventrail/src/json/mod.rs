@@ -66,6 +66,80 @@ pub(crate) fn str_at(json: &str, path: &[&str]) -> Option<String> {
     }
 }
 
+/// The value of a JSON string literal (`raw`, quotes included, already
+/// checked by serde_json's scan: well-formed escapes, no control
+/// characters), borrowed when it has no escapes, else unescaped into one
+/// string of the right size.
+///
+/// serde_json would unescape into its scratch buffer, growing it step by
+/// step, and then copy it out: for a message body (a JSON document inside
+/// a string, every quote escaped) that is most of the cost of reading it.
+/// `None` where serde_json would refuse the string too (a lone surrogate).
+pub(crate) fn unescape(raw: &str) -> Option<Cow<'_, str>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    let bytes = inner.as_bytes();
+    let Some(first) = memchr::memchr(b'\\', bytes) else {
+        return Some(Cow::Borrowed(inner));
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut rest = inner;
+    let mut at = first;
+    loop {
+        out.push_str(&rest[..at]);
+        let esc = rest.as_bytes().get(at + 1).copied()?;
+        rest = &rest[at + 2..];
+        match esc {
+            b'"' => out.push('"'),
+            b'\\' => out.push('\\'),
+            b'/' => out.push('/'),
+            b'b' => out.push('\u{8}'),
+            b'f' => out.push('\u{c}'),
+            b'n' => out.push('\n'),
+            b'r' => out.push('\r'),
+            b't' => out.push('\t'),
+            b'u' => {
+                let (c, used) = unicode_escape(rest)?;
+                out.push(c);
+                rest = &rest[used..];
+            }
+            _ => return None,
+        }
+        match memchr::memchr(b'\\', rest.as_bytes()) {
+            Some(next) => at = next,
+            None => {
+                out.push_str(rest);
+                return Some(Cow::Owned(out));
+            }
+        }
+    }
+}
+
+/// The character of a `\u` escape whose hex digits `text` starts with, and
+/// how many bytes of `text` it took (4, or 10 for a surrogate pair).
+fn unicode_escape(text: &str) -> Option<(char, usize)> {
+    let hex = |s: &str| -> Option<u32> {
+        let digits = s.get(..4)?;
+        digits
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit())
+            .then(|| u32::from_str_radix(digits, 16).ok())
+            .flatten()
+    };
+    let high = hex(text)?;
+    match high {
+        0xD800..=0xDBFF => {
+            let low = text.get(4..)?.strip_prefix("\\u").and_then(hex)?;
+            if !(0xDC00..=0xDFFF).contains(&low) {
+                return None;
+            }
+            let c = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+            Some((char::from_u32(c)?, 10))
+        }
+        0xDC00..=0xDFFF => None,
+        c => Some((char::from_u32(c)?, 4)),
+    }
+}
+
 /// A JSON string, borrowed from the input when it has no escapes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Text<'a>(pub(crate) Cow<'a, str>);
@@ -97,6 +171,29 @@ impl<'de: 'a, 'a> de::Deserialize<'de> for Text<'a> {
         }
         d.deserialize_str(V(std::marker::PhantomData))
     }
+}
+
+/// A string field read as [`Text`] through [`unescape`]: borrowed from the
+/// input as a raw literal, unescaped (if it has escapes) into one string
+/// of the right size. `null` is `None`; any other value than a string is
+/// an error, as for `Option<String>`.
+pub(crate) fn optional_text<'de: 'a, 'a, D: de::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Text<'a>>, D::Error> {
+    let raw = <&'de RawValue as de::Deserialize<'de>>::deserialize(d)?;
+    let text = raw.get();
+    if text == "null" {
+        return Ok(None);
+    }
+    if !text.starts_with('"') {
+        return Err(de::Error::invalid_type(
+            de::Unexpected::Other("a JSON value that is not a string"),
+            &"a string",
+        ));
+    }
+    unescape(text)
+        .map(|t| Some(Text(t)))
+        .ok_or_else(|| de::Error::custom("invalid escape in a string"))
 }
 
 struct ProbeSeed<'w, 'o, 'de, S> {
@@ -213,6 +310,35 @@ mod tests {
         assert_eq!(str_at(json, &["s3", "bucket", "name", "x"]), None);
         assert_eq!(str_at("[1]", &["s3"]), None);
         assert_eq!(str_at("{bad", &["s3"]), None);
+    }
+
+    #[test]
+    fn unescaping_agrees_with_serde_json() {
+        let cases = [
+            r#""""#,
+            r#""plain""#,
+            r#""{\"type\": \"A\", \"n\": 1}""#,
+            r#""a\\b\/c\b\f\n\r\t""#,
+            r#""\u00e9\u20AC\ud83d\ude00 end""#,
+            r#""tail\"""#,
+            r#""\"head""#,
+            r#""é ünï \u0041""#,
+            r#""\ud83d""#,
+            r#""\ude00""#,
+            r#""\ud83d\u0041""#,
+            r#""\ud83dx""#,
+            r#""\u12""#,
+        ];
+        for raw in cases {
+            let ours = unescape(raw).map(Cow::into_owned);
+            let theirs = serde_json::from_str::<String>(raw).ok();
+            assert_eq!(ours, theirs, "{raw}");
+        }
+        assert!(matches!(
+            unescape(r#""plain""#),
+            Some(Cow::Borrowed("plain"))
+        ));
+        assert_eq!(unescape("plain"), None, "not a literal");
     }
 
     #[test]

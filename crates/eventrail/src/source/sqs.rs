@@ -107,7 +107,7 @@ pub(crate) struct View<'a> {
     #[serde(default)]
     #[allow(dead_code)] // checked, not read
     receipt_handle: Option<CheckedStr>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "crate::json::optional_text")]
     body: Option<Text<'a>>,
     #[serde(default)]
     #[allow(dead_code)]
