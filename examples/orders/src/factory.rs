@@ -25,7 +25,7 @@ use eventrail::aws_lambda_events::event::s3::S3Event;
 use eventrail::aws_lambda_events::event::sns::SnsEvent;
 use eventrail::aws_lambda_events::event::sqs::SqsEvent;
 use eventrail::error::RecordError;
-use eventrail::factory::{transform_typed, Record, StepFunctionInput, Transformed};
+use eventrail::factory::{transform_typed, Record, RoutedIter, StepFunctionInput, Transformed};
 use eventrail::router::RouteConflict;
 use eventrail::routes::RouteInfo;
 use eventrail::source::RawEvent;
@@ -81,6 +81,15 @@ impl OrdersFactory {
     pub fn new() -> Self {
         Self { router: router() }
     }
+
+    /// Whether `event` takes the typed path: Step Functions tasks, and SQS
+    /// batches that may carry dead letters (the router's raw path is for
+    /// the rest).
+    fn typed_path(&self, event: &RawEvent<'_>) -> bool {
+        let dead_letters =
+            event.source() == Source::Sqs && event.records().iter().any(|r| may_be_dead_letter(r));
+        dead_letters || event.source() == Source::StepFunctions
+    }
 }
 
 /// Whether a raw SQS record may carry the dead-letter attribute. A body
@@ -94,12 +103,18 @@ fn may_be_dead_letter(raw: &str) -> bool {
 
 impl EventFactory for OrdersFactory {
     fn transform_raw(&self, event: &RawEvent<'_>) -> Transformed {
-        let dead_letters =
-            event.source() == Source::Sqs && event.records().iter().any(|r| may_be_dead_letter(r));
-        if dead_letters || event.source() == Source::StepFunctions {
+        if self.typed_path(event) {
             transform_typed(self, event)
         } else {
             self.router.transform_raw(event)
+        }
+    }
+
+    fn transform_raw_iter<'e>(&'e self, event: &'e RawEvent<'_>) -> RoutedIter<'e> {
+        if self.typed_path(event) {
+            Box::new(transform_typed(self, event).into_vec().into_iter())
+        } else {
+            self.router.transform_raw_iter(event)
         }
     }
 

@@ -223,12 +223,12 @@ impl App {
 
     /// Processes the records of a raw payload (see [`RawEvent`]), the path
     /// the Lambda adapter takes: each record is decoded once, by the
-    /// factory's [`transform_raw`](EventFactory::transform_raw), then
-    /// dispatched as [`process`](Self::process) does.
+    /// factory's [`transform_raw_iter`](EventFactory::transform_raw_iter),
+    /// as it starts, then dispatched as [`process`](Self::process) does.
     pub async fn process_raw(&self, event: &RawEvent<'_>, inv: &Invocation) -> Report {
         let source = event.source();
-        let routed = self.inner.factory.transform_raw(event).into_vec();
-        let outcomes = self.run(routed, inv).await;
+        let records = self.inner.factory.transform_raw_iter(event);
+        let outcomes = self.run_each(records, inv).await;
         Report { source, outcomes }
     }
 }

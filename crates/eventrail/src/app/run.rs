@@ -23,48 +23,81 @@ use crate::factory::Routed;
 impl App {
     /// Dispatches records an [`EventFactory`](crate::factory::EventFactory) produced.
     pub async fn run(&self, routed: Vec<Routed>, inv: &Invocation) -> Vec<RecordOutcome> {
+        self.run_each(routed.into_iter(), inv).await
+    }
+
+    /// Dispatches records as `records` hands them out, one outcome per
+    /// record, in input order.
+    ///
+    /// Records without an order key start as they come, as soon as a slot
+    /// is free (a record is decoded only when it starts). From the first
+    /// record with an order key on (or from the start when the app stops
+    /// on the first failure), the records still running finish, and the
+    /// rest of the batch is grouped by key and run in order.
+    pub(crate) async fn run_each(
+        &self,
+        mut records: impl Iterator<Item = Routed> + Send,
+        inv: &Invocation,
+    ) -> Vec<RecordOutcome> {
         let cfg = &self.inner.config;
-        let ordered = cfg.stop_on_first_failure || routed.iter().any(|r| r.order_key().is_some());
-        let n = routed.len();
-        if !ordered {
-            // Each record starts as soon as a slot is free, whatever the
-            // records before it are doing; outcomes go back in input order.
-            // A record is polled once as it starts: one that finishes there
-            // (most do) never takes a slot nor a task in the set.
-            let mut outcomes: Vec<(usize, RecordOutcome)> = Vec::with_capacity(n);
-            let mut running = FuturesUnordered::new();
-            for (i, r) in routed.into_iter().enumerate() {
-                // Records that wait move on as they are woken, as they did
-                // in their own tasks; a full set waits for a free slot.
-                if !running.is_empty() {
-                    while let Some(Some(done)) = running.next().now_or_never() {
-                        outcomes.push(done);
-                    }
-                }
-                while running.len() >= cfg.concurrency {
-                    outcomes.extend(running.next().await);
-                }
-                // Records that finish at once never wait on anything: let
-                // the runtime run other tasks now and then.
-                tokio::task::consume_budget().await;
-                match self.start_record(r, inv) {
-                    Start::Done(outcome) => outcomes.push((i, outcome)),
-                    Start::Running(record) => match poll_once(record).await {
-                        Ok(outcome) => outcomes.push((i, outcome)),
-                        Err(record) => running.push(async move { (i, record.finish().await) }),
-                    },
+        let mut outcomes: Vec<(usize, RecordOutcome)> = Vec::with_capacity(records.size_hint().0);
+        let mut running = FuturesUnordered::new();
+        let mut ordered_from = None;
+        let mut i = 0;
+        // Each record starts as soon as a slot is free, whatever the
+        // records before it are doing; outcomes go back in input order. A
+        // record is polled once as it starts: one that finishes there (most
+        // do) never takes a slot nor a task in the set.
+        while let Some(r) = records.next() {
+            if cfg.stop_on_first_failure || r.order_key().is_some() {
+                ordered_from = Some(r);
+                break;
+            }
+            // Records that wait move on as they are woken, as they did
+            // in their own tasks; a full set waits for a free slot.
+            if !running.is_empty() {
+                while let Some(Some(done)) = running.next().now_or_never() {
+                    outcomes.push(done);
                 }
             }
-            while let Some(done) = running.next().await {
-                outcomes.push(done);
+            while running.len() >= cfg.concurrency {
+                outcomes.extend(running.next().await);
             }
-            return in_input_order(n, outcomes);
+            // Records that finish at once never wait on anything: let
+            // the runtime run other tasks now and then.
+            tokio::task::consume_budget().await;
+            match self.start_record(r, inv) {
+                Start::Done(outcome) => outcomes.push((i, outcome)),
+                Start::Running(record) => match poll_once(record).await {
+                    Ok(outcome) => outcomes.push((i, outcome)),
+                    Err(record) => running.push(async move { (i, record.finish().await) }),
+                },
+            }
+            i += 1;
         }
-        // Ordered: group by key, preserving first-appearance order. Records
-        // without a key are groups of their own.
+        while let Some(done) = running.next().await {
+            outcomes.push(done);
+        }
+        if let Some(first) = ordered_from {
+            let rest = std::iter::once(first).chain(records);
+            outcomes.extend(self.run_ordered(rest, i, inv).await);
+        }
+        in_input_order(outcomes)
+    }
+
+    /// Runs `records` (the first at index `first`) grouped by order key, in
+    /// first-appearance order; records without a key are groups of their
+    /// own.
+    async fn run_ordered(
+        &self,
+        records: impl Iterator<Item = Routed>,
+        first: usize,
+        inv: &Invocation,
+    ) -> Vec<(usize, RecordOutcome)> {
+        let cfg = &self.inner.config;
         let mut groups: Vec<Vec<(usize, Routed)>> = Vec::new();
         let mut by_key: HashMap<Arc<str>, usize> = HashMap::new();
-        for (i, r) in routed.into_iter().enumerate() {
+        for (i, r) in (first..).zip(records) {
             let key: Option<Arc<str>> = if cfg.stop_on_first_failure {
                 Some(Arc::from(""))
             } else {
@@ -86,7 +119,7 @@ impl App {
             .buffer_unordered(cfg.concurrency)
             .collect()
             .await;
-        in_input_order(n, results.into_iter().flatten())
+        results.into_iter().flatten().collect()
     }
 
     async fn run_group(
@@ -207,7 +240,6 @@ impl App {
     }
 }
 
-/// The outcomes of `n` records, tagged with their input index, in input order.
 /// How [`App::start_record`] left a record.
 enum Start {
     /// It ended before any handler ran (malformed, unmatched, too late).
@@ -290,17 +322,16 @@ impl Running {
     }
 }
 
-fn in_input_order(
-    n: usize,
-    tagged: impl IntoIterator<Item = (usize, RecordOutcome)>,
-) -> Vec<RecordOutcome> {
-    let mut slots: Vec<Option<RecordOutcome>> = (0..n).map(|_| None).collect();
-    for (i, o) in tagged {
-        slots[i] = Some(o);
+fn in_input_order(mut tagged: Vec<(usize, RecordOutcome)>) -> Vec<RecordOutcome> {
+    // Records that finish as they start (most) come back in order already.
+    if !tagged.is_sorted_by_key(|(i, _)| *i) {
+        tagged.sort_unstable_by_key(|(i, _)| *i);
     }
-    let outcomes: Vec<RecordOutcome> = slots.into_iter().flatten().collect();
-    debug_assert_eq!(outcomes.len(), n, "every record has one outcome");
-    outcomes
+    debug_assert!(
+        tagged.iter().enumerate().all(|(k, (i, _))| k == *i),
+        "every record has one outcome"
+    );
+    tagged.into_iter().map(|(_, o)| o).collect()
 }
 
 fn not_started(meta: Metadata, reason: &'static str) -> RecordOutcome {

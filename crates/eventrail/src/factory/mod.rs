@@ -72,6 +72,10 @@ mod typed;
 
 pub(crate) use self::contract::{one_per_record, InputRecords};
 pub use self::record::{Record, Routed, Transformed};
+
+/// The records of a raw payload, routed one at a time (see
+/// [`EventFactory::transform_raw_iter`]).
+pub type RoutedIter<'e> = Box<dyn Iterator<Item = Routed> + Send + 'e>;
 pub use self::typed::transform_typed;
 pub use crate::source::step_functions::StepFunctionInput;
 pub use crate::source::{CORRELATION_ATTRIBUTES, TENANT_ATTRIBUTES};
@@ -94,6 +98,37 @@ pub trait EventFactory: Send + Sync + fmt::Debug + 'static {
     /// that copy.
     fn transform_raw(&self, event: &RawEvent<'_>) -> Transformed {
         transform_typed(self, event)
+    }
+
+    /// The records of a raw payload as [`transform_raw`](Self::transform_raw)
+    /// gives them, one at a time: what
+    /// [`App::process_raw`](crate::App::process_raw) runs, so that each
+    /// record is decoded as it starts and dropped once it ran, instead of a
+    /// whole batch of envelopes being built before the first one runs.
+    ///
+    /// The same contract: exactly one [`Routed`] per input record, in input
+    /// order. The default calls `transform_raw` and hands out its records;
+    /// override it only together with `transform_raw`, giving the same
+    /// records ([`Router`](crate::Router) does, for SQS).
+    ///
+    /// ```
+    /// use eventrail::factory::EventFactory;
+    /// use eventrail::source::RawEvent;
+    /// use eventrail::Router;
+    ///
+    /// let router = Router::new().sqs("type", "PING").to::<serde_json::Value>();
+    /// let event = RawEvent::parse(br#"{"Records": [
+    ///     {"eventSource": "aws:sqs", "messageId": "m-1", "body": "{\"type\": \"PING\"}"},
+    ///     {"eventSource": "aws:sqs", "messageId": "m-2", "body": "{\"type\": \"PONG\"}"}
+    /// ]}"#).unwrap();
+    /// let ids: Vec<_> = router
+    ///     .transform_raw_iter(&event)
+    ///     .map(|r| (r.record_id().to_owned(), r.result().is_ok()))
+    ///     .collect();
+    /// assert_eq!(ids, [("m-1".to_owned(), true), ("m-2".to_owned(), false)]);
+    /// ```
+    fn transform_raw_iter<'e>(&'e self, event: &'e RawEvent<'_>) -> RoutedIter<'e> {
+        Box::new(self.transform_raw(event).into_vec().into_iter())
     }
 
     /// S3 event notifications.
@@ -195,6 +230,9 @@ pub trait EventFactory: Send + Sync + fmt::Debug + 'static {
 impl<F: EventFactory + ?Sized> EventFactory for Arc<F> {
     fn transform_raw(&self, event: &RawEvent<'_>) -> Transformed {
         (**self).transform_raw(event)
+    }
+    fn transform_raw_iter<'e>(&'e self, event: &'e RawEvent<'_>) -> RoutedIter<'e> {
+        (**self).transform_raw_iter(event)
     }
     fn transform_s3(&self, event: S3Event) -> Transformed {
         (**self).transform_s3(event)

@@ -61,7 +61,7 @@ use serde_json::Value;
 use crate::envelope::{AnyEnvelope, Envelope, Metadata, Source};
 use crate::error::RecordError;
 use crate::factory::{
-    transform_typed, EventFactory, Record, Routed, StepFunctionInput, Transformed,
+    transform_typed, EventFactory, Record, Routed, RoutedIter, StepFunctionInput, Transformed,
 };
 pub use crate::routes::RouteConflict;
 use crate::routes::RouteInfo;
@@ -262,6 +262,22 @@ impl EventFactory for Router {
                     .collect()
             }
             _ => transform_typed(self, event),
+        }
+    }
+
+    fn transform_raw_iter<'e>(&'e self, event: &'e RawEvent<'_>) -> RoutedIter<'e> {
+        match event.source() {
+            Source::Sqs => {
+                let mut read = event.take_sqs_messages().into_iter();
+                Box::new(
+                    event
+                        .records()
+                        .iter()
+                        .enumerate()
+                        .map(move |(i, raw)| self.route_sqs_raw(i, raw, read.next().flatten())),
+                )
+            }
+            _ => Box::new(transform_typed(self, event).into_vec().into_iter()),
         }
     }
 
