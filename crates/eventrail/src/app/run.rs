@@ -48,7 +48,7 @@ impl App {
         // records before it are doing; outcomes go back in input order. A
         // record is polled once as it starts: one that finishes there (most
         // do) never takes a slot nor a task in the set.
-        while let Some(r) = records.next() {
+        for r in records.by_ref() {
             if cfg.stop_on_first_failure || r.order_key().is_some() {
                 ordered_from = Some(r);
                 break;
