@@ -78,40 +78,45 @@ pub(crate) fn str_at(json: &str, path: &[&str]) -> Option<String> {
 pub(crate) fn unescape(raw: &str) -> Option<Cow<'_, str>> {
     let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
     let bytes = inner.as_bytes();
-    let Some(first) = memchr::memchr(b'\\', bytes) else {
+    let Some(first) = split::find2(b'\\', b'\\', bytes) else {
         return Some(Cow::Borrowed(inner));
     };
-    let mut out = String::with_capacity(inner.len());
-    let mut rest = inner;
-    let mut at = first;
-    loop {
-        out.push_str(&rest[..at]);
-        let esc = rest.as_bytes().get(at + 1).copied()?;
-        rest = &rest[at + 2..];
-        match esc {
-            b'"' => out.push('"'),
-            b'\\' => out.push('\\'),
-            b'/' => out.push('/'),
-            b'b' => out.push('\u{8}'),
-            b'f' => out.push('\u{c}'),
-            b'n' => out.push('\n'),
-            b'r' => out.push('\r'),
-            b't' => out.push('\t'),
+    // Byte by byte: the runs between escapes are a few bytes each (every
+    // quote of a JSON body is escaped), too short for a copy call to pay.
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    out.extend_from_slice(&bytes[..first]);
+    let mut i = first;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b != b'\\' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let esc = *bytes.get(i + 1)?;
+        i += 2;
+        let simple = match esc {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
             b'u' => {
-                let (c, used) = unicode_escape(rest)?;
-                out.push(c);
-                rest = &rest[used..];
+                let (c, used) = unicode_escape(inner.get(i..)?)?;
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                i += used;
+                continue;
             }
             _ => return None,
-        }
-        match memchr::memchr(b'\\', rest.as_bytes()) {
-            Some(next) => at = next,
-            None => {
-                out.push_str(rest);
-                return Some(Cow::Owned(out));
-            }
-        }
+        };
+        out.push(simple);
     }
+    // Runs were copied whole between escapes, and escapes give whole
+    // characters: this is UTF-8, checked again (ASCII goes fast).
+    String::from_utf8(out).ok().map(Cow::Owned)
 }
 
 /// The character of a `\u` escape whose hex digits `text` starts with, and

@@ -83,6 +83,64 @@ pub(crate) fn first_value(text: &str) -> Option<&str> {
     Cursor { text, pos: 0 }.value()
 }
 
+/// The text of the top-level fields of the JSON object `text` that are
+/// named in `wanted`, into `out` (as long as `wanted`, all `None`; a
+/// repeated key: the last one counts), found by strings and brackets alone.
+///
+/// `None` when `text` is not plainly an object: an escaped key, a
+/// delimiter out of place, anything after it. This is no validation: a
+/// value is only skipped, so `{"a": tru}` is answered. The caller relies
+/// on what it reads next (a full decode of the same text) to find out,
+/// and takes the validating path when that fails.
+pub(crate) fn object_fields<'a, S: AsRef<str>>(
+    text: &'a str,
+    wanted: &[S],
+    out: &mut [Option<&'a str>],
+) -> Option<()> {
+    debug_assert_eq!(wanted.len(), out.len());
+    let mut c = Cursor { text, pos: 0 };
+    c.ws();
+    c.expect(b'{')?;
+    c.ws();
+    if c.peek()? == b'}' {
+        c.pos += 1;
+    } else {
+        loop {
+            let key = c.key()?;
+            c.ws();
+            c.expect(b':')?;
+            c.ws();
+            let value = c.value()?;
+            if let Some(i) = wanted.iter().position(|w| w.as_ref() == key) {
+                out[i] = Some(value);
+            }
+            c.ws();
+            match c.next()? {
+                b',' => c.ws(),
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    c.ws();
+    (c.pos == text.len()).then_some(())
+}
+
+/// The first `a` or `b` in `bytes`: a plain loop over the first bytes
+/// (keys and most values are short, where `memchr`'s setup costs more
+/// than the search), `memchr` past them.
+pub(crate) fn find2(a: u8, b: u8, bytes: &[u8]) -> Option<usize> {
+    const SHORT: usize = 24;
+    let head = &bytes[..bytes.len().min(SHORT)];
+    if let Some(at) = head.iter().position(|&c| c == a || c == b) {
+        return Some(at);
+    }
+    if bytes.len() <= SHORT {
+        return None;
+    }
+    memchr::memchr2(a, b, &bytes[SHORT..]).map(|at| at + SHORT)
+}
+
 struct Cursor<'a> {
     text: &'a str,
     pos: usize,
@@ -126,7 +184,7 @@ impl<'a> Cursor<'a> {
         self.expect(b'"')?;
         loop {
             let rest = self.bytes().get(self.pos..)?;
-            let at = memchr::memchr2(b'"', b'\\', rest)?;
+            let at = find2(b'"', b'\\', rest)?;
             self.pos += at + 1;
             if rest[at] == b'"' {
                 return Some(());
@@ -224,7 +282,7 @@ impl<'a> Cursor<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::records;
+    use super::{object_fields, records};
 
     #[test]
     fn splits_records_exactly() {
@@ -276,6 +334,32 @@ mod tests {
             r#"{"Records":["#,
         ] {
             assert_eq!(records(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn top_level_fields_are_found_by_their_brackets() {
+        let body = r#" {"nested": {"type": "inner", "x": [1, "]"]}, "type" : "OUTER", "n": 12 } "#;
+        let mut out = [None; 3];
+        object_fields(body, &["type", "n", "missing"], &mut out).unwrap();
+        assert_eq!(out, [Some(r#""OUTER""#), Some("12"), None]);
+        let mut out = [None];
+        object_fields(r#"{"type":"a","type":"b"}"#, &["type"], &mut out).unwrap();
+        assert_eq!(out, [Some(r#""b""#)], "the last repeated key counts");
+        object_fields("{}", &["type"], &mut out).unwrap();
+        for not_plain in [
+            r#"{"ty\u0070e": "a"}"#,
+            r#"{"type" "a"}"#,
+            r#"{"type": "a"} x"#,
+            r#"["type"]"#,
+            r#"{"type": "a""#,
+            "",
+        ] {
+            assert_eq!(
+                object_fields(not_plain, &["type"], &mut [None]),
+                None,
+                "{not_plain}"
+            );
         }
     }
 
