@@ -86,19 +86,22 @@ impl OrdersFactory {
     /// batches that may carry dead letters (the router's raw path is for
     /// the rest).
     fn typed_path(&self, event: &RawEvent<'_>) -> bool {
-        let dead_letters =
-            event.source() == Source::Sqs && event.records().iter().any(|r| may_be_dead_letter(r));
-        dead_letters || event.source() == Source::StepFunctions
+        match event.source() {
+            Source::Sqs => may_carry_dead_letters(event.payload()),
+            Source::StepFunctions => true,
+            _ => false,
+        }
     }
 }
 
-/// Whether a raw SQS record may carry the dead-letter attribute. A body
-/// mentioning the name is JSON-escaped (`\"`), so it never matches; a false
-/// positive would only cost the typed path, which checks for real.
-fn may_be_dead_letter(raw: &str) -> bool {
+/// Whether an SQS payload may carry the dead-letter attribute: its name as
+/// a JSON key anywhere in it, found in one pass over the whole payload. A
+/// body mentioning the name is JSON-escaped (`\"`), so it never matches; a
+/// false positive would only cost the typed path, which checks for real.
+fn may_carry_dead_letters(payload: &str) -> bool {
     let name = DEAD_LETTER_SOURCE_ATTRIBUTE;
-    raw.match_indices(name)
-        .any(|(at, _)| raw[..at].ends_with('"') && raw[at + name.len()..].starts_with('"'))
+    memchr::memmem::find_iter(payload.as_bytes(), name.as_bytes())
+        .any(|at| payload[..at].ends_with('"') && payload[at + name.len()..].starts_with('"'))
 }
 
 impl EventFactory for OrdersFactory {
