@@ -276,13 +276,21 @@ impl fmt::Debug for Stats {
 pub struct Metadata {
     record_id: Arc<str>,
     source: Source,
-    correlation_id: Option<Arc<str>>,
-    tenant: Option<Arc<str>>,
     attempt: u32,
-    task_token: Option<Arc<str>>,
-    key: Option<Arc<[u8]>>,
+    /// What most records do not carry, behind one pointer, so metadata
+    /// (moved and cloned at every step of a record) stays small.
+    origin: Option<Arc<Origin>>,
     deadline: Option<Instant>,
     stats: Option<Arc<Stats>>,
+}
+
+/// The parts of [`Metadata`] set from where the record came from.
+#[derive(Clone, Debug, Default)]
+struct Origin {
+    correlation_id: Option<Arc<str>>,
+    tenant: Option<Arc<str>>,
+    task_token: Option<Arc<str>>,
+    key: Option<Arc<[u8]>>,
 }
 
 impl Metadata {
@@ -295,37 +303,42 @@ impl Metadata {
         Self {
             record_id: record_id.into(),
             source,
-            correlation_id: None,
-            tenant: None,
             attempt: 1,
-            task_token: None,
-            key: None,
+            origin: None,
             deadline: None,
             stats: None,
         }
     }
 
+    fn origin(&self) -> Option<&Origin> {
+        self.origin.as_deref()
+    }
+
+    fn origin_mut(&mut self) -> &mut Origin {
+        Arc::make_mut(self.origin.get_or_insert_with(Default::default))
+    }
+
     /// Sets the correlation id.
     pub fn with_correlation_id(mut self, id: impl Into<Arc<str>>) -> Self {
-        self.correlation_id = Some(id.into());
+        self.origin_mut().correlation_id = Some(id.into());
         self
     }
 
     /// Sets the tenant code.
     pub fn with_tenant(mut self, tenant: impl Into<Arc<str>>) -> Self {
-        self.tenant = Some(tenant.into());
+        self.origin_mut().tenant = Some(tenant.into());
         self
     }
 
     /// Sets the Step Functions task token.
     pub fn with_task_token(mut self, token: impl Into<Arc<str>>) -> Self {
-        self.task_token = Some(token.into());
+        self.origin_mut().task_token = Some(token.into());
         self
     }
 
     /// Sets the record's key (see [`Metadata::key`]).
     pub fn with_key(mut self, key: impl Into<Arc<[u8]>>) -> Self {
-        self.key = Some(key.into());
+        self.origin_mut().key = Some(key.into());
         self
     }
 
@@ -334,7 +347,7 @@ impl Metadata {
     /// has no key); `None` for the other sources. See
     /// [`source::kafka`](crate::source::kafka).
     pub fn key(&self) -> Option<&[u8]> {
-        self.key.as_deref()
+        self.origin()?.key.as_deref()
     }
 
     /// The id of the input record this event came from.
@@ -349,12 +362,14 @@ impl Metadata {
 
     /// The correlation id; the record id when none was set.
     pub fn correlation_id(&self) -> &str {
-        self.correlation_id.as_deref().unwrap_or(&self.record_id)
+        self.origin()
+            .and_then(|o| o.correlation_id.as_deref())
+            .unwrap_or(&self.record_id)
     }
 
     /// The tenant code, if the record carried one.
     pub fn tenant(&self) -> Option<&str> {
-        self.tenant.as_deref()
+        self.origin()?.tenant.as_deref()
     }
 
     /// The attempt number, starting at 1. The retry layer increments it.
@@ -370,7 +385,7 @@ impl Metadata {
     /// The Step Functions task token, if the event came from a
     /// `.waitForTaskToken` task.
     pub fn task_token(&self) -> Option<&str> {
-        self.task_token.as_deref()
+        self.origin()?.task_token.as_deref()
     }
 
     /// The invocation deadline, if known.
@@ -387,18 +402,18 @@ impl Metadata {
     /// Sets the correlation id in place (the public way is
     /// [`with_correlation_id`](Self::with_correlation_id)).
     pub(crate) fn set_correlation_id(&mut self, id: impl Into<Arc<str>>) {
-        self.correlation_id = Some(id.into());
+        self.origin_mut().correlation_id = Some(id.into());
     }
 
     /// Sets the tenant code in place (the public way is
     /// [`with_tenant`](Self::with_tenant)).
     pub(crate) fn set_tenant(&mut self, tenant: impl Into<Arc<str>>) {
-        self.tenant = Some(tenant.into());
+        self.origin_mut().tenant = Some(tenant.into());
     }
 
     /// Whether a correlation id was set explicitly.
     pub fn has_correlation_id(&self) -> bool {
-        self.correlation_id.is_some()
+        self.origin().is_some_and(|o| o.correlation_id.is_some())
     }
 
     /// Whether an idempotency layer answered the record with a stored result
