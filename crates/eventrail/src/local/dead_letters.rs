@@ -34,7 +34,7 @@ pub struct StoredDeadLetter {
 /// A [`DeadLetterSink`] that keeps every dead letter in memory and logs it.
 ///
 /// One sink serves every event type; clones share the letters. Every letter
-/// is logged at `INFO` with its record id, error and attempts.
+/// is logged at `DEBUG` with its record id, error and attempts.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -104,7 +104,7 @@ impl<E: fmt::Debug + Send + Sync + 'static> DeadLetterSink<E> for LocalDeadLette
         };
         let mut letters = lock(&self.inner);
         self.faults.run(&self.calls, stored, |s| {
-            tracing::info!(
+            tracing::debug!(
                 target: "eventrail::local",
                 record_id = %s.record_id, error = %s.error, attempts = s.attempts,
                 retryable = s.retryable, event = %s.event, "dead letter"

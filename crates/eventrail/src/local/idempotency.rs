@@ -96,7 +96,7 @@ impl Borrow<str> for Slot {
 /// clock). A lock is one hashed lookup under one mutex (atomic, like the
 /// DynamoDB store's conditional write), and the stored record keeps the only
 /// copy of its key. Every lock taken and every duplicate is logged at
-/// `INFO`.
+/// `DEBUG`.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};

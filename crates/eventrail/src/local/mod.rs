@@ -12,9 +12,10 @@
 //!
 //! Each one answers as the AWS service would (the same error codes for a
 //! missing key, an unknown template, a finished task...), logs what a
-//! handler sent through `tracing` at `INFO` (target `eventrail::local`;
-//! the idempotency store's locks and completions, bookkeeping rather than
-//! something sent, at `DEBUG`),
+//! handler sent through `tracing` at `DEBUG` (target `eventrail::local`:
+//! `--log-level debug`, or `eventrail::local=debug`, shows them; at the
+//! default level a local run prints what a Lambda invocation would, the
+//! failures and one summary line),
 //! records every call in a [`CallLog`] and fails on demand through a
 //! [`FaultPlan`]. Clones share state: keep one to look at what was sent,
 //! hand another to the app. [`LocalBackends`] holds one of each.

@@ -72,7 +72,7 @@ pub struct StoredObject {
 /// Buckets must exist ([`with_bucket`](Self::with_bucket),
 /// [`create_bucket`](Self::create_bucket), [`seed`](Self::seed)): a put or
 /// get on another one fails with `NoSuchBucket`, a get of a missing key with
-/// `NoSuchKey`, both permanent, as S3 answers. Every put is logged at `INFO`
+/// `NoSuchKey`, both permanent, as S3 answers. Every put is logged at `DEBUG`
 /// with its bucket, key, size and content type.
 ///
 /// ```
@@ -216,7 +216,7 @@ impl LocalObjectStore {
             Ok(obj)
         });
         match &result {
-            Ok(obj) => tracing::info!(
+            Ok(obj) => tracing::debug!(
                 target: "eventrail::local",
                 bucket = %bucket, key = %key,
                 size = obj.body.len(),
@@ -224,7 +224,7 @@ impl LocalObjectStore {
                 "S3 put"
             ),
             Err(e) => {
-                tracing::info!(target: "eventrail::local", bucket = %bucket, key = %key, error = %e, "S3 put failed")
+                tracing::debug!(target: "eventrail::local", bucket = %bucket, key = %key, error = %e, "S3 put failed")
             }
         }
         result
@@ -252,7 +252,7 @@ impl ObjectStore for LocalObjectStore {
         let stored = match stored {
             Ok(s) => s,
             Err(e) => {
-                tracing::info!(target: "eventrail::local", bucket = %bucket, key = %key, error = %e, "S3 get failed");
+                tracing::debug!(target: "eventrail::local", bucket = %bucket, key = %key, error = %e, "S3 get failed");
                 return Err(e);
             }
         };

@@ -76,7 +76,7 @@ impl SentMail {
 /// `MissingRenderingAttributeException`, both permanent, as SES reports them.
 /// Once an identity is [verified](Self::verify), mail from any other sender
 /// is rejected (`MessageRejected`), as in the SES sandbox. Every mail sent is
-/// logged at `INFO` with its recipients and rendered subject.
+/// logged at `DEBUG` with its recipients and rendered subject.
 ///
 /// ```
 /// use eventrail::local::{LocalMailer, Template};
@@ -231,7 +231,7 @@ impl State {
         };
         self.next_id += 1;
         let message_id = local_id(0x5e5, self.next_id);
-        tracing::info!(
+        tracing::debug!(
             target: "eventrail::local",
             from = %mail.from,
             to = %mail.to.join(", "),
@@ -260,7 +260,7 @@ impl Mailer for LocalMailer {
             .faults
             .run(&self.calls, mail, |mail| state.deliver(mail));
         if let Err(e) = &result {
-            tracing::info!(target: "eventrail::local", error = %e, "SES send failed");
+            tracing::debug!(target: "eventrail::local", error = %e, "SES send failed");
         }
         result
     }

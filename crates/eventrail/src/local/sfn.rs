@@ -120,7 +120,7 @@ pub fn is_well_formed_token(token: &str) -> bool {
 /// `TaskTimedOut`, as Step Functions answers for a finished task. Output
 /// that is not JSON fails with `InvalidOutput`, a token not shaped like one
 /// with `InvalidToken`, and an oversized output, error or cause with
-/// `ValidationException`. Every callback is logged at `INFO` with its token
+/// `ValidationException`. Every callback is logged at `DEBUG` with its token
 /// and output or error.
 ///
 /// ```
@@ -215,11 +215,11 @@ impl LocalTaskCallbacks {
             .faults
             .run(&self.calls, call.clone(), |c| state.apply(c));
         match (&call, &result) {
-            (_, Err(e)) => tracing::info!(
+            (_, Err(e)) => tracing::debug!(
                 target: "eventrail::local",
                 token = call.token(), error = %e, "Step Functions callback failed"
             ),
-            (SfnCall::Success { token, output }, Ok(())) => tracing::info!(
+            (SfnCall::Success { token, output }, Ok(())) => tracing::debug!(
                 target: "eventrail::local",
                 token = %token, output = %output, "Step Functions SendTaskSuccess"
             ),
@@ -230,11 +230,11 @@ impl LocalTaskCallbacks {
                     cause,
                 },
                 Ok(()),
-            ) => tracing::info!(
+            ) => tracing::debug!(
                 target: "eventrail::local",
                 token = %token, error = %error, cause = %cause, "Step Functions SendTaskFailure"
             ),
-            (SfnCall::Heartbeat { token }, Ok(())) => tracing::info!(
+            (SfnCall::Heartbeat { token }, Ok(())) => tracing::debug!(
                 target: "eventrail::local",
                 token = %token, "Step Functions SendTaskHeartbeat"
             ),

@@ -17,7 +17,7 @@ const MAX_SUBJECT_CHARS: usize = 100;
 /// It validates what SNS validates (an empty or oversized message, a subject
 /// longer than 100 characters or with a line break, a FIFO topic without a
 /// message group id) with SNS's `InvalidParameter`, and hands out
-/// deterministic message ids. Every publish is logged at `INFO`.
+/// deterministic message ids. Every publish is logged at `DEBUG`.
 ///
 /// ```
 /// use eventrail::local::LocalNotifier;
@@ -139,7 +139,7 @@ impl Notifier for LocalNotifier {
         match &result {
             Ok(r) => {
                 let (_, m) = &state.published[state.published.len() - 1];
-                tracing::info!(
+                tracing::debug!(
                     target: "eventrail::local",
                     topic = %m.topic_arn,
                     subject = m.subject.as_deref().unwrap_or(""),
@@ -148,7 +148,7 @@ impl Notifier for LocalNotifier {
                     "SNS publish"
                 );
             }
-            Err(e) => tracing::info!(target: "eventrail::local", error = %e, "SNS publish failed"),
+            Err(e) => tracing::debug!(target: "eventrail::local", error = %e, "SNS publish failed"),
         }
         result
     }
