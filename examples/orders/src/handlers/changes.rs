@@ -59,7 +59,7 @@ pub async fn sync_change<T: Serialize>(
             )))
         }
     };
-    deps.note(format!(
+    deps.note(format_args!(
         "{} {entity} {key}: cache invalidated, external {action}",
         change.kind
     ));
