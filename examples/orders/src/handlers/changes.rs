@@ -65,7 +65,7 @@ pub async fn sync_change<T: Serialize>(
     ));
     Ok(Synced {
         entity: entity.into(),
-        key: key.to_string(),
+        key: key.path(),
         action: action.into(),
     })
 }

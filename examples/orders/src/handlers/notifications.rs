@@ -78,6 +78,6 @@ pub async fn sync_request(
     deps.note(format_args!("requested a sync of {} {key}", r.entity));
     Ok(SyncRequested {
         entity: r.entity.clone(),
-        key: key.to_string(),
+        key: key.path(),
     })
 }
