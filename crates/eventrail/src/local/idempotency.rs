@@ -99,7 +99,10 @@ impl Hasher for KeyHasher {
     }
 }
 
-type Slots = HashSet<Slot, BuildHasherDefault<KeyHasher>>;
+/// The slots, boxed: a record is some 190 bytes, and the table keeps
+/// up to half of its buckets empty and moves every entry when it grows;
+/// boxed, a bucket is one pointer.
+type Slots = HashSet<Box<Slot>, BuildHasherDefault<KeyHasher>>;
 
 /// A record and how many times its key was locked, hashed and compared by
 /// the record's own key: the set needs no second copy of the key. A deleted
@@ -131,7 +134,7 @@ impl PartialEq for Slot {
 
 impl Eq for Slot {}
 
-impl Borrow<str> for Slot {
+impl Borrow<str> for Box<Slot> {
     fn borrow(&self) -> &str {
         &self.record.key
     }
@@ -235,7 +238,7 @@ impl LocalIdempotencyStore {
     fn keys_where(&self, f: impl Fn(&IdempotencyRecord) -> bool) -> Vec<String> {
         let mut keys: Vec<String> = lock(&self.inner)
             .iter()
-            .filter_map(Slot::record)
+            .filter_map(|s| s.record())
             .filter(|r| f(r))
             .map(|r| r.key.clone())
             .collect();
@@ -267,11 +270,11 @@ fn try_lock(slots: &mut Slots, rec: IdempotencyRecord, now: SystemTime) -> LockO
     };
     tracing::debug!(target: "eventrail::local", key = %rec.key, "idempotency: locked");
     // `replace` swaps in the new record under the existing slot: no key copy.
-    slots.replace(Slot {
+    slots.replace(Box::new(Slot {
         record: rec,
         present: true,
         acquired,
-    });
+    }));
     LockOutcome::Acquired
 }
 
@@ -310,10 +313,12 @@ impl IdempotencyStore for LocalIdempotencyStore {
         // created completed.
         self.faults.run_lazy(&self.calls, call, || {
             tracing::debug!(target: "eventrail::local", key = %key, result = %result, "idempotency: completed");
-            let mut slot = slots.take(key).unwrap_or_else(|| Slot {
-                record: IdempotencyRecord::in_progress(key, expires_at, None, None),
-                present: false,
-                acquired: 0,
+            let mut slot = slots.take(key).unwrap_or_else(|| {
+                Box::new(Slot {
+                    record: IdempotencyRecord::in_progress(key, expires_at, None, None),
+                    present: false,
+                    acquired: 0,
+                })
             });
             if !slot.present {
                 slot.record = IdempotencyRecord::in_progress(key, expires_at, None, None);
@@ -347,7 +352,7 @@ impl IdempotencyStore for LocalIdempotencyStore {
             key: key.to_owned(),
         };
         self.faults.run_lazy(&self.calls, call, || {
-            Ok(slots.get(key).and_then(Slot::record).cloned())
+            Ok(slots.get(key).and_then(|s| s.record()).cloned())
         })
     }
 }
