@@ -17,9 +17,11 @@
 //! assert!(local.s3().body("orders-uploads", "imports/csv/daily orders(2026-11-28).csv").is_some());
 //! ```
 
+use std::sync::Arc;
+
 use eventrail::local::{LocalBackends, LocalMailer, LocalObjectStore, Template};
 
-use crate::ports::{Config, Ports};
+use crate::ports::{Config, MemoryCache, MemoryExternalSync, Ports};
 
 /// The bucket the bundled S3 events come from.
 pub const UPLOADS_BUCKET: &str = "orders-uploads";
@@ -61,16 +63,37 @@ pub fn seed(mailer: &LocalMailer, objects: &LocalObjectStore, config: &Config) {
 }
 
 /// Seeds `local` (see [`seed`]) and returns ports on it, with
-/// [`Config::demo`] and the system clock.
+/// [`Config::demo`] and the system clock. For backends
+/// [without history](LocalBackends::without_history) (what `invoke` uses:
+/// nobody looks at what was sent), the cache and the external system keep
+/// none either ([`MemoryCache::without_history`],
+/// [`MemoryExternalSync::without_history`]).
+///
+/// ```
+/// use eventrail::local::LocalBackends;
+/// use example_orders::ports::ItemKey;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let local = LocalBackends::without_history();
+/// let ports = example_orders::local::ports(&local);
+/// ports.external.request_sync("ORDER", &ItemKey::new("ORDER#1", "META")).await.unwrap();
+/// assert!(local.s3().body("orders-uploads", "uploads/reports/stock.xlsx").is_some());
+/// # }
+/// ```
 pub fn ports(local: &LocalBackends) -> Ports {
     let config = Config::demo();
     seed(local.ses(), local.s3(), &config);
-    Ports::new(
+    let mut ports = Ports::new(
         local.mailer(),
         local.notifier(),
         local.object_store(),
         local.task_callbacks(),
         local.idempotency_store(),
         config,
-    )
+    );
+    if !local.keeps_history() {
+        ports.cache = Arc::new(MemoryCache::without_history());
+        ports.external = Arc::new(MemoryExternalSync::without_history());
+    }
+    ports
 }

@@ -75,7 +75,7 @@ fn real_runtime() -> Result<tokio::runtime::Runtime, String> {
 /// Lambda: the real clients, configured from the environment.
 async fn serve() -> Result<i32, String> {
     let ports = example_orders::aws::ports().await?;
-    eventrail_lambda::run(app(&ports, &Journal::default()))
+    eventrail_lambda::run(app(&ports, &Journal::counts_only()))
         .await
         .map(|()| 0)
         .map_err(|e| e.to_string())
@@ -84,16 +84,17 @@ async fn serve() -> Result<i32, String> {
 /// `invoke --aws`: the adapter's local invoke on the real clients.
 async fn invoke_aws(args: &[OsString]) -> Result<i32, String> {
     let ports = example_orders::aws::ports().await?;
-    Ok(eventrail_lambda::local::main(&app(&ports, &Journal::default()), args).await)
+    Ok(eventrail_lambda::local::main(&app(&ports, &Journal::counts_only()), args).await)
 }
 
 /// `invoke`: the adapter's local invoke on eventrail's local backends, on
 /// the real clock (retries wait their backoff; durations are real).
 #[cfg(feature = "local")]
 async fn invoke_local(args: &[OsString]) -> Result<i32, String> {
-    let local = eventrail::local::LocalBackends::new();
+    // Nobody looks at what the backends were sent: they keep no history.
+    let local = eventrail::local::LocalBackends::without_history();
     let ports = example_orders::local::ports(&local);
-    let app = app(&ports, &Journal::default());
+    let app = app(&ports, &Journal::counts_only());
     let code = eventrail_lambda::local::main(&app, args).await;
     // The process exits next: freeing every call the local backends
     // recorded and every idempotency record, one by one, would only cost

@@ -130,6 +130,16 @@ impl ItemKey {
             sk: sk.into(),
         }
     }
+
+    /// `pk/sk`, as [`Display`](fmt::Display) writes it, built without the
+    /// formatting machinery (once per synced record).
+    pub fn path(&self) -> String {
+        let mut path = String::with_capacity(self.pk.len() + 1 + self.sk.len());
+        path.push_str(&self.pk);
+        path.push('/');
+        path.push_str(&self.sk);
+        path
+    }
 }
 
 impl fmt::Display for ItemKey {
@@ -167,6 +177,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// A [`Cache`] in this process's memory (on Lambda: one per warm instance).
+///
+/// It remembers every invalidation ([`invalidated`](Self::invalidated)),
+/// for tests, unless built [`without_history`](Self::without_history).
 #[derive(Clone, Debug, Default)]
 pub struct MemoryCache {
     inner: Arc<Mutex<MemoryCacheState>>,
@@ -176,9 +189,18 @@ pub struct MemoryCache {
 struct MemoryCacheState {
     entries: BTreeMap<ItemKey, serde_json::Value>,
     invalidated: Vec<ItemKey>,
+    no_history: bool,
 }
 
 impl MemoryCache {
+    /// A cache that does not remember its invalidations (for a process
+    /// nobody inspects: a local `invoke`).
+    pub fn without_history() -> Self {
+        let cache = Self::default();
+        lock(&cache.inner).no_history = true;
+        cache
+    }
+
     /// Caches `value` under `key`.
     pub fn put(&self, key: ItemKey, value: serde_json::Value) {
         lock(&self.inner).entries.insert(key, value);
@@ -200,13 +222,17 @@ impl Cache for MemoryCache {
     async fn invalidate(&self, key: &ItemKey) -> Result<(), PortError> {
         let mut s = lock(&self.inner);
         s.entries.remove(key);
-        s.invalidated.push(key.clone());
+        if !s.no_history {
+            s.invalidated.push(key.clone());
+        }
         Ok(())
     }
 }
 
 /// An [`ExternalSync`] that keeps the synced items in memory: what a real
-/// client would have sent, readable by tests.
+/// client would have sent, readable by tests. Built
+/// [`without_history`](Self::without_history) it keeps the items only, not
+/// the operations and sync requests.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryExternalSync {
     inner: Arc<Mutex<SyncState>>,
@@ -217,9 +243,28 @@ struct SyncState {
     items: BTreeMap<(String, ItemKey), serde_json::Value>,
     requested: BTreeSet<(String, ItemKey)>,
     operations: Vec<String>,
+    no_history: bool,
+}
+
+impl SyncState {
+    fn note(&mut self, op: &str, entity: &str, key: &ItemKey) {
+        if !self.no_history {
+            self.operations.push(format!("{op} {entity} {key}"));
+        }
+    }
 }
 
 impl MemoryExternalSync {
+    /// An external system that keeps its items (upserts, deletes) but not
+    /// its history: [`operations`](Self::operations) stays empty and
+    /// [`was_requested`](Self::was_requested) false (for a process nobody
+    /// inspects: a local `invoke`).
+    pub fn without_history() -> Self {
+        let erp = Self::default();
+        lock(&erp.inner).no_history = true;
+        erp
+    }
+
     /// The synced copy of `key` of `entity`.
     pub fn item(&self, entity: &str, key: &ItemKey) -> Option<serde_json::Value> {
         lock(&self.inner)
@@ -250,22 +295,24 @@ impl ExternalSync for MemoryExternalSync {
         item: serde_json::Value,
     ) -> Result<(), PortError> {
         let mut s = lock(&self.inner);
-        s.operations.push(format!("upsert {entity} {key}"));
+        s.note("upsert", entity, key);
         s.items.insert((entity.to_owned(), key.clone()), item);
         Ok(())
     }
 
     async fn delete(&self, entity: &str, key: &ItemKey) -> Result<(), PortError> {
         let mut s = lock(&self.inner);
-        s.operations.push(format!("delete {entity} {key}"));
+        s.note("delete", entity, key);
         s.items.remove(&(entity.to_owned(), key.clone()));
         Ok(())
     }
 
     async fn request_sync(&self, entity: &str, key: &ItemKey) -> Result<(), PortError> {
         let mut s = lock(&self.inner);
-        s.operations.push(format!("request {entity} {key}"));
-        s.requested.insert((entity.to_owned(), key.clone()));
+        s.note("request", entity, key);
+        if !s.no_history {
+            s.requested.insert((entity.to_owned(), key.clone()));
+        }
         Ok(())
     }
 }
@@ -322,6 +369,33 @@ impl Ports {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn without_history_the_memory_ports_keep_their_items_only() {
+        let key = ItemKey::new("ORDER#1", "META");
+        for (erp, cache, history) in [
+            (MemoryExternalSync::default(), MemoryCache::default(), true),
+            (
+                MemoryExternalSync::without_history(),
+                MemoryCache::without_history(),
+                false,
+            ),
+        ] {
+            cache.put(key.clone(), serde_json::json!(1));
+            cache.invalidate(&key).await.unwrap();
+            assert_eq!(cache.get(&key), None, "invalidated either way");
+            erp.upsert("ORDER", &key, serde_json::json!({"n": 1}))
+                .await
+                .unwrap();
+            erp.request_sync("ORDER", &key).await.unwrap();
+            assert_eq!(erp.item("ORDER", &key), Some(serde_json::json!({"n": 1})));
+            assert_eq!(erp.was_requested("ORDER", &key), history);
+            assert_eq!(erp.operations().len(), if history { 2 } else { 0 });
+            assert_eq!(cache.invalidated().len(), usize::from(history));
+            erp.delete("ORDER", &key).await.unwrap();
+            assert_eq!(erp.item("ORDER", &key), None);
+        }
+    }
+
     #[test]
     fn every_required_variable_missing_is_named() {
         let err = Config::from_vars(|_| None).unwrap_err();
@@ -338,5 +412,12 @@ mod tests {
         assert_eq!(c.environment, "prod");
         assert_eq!(c.bucket, "v-ORDERS_BUCKET");
         assert_eq!(c.mail_from, "v-ORDERS_MAIL_FROM");
+    }
+
+    #[test]
+    fn an_item_key_path_is_its_display() {
+        for key in [ItemKey::new("ORDER#1", "META"), ItemKey::new("USER#ü", "")] {
+            assert_eq!(key.path(), key.to_string());
+        }
     }
 }

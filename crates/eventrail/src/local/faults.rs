@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::error::ErrorClass;
@@ -89,6 +90,19 @@ struct Plan<T> {
     rules: Vec<(Predicate<T>, Fault)>,
 }
 
+impl<T> Plan<T> {
+    fn is_empty(&self) -> bool {
+        self.next.is_empty() && self.rules.is_empty()
+    }
+}
+
+struct PlanState<T> {
+    /// Whether `plan` may fail a call: false once it is empty, so a call
+    /// on a plan with nothing planned takes no lock. Written under the lock.
+    armed: AtomicBool,
+    plan: Mutex<Plan<T>>,
+}
+
 /// When a port fails: the next *n* calls ([`fail_next`](Self::fail_next)),
 /// then every call whose request matches a predicate
 /// ([`fail_when`](Self::fail_when)), in the order they were added, so a test
@@ -97,9 +111,10 @@ struct Plan<T> {
 /// `T` is the port's request as data (a struct or an enum of its calls).
 /// Clones share the plan: keep one to arrange faults, give another to the
 /// fake. See the [module docs](super#a-fake-of-your-own-port) for a fake
-/// written with it.
+/// written with it. A plan with nothing planned costs a call one atomic
+/// load: no lock, no look at the request.
 pub struct FaultPlan<T> {
-    inner: Arc<Mutex<Plan<T>>>,
+    inner: Arc<PlanState<T>>,
 }
 
 impl<T> Clone for FaultPlan<T> {
@@ -113,17 +128,20 @@ impl<T> Clone for FaultPlan<T> {
 impl<T> Default for FaultPlan<T> {
     fn default() -> Self {
         Self {
-            inner: Arc::new(Mutex::new(Plan {
-                next: VecDeque::new(),
-                rules: Vec::new(),
-            })),
+            inner: Arc::new(PlanState {
+                armed: AtomicBool::new(false),
+                plan: Mutex::new(Plan {
+                    next: VecDeque::new(),
+                    rules: Vec::new(),
+                }),
+            }),
         }
     }
 }
 
 impl<T> fmt::Debug for FaultPlan<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plan = lock(&self.inner);
+        let plan = lock(&self.inner.plan);
         f.debug_struct("FaultPlan")
             .field("next", &plan.next)
             .field(
@@ -140,9 +158,18 @@ impl<T> FaultPlan<T> {
         Self::default()
     }
 
+    /// The plan, locked, with `armed` brought up to date when the guard
+    /// is dropped.
+    fn edit<R>(&self, f: impl FnOnce(&mut Plan<T>) -> R) -> R {
+        let mut plan = lock(&self.inner.plan);
+        let out = f(&mut plan);
+        self.inner.armed.store(!plan.is_empty(), Ordering::Release);
+        out
+    }
+
     /// Fails the next `n` calls with `fault` (after any already queued).
     pub fn fail_next(&self, n: usize, fault: Fault) -> &Self {
-        lock(&self.inner).next.extend(std::iter::repeat_n(fault, n));
+        self.edit(|plan| plan.next.extend(std::iter::repeat_n(fault, n)));
         self
     }
 
@@ -152,34 +179,44 @@ impl<T> FaultPlan<T> {
         pred: impl Fn(&T) -> bool + Send + Sync + 'static,
         fault: Fault,
     ) -> &Self {
-        lock(&self.inner).rules.push((Arc::new(pred), fault));
+        self.edit(|plan| plan.rules.push((Arc::new(pred), fault)));
         self
     }
 
     /// Removes every queued fault and predicate.
     pub fn clear(&self) -> &Self {
-        let mut plan = lock(&self.inner);
-        plan.next.clear();
-        plan.rules.clear();
+        self.edit(|plan| {
+            plan.next.clear();
+            plan.rules.clear();
+        });
         self
     }
 
     /// How many queued faults ([`fail_next`](Self::fail_next)) are left.
     pub fn queued(&self) -> usize {
-        lock(&self.inner).next.len()
+        lock(&self.inner.plan).next.len()
+    }
+
+    /// Whether anything is planned: a queued fault or a predicate.
+    pub fn is_empty(&self) -> bool {
+        !self.inner.armed.load(Ordering::Acquire)
     }
 
     /// The error for a call with `request`, if the plan fails it; consumes
     /// a queued fault.
     pub fn check(&self, request: &T) -> Result<(), PortError> {
-        let plan = &mut *lock(&self.inner);
-        if let Some(f) = plan.next.pop_front() {
-            return Err(f.to_error());
+        if self.is_empty() {
+            return Ok(());
         }
-        match plan.rules.iter().find(|(p, _)| p(request)) {
-            Some((_, f)) => Err(f.to_error()),
-            None => Ok(()),
-        }
+        self.edit(|plan| {
+            if let Some(f) = plan.next.pop_front() {
+                return Err(f.to_error());
+            }
+            match plan.rules.iter().find(|(p, _)| p(request)) {
+                Some((_, f)) => Err(f.to_error()),
+                None => Ok(()),
+            }
+        })
     }
 
     /// One call of a fake: [`check`](Self::check)s the plan, runs `work`
@@ -193,6 +230,41 @@ impl<T> FaultPlan<T> {
     ) -> Result<R, PortError> {
         let result = self.check(&request).and_then(|()| work(&request));
         log.record(request, result)
+    }
+
+    /// [`run`](Self::run) for a fake whose work does not need the request
+    /// as data: `request` is built only if the plan has something planned
+    /// or `log` keeps calls. With neither (a backend
+    /// [without history](super::LocalBackends::without_history) and no
+    /// fault planned), a call costs `work` and a count.
+    ///
+    /// ```
+    /// use eventrail::local::{CallLog, Fault, FaultPlan};
+    ///
+    /// let (plan, log) = (FaultPlan::<String>::new(), CallLog::discarding());
+    /// let mut built = 0;
+    /// let mut request = || { built += 1; "GET k".to_owned() };
+    /// assert_eq!(plan.run_lazy(&log, &mut request, || Ok(1)).unwrap(), 1);
+    /// plan.fail_next(1, Fault::throttled());
+    /// assert!(plan.run_lazy(&log, &mut request, || Ok(2)).is_err());
+    /// assert_eq!((built, log.len()), (1, 2));
+    /// ```
+    pub fn run_lazy<R>(
+        &self,
+        log: &CallLog<T>,
+        request: impl FnOnce() -> T,
+        work: impl FnOnce() -> Result<R, PortError>,
+    ) -> Result<R, PortError> {
+        if self.skips_request(log) {
+            return log.count(work());
+        }
+        self.run(log, request(), |_| work())
+    }
+
+    /// Whether a call can skip building its request: nothing is planned and
+    /// `log` keeps no call (then count the call with [`CallLog::count`]).
+    pub(crate) fn skips_request(&self, log: &CallLog<T>) -> bool {
+        self.is_empty() && !log.keeps_calls()
     }
 }
 
@@ -254,8 +326,28 @@ impl From<&PortError> for CallError {
 /// Every call a port received, failed ones included, in order.
 ///
 /// Clones share the log. See the [module docs](super#a-fake-of-your-own-port).
+/// A [`discarding`](Self::discarding) log counts calls and keeps none (for
+/// a process nobody inspects the calls of: a long-lived one would otherwise
+/// keep every request it ever served).
 pub struct CallLog<T> {
-    inner: Arc<Mutex<Vec<Call<T>>>>,
+    inner: Arc<LogState<T>>,
+}
+
+struct LogState<T> {
+    keep: bool,
+    /// Calls counted by a discarding log.
+    counted: AtomicUsize,
+    calls: Mutex<Vec<Call<T>>>,
+}
+
+impl<T> LogState<T> {
+    fn new(keep: bool) -> Self {
+        Self {
+            keep,
+            counted: AtomicUsize::new(0),
+            calls: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 impl<T> Clone for CallLog<T> {
@@ -269,14 +361,22 @@ impl<T> Clone for CallLog<T> {
 impl<T> Default for CallLog<T> {
     fn default() -> Self {
         Self {
-            inner: Arc::new(Mutex::new(Vec::new())),
+            inner: Arc::new(LogState::new(true)),
         }
     }
 }
 
 impl<T: fmt::Debug> fmt::Debug for CallLog<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("CallLog").field(&*lock(&self.inner)).finish()
+        if self.keeps_calls() {
+            f.debug_tuple("CallLog")
+                .field(&*lock(&self.inner.calls))
+                .finish()
+        } else {
+            f.debug_struct("CallLog")
+                .field("discarded", &self.len())
+                .finish()
+        }
     }
 }
 
@@ -286,41 +386,67 @@ impl<T> CallLog<T> {
         Self::default()
     }
 
-    /// Appends a call with `request` and the outcome of `result`; returns
-    /// `result` unchanged.
+    /// A log that counts calls and keeps none: [`len`](Self::len) says
+    /// how many there were, [`calls`](Self::calls) is always empty.
+    pub fn discarding() -> Self {
+        Self {
+            inner: Arc::new(LogState::new(false)),
+        }
+    }
+
+    /// Whether this log keeps the calls it records (see
+    /// [`discarding`](Self::discarding)).
+    pub fn keeps_calls(&self) -> bool {
+        self.inner.keep
+    }
+
+    /// Appends a call with `request` and the outcome of `result` (a
+    /// [discarding](Self::discarding) log only counts it); returns `result`
+    /// unchanged.
     pub fn record<R>(&self, request: T, result: Result<R, PortError>) -> Result<R, PortError> {
-        lock(&self.inner).push(Call {
+        if !self.inner.keep {
+            return self.count(result);
+        }
+        lock(&self.inner.calls).push(Call {
             request,
             error: result.as_ref().err().map(CallError::from),
         });
         result
     }
 
-    /// How many calls were recorded.
+    /// Counts a call without keeping it.
+    pub(crate) fn count<R>(&self, result: Result<R, PortError>) -> Result<R, PortError> {
+        self.inner.counted.fetch_add(1, Ordering::Relaxed);
+        result
+    }
+
+    /// How many calls were recorded (kept or, by a discarding log, counted).
     pub fn len(&self) -> usize {
-        lock(&self.inner).len()
+        lock(&self.inner.calls).len() + self.inner.counted.load(Ordering::Relaxed)
     }
 
     /// Whether no call was recorded.
     pub fn is_empty(&self) -> bool {
-        lock(&self.inner).is_empty()
+        self.len() == 0
     }
 
     /// Forgets every call.
     pub fn clear(&self) {
-        lock(&self.inner).clear();
+        lock(&self.inner.calls).clear();
+        self.inner.counted.store(0, Ordering::Relaxed);
     }
 }
 
 impl<T: Clone> CallLog<T> {
-    /// Every call so far, in order.
+    /// Every call kept so far, in order (none for a
+    /// [discarding](Self::discarding) log).
     pub fn calls(&self) -> Vec<Call<T>> {
-        lock(&self.inner).clone()
+        lock(&self.inner.calls).clone()
     }
 
     /// The requests of the calls that succeeded, in order.
     pub fn succeeded(&self) -> Vec<T> {
-        lock(&self.inner)
+        lock(&self.inner.calls)
             .iter()
             .filter(|c| c.is_ok())
             .map(|c| c.request.clone())
@@ -328,7 +454,7 @@ impl<T: Clone> CallLog<T> {
     }
 }
 
-/// `fail_next`, `fail_when`, `clear_faults` and `calls` on a backend with
+/// `fail_next`, `fail_when`, `clear_faults`, `calls` and `call_count` on a backend with
 /// `faults: FaultPlan<$req>` and `calls: CallLog<$req>` fields.
 macro_rules! fault_methods {
     ($req:ty, $what:literal) => {
@@ -359,9 +485,16 @@ macro_rules! fault_methods {
             &self.faults
         }
 
-        /// Every call received so far, failed ones included, in order.
+        /// Every call received so far, failed ones included, in order
+        /// (none kept by a backend without history).
         pub fn calls(&self) -> Vec<$crate::local::Call<$req>> {
             self.calls.calls()
+        }
+
+        /// How many calls were received so far, failed ones included (also
+        /// counted by a backend without history).
+        pub fn call_count(&self) -> usize {
+            self.calls.len()
         }
     };
 }
@@ -370,7 +503,25 @@ pub(crate) use fault_methods;
 /// A deterministic, UUID-shaped id: the `n`th id a backend hands out, with a
 /// per-backend `tag` so ids of different backends never collide.
 pub fn local_id(tag: u16, n: u64) -> String {
-    format!("00000000-0000-4000-{tag:04x}-{n:012x}")
+    // `format!("00000000-0000-4000-{tag:04x}-{n:012x}")`, without the
+    // formatting machinery: one id per mail and message sent.
+    let mut id = String::with_capacity(36);
+    id.push_str("00000000-0000-4000-");
+    push_hex(&mut id, u64::from(tag), 4);
+    id.push('-');
+    push_hex(&mut id, n, 12);
+    id
+}
+
+/// Appends `v` in lower-case hex, zero-padded to at least `width` digits.
+fn push_hex(out: &mut String, v: u64, width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digits = (64 - v.leading_zeros() as usize).div_ceil(4).max(width);
+    for i in (0..digits).rev() {
+        // `digits` is at most 16: every shift is below 64.
+        let nibble = (v >> (4 * i)) & 0xf;
+        out.push(char::from(DIGITS[nibble as usize]));
+    }
 }
 
 #[cfg(test)]
@@ -408,6 +559,23 @@ mod tests {
         assert_eq!(plan.queued(), 0);
         plan.clear();
         assert!(plan.check(&100).is_ok());
+    }
+
+    #[test]
+    fn local_ids_are_zero_padded_hex() {
+        for (tag, n) in [
+            (0, 0),
+            (0x5e5, 1),
+            (0x5105, 0xabc),
+            (u16::MAX, 0xffff_ffff_ffff),
+            (7, 0x1_0000_0000_0000),
+            (1, u64::MAX),
+        ] {
+            assert_eq!(
+                local_id(tag, n),
+                format!("00000000-0000-4000-{tag:04x}-{n:012x}")
+            );
+        }
     }
 
     #[test]

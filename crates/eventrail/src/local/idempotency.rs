@@ -2,7 +2,7 @@
 
 use std::borrow::Borrow;
 use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -53,6 +53,57 @@ impl IdempotencyCall {
     }
 }
 
+/// A fast, unkeyed hash of the keys (a multiply-rotate over 8-byte words
+/// and a final mix). SipHash, the std default, costs several times more
+/// per key and guards against keys chosen to collide, which a local
+/// backend fed by its own test or event file does not face.
+#[derive(Debug, Default)]
+struct KeyHasher(u64);
+
+const K: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl KeyHasher {
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0 ^ word).wrapping_mul(K).rotate_left(29);
+    }
+}
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            self.mix(u64::from_le_bytes(b));
+        }
+        let rest = words.remainder();
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        // The length tells `"a"` from `"a\0"`.
+        self.mix(u64::from_le_bytes(b) ^ ((bytes.len() as u64) << 56));
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.mix(u64::from(i));
+    }
+
+    fn finish(&self) -> u64 {
+        // A murmur-style finaliser: every input bit reaches the high bits
+        // the table's control bytes use and the low bits its index uses.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+/// The slots, boxed: a record is some 190 bytes, and the table keeps
+/// up to half of its buckets empty and moves every entry when it grows;
+/// boxed, a bucket is one pointer.
+type Slots = HashSet<Box<Slot>, BuildHasherDefault<KeyHasher>>;
+
 /// A record and how many times its key was locked, hashed and compared by
 /// the record's own key: the set needs no second copy of the key. A deleted
 /// record keeps its slot (`present: false`), so its lock count survives.
@@ -83,7 +134,7 @@ impl PartialEq for Slot {
 
 impl Eq for Slot {}
 
-impl Borrow<str> for Slot {
+impl Borrow<str> for Box<Slot> {
     fn borrow(&self) -> &str {
         &self.record.key
     }
@@ -117,7 +168,7 @@ impl Borrow<str> for Slot {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct LocalIdempotencyStore {
-    inner: Arc<Mutex<HashSet<Slot>>>,
+    inner: Arc<Mutex<Slots>>,
     faults: FaultPlan<IdempotencyCall>,
     calls: CallLog<IdempotencyCall>,
 }
@@ -126,6 +177,39 @@ impl LocalIdempotencyStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store that keeps no history: its call log is
+    /// [discarding](CallLog::discarding) (calls are counted, none kept).
+    /// The records are kept as by [`new`](Self::new): they are what
+    /// answers a duplicate.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::{Duration, SystemTime};
+    /// use eventrail::local::LocalIdempotencyStore;
+    /// use eventrail::ports::{IdempotencyRecord, IdempotencyStore, LockOutcome};
+    ///
+    /// let store = LocalIdempotencyStore::without_history();
+    /// let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+    /// let rec = || IdempotencyRecord::in_progress("order-42", t0 + Duration::from_secs(3600), None, None);
+    /// assert_eq!(store.try_lock(rec(), t0).await.unwrap(), LockOutcome::Acquired);
+    /// assert!(matches!(store.try_lock(rec(), t0).await.unwrap(), LockOutcome::Exists(_)));
+    /// assert!(store.calls().is_empty());
+    /// assert_eq!(store.call_count(), 2);
+    /// # }
+    /// ```
+    pub fn without_history() -> Self {
+        Self {
+            calls: CallLog::discarding(),
+            ..Self::default()
+        }
+    }
+
+    /// Whether this backend keeps its calls (see
+    /// [`without_history`](Self::without_history)).
+    pub fn keeps_history(&self) -> bool {
+        self.calls.keeps_calls()
     }
 
     fault_methods!(IdempotencyCall, "call");
@@ -154,7 +238,7 @@ impl LocalIdempotencyStore {
     fn keys_where(&self, f: impl Fn(&IdempotencyRecord) -> bool) -> Vec<String> {
         let mut keys: Vec<String> = lock(&self.inner)
             .iter()
-            .filter_map(Slot::record)
+            .filter_map(|s| s.record())
             .filter(|r| f(r))
             .map(|r| r.key.clone())
             .collect();
@@ -175,7 +259,7 @@ impl LocalIdempotencyStore {
     }
 }
 
-fn try_lock(slots: &mut HashSet<Slot>, rec: IdempotencyRecord, now: SystemTime) -> LockOutcome {
+fn try_lock(slots: &mut Slots, rec: IdempotencyRecord, now: SystemTime) -> LockOutcome {
     let acquired = match slots.get(rec.key.as_str()) {
         Some(slot) if slot.present && slot.record.is_live_at(now) => {
             tracing::debug!(target: "eventrail::local", key = %rec.key, status = ?slot.record.status, "idempotency: duplicate");
@@ -186,11 +270,11 @@ fn try_lock(slots: &mut HashSet<Slot>, rec: IdempotencyRecord, now: SystemTime) 
     };
     tracing::debug!(target: "eventrail::local", key = %rec.key, "idempotency: locked");
     // `replace` swaps in the new record under the existing slot: no key copy.
-    slots.replace(Slot {
+    slots.replace(Box::new(Slot {
         record: rec,
         present: true,
         acquired,
-    });
+    }));
     LockOutcome::Acquired
 }
 
@@ -202,6 +286,11 @@ impl IdempotencyStore for LocalIdempotencyStore {
         now: SystemTime,
     ) -> Result<LockOutcome, PortError> {
         let mut slots = lock(&self.inner);
+        // The work takes the record, so the request cannot be built lazily
+        // from it: nothing records the call, no key copy.
+        if self.faults.skips_request(&self.calls) {
+            return self.calls.count(Ok(try_lock(&mut slots, rec, now)));
+        }
         let call = IdempotencyCall::TryLock {
             key: rec.key.clone(),
             now,
@@ -217,17 +306,19 @@ impl IdempotencyStore for LocalIdempotencyStore {
         expires_at: SystemTime,
     ) -> Result<(), PortError> {
         let mut slots = lock(&self.inner);
-        let call = IdempotencyCall::Complete {
+        let call = || IdempotencyCall::Complete {
             key: key.to_owned(),
         };
         // Like the DynamoDB store's `UpdateItem`: a missing record is
         // created completed.
-        self.faults.run(&self.calls, call, |_| {
+        self.faults.run_lazy(&self.calls, call, || {
             tracing::debug!(target: "eventrail::local", key = %key, result = %result, "idempotency: completed");
-            let mut slot = slots.take(key).unwrap_or_else(|| Slot {
-                record: IdempotencyRecord::in_progress(key, expires_at, None, None),
-                present: false,
-                acquired: 0,
+            let mut slot = slots.take(key).unwrap_or_else(|| {
+                Box::new(Slot {
+                    record: IdempotencyRecord::in_progress(key, expires_at, None, None),
+                    present: false,
+                    acquired: 0,
+                })
             });
             if !slot.present {
                 slot.record = IdempotencyRecord::in_progress(key, expires_at, None, None);
@@ -241,10 +332,10 @@ impl IdempotencyStore for LocalIdempotencyStore {
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
         let mut slots = lock(&self.inner);
-        let call = IdempotencyCall::Delete {
+        let call = || IdempotencyCall::Delete {
             key: key.to_owned(),
         };
-        self.faults.run(&self.calls, call, |_| {
+        self.faults.run_lazy(&self.calls, call, || {
             tracing::debug!(target: "eventrail::local", key = %key, "idempotency: released");
             // The slot stays (not present), keeping the key's lock count.
             if let Some(mut slot) = slots.take(key) {
@@ -257,11 +348,11 @@ impl IdempotencyStore for LocalIdempotencyStore {
 
     async fn get(&self, key: &str) -> Result<Option<IdempotencyRecord>, PortError> {
         let slots = lock(&self.inner);
-        let call = IdempotencyCall::Get {
+        let call = || IdempotencyCall::Get {
             key: key.to_owned(),
         };
-        self.faults.run(&self.calls, call, |_| {
-            Ok(slots.get(key).and_then(Slot::record).cloned())
+        self.faults.run_lazy(&self.calls, call, || {
+            Ok(slots.get(key).and_then(|s| s.record()).cloned())
         })
     }
 }
@@ -326,6 +417,37 @@ mod tests {
         assert!(store.try_lock(rec, t).await.unwrap_err().is_retryable());
         assert_eq!(store.acquired("k"), 0);
         assert_eq!(store.keys(), ["gone"]);
+    }
+
+    #[test]
+    fn the_key_hash_tells_keys_apart() {
+        use std::hash::BuildHasher;
+        let build = BuildHasherDefault::<KeyHasher>::default();
+        let keys = [
+            "",
+            "a",
+            "a\0",
+            "b",
+            "ns#m-1",
+            "ns#m-2",
+            "ns#m-10",
+            "12345678",
+            "123456789",
+        ];
+        let mut hashes: Vec<u64> = keys.iter().map(|k| build.hash_one(k)).collect();
+        assert_eq!(build.hash_one("ns#m-1"), hashes[4], "deterministic");
+        hashes.sort_unstable();
+        hashes.dedup();
+        assert_eq!(hashes.len(), keys.len());
+        // Keys differing in one character spread over the table's buckets.
+        let buckets: HashSet<u64> = (0..1000)
+            .map(|i| build.hash_one(format!("send-notification#{i:036}")) & 1023)
+            .collect();
+        assert!(
+            buckets.len() > 550,
+            "{} buckets of 1024 used",
+            buckets.len()
+        );
     }
 
     #[tokio::test]

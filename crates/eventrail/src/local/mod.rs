@@ -20,6 +20,20 @@
 //! [`FaultPlan`]. Clones share state: keep one to look at what was sent,
 //! hand another to the app. [`LocalBackends`] holds one of each.
 //!
+//! ## History
+//!
+//! What a backend remembers is of two kinds: its *state*, what the service
+//! holds and later calls answer from (buckets and objects, idempotency
+//! records, task states, stored dead letters, templates), and its
+//! *history*, kept only to be looked at (the call log, the SES outbox, the
+//! messages published to SNS). A process nobody inspects (a local
+//! `invoke`, a long-lived function) builds its backends
+//! [`without_history`](LocalBackends::without_history): each still checks,
+//! logs and answers every call, and counts it
+//! ([`call_count`](LocalNotifier::call_count)), but keeps no history, so its
+//! memory grows only with its state; with no fault planned either, a call
+//! does not even build its request as data.
+//!
 //! The feature adds no dependency: these are production code, fit for the
 //! Lambda binary (for `BINARY invoke FILE` without AWS); nothing here needs
 //! tokio's `test-util`. The testkit's fakes are these backends plus test
@@ -113,6 +127,8 @@
 
 mod dead_letters;
 mod faults;
+#[cfg(test)]
+mod history_tests;
 mod idempotency;
 mod s3;
 mod ses;
@@ -152,6 +168,40 @@ impl LocalBackends {
     /// Fresh backends, all empty.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Fresh backends that keep no history (see [History](self#history)):
+    /// every call is checked, logged, answered and counted, none is kept,
+    /// nor any sent mail or published message.
+    ///
+    /// ```
+    /// use eventrail::local::LocalBackends;
+    /// use eventrail::ports::SnsMessage;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let local = LocalBackends::without_history();
+    /// assert!(!local.keeps_history());
+    /// let receipt = local.notifier().publish(SnsMessage::new("arn:aws:sns:us-east-1:1:t", "hi")).await.unwrap();
+    /// assert!(!receipt.message_id.is_empty());
+    /// assert!(local.sns().published().is_empty() && local.sns().calls().is_empty());
+    /// assert_eq!(local.sns().call_count(), 1);
+    /// # }
+    /// ```
+    pub fn without_history() -> Self {
+        Self {
+            sns: LocalNotifier::without_history(),
+            ses: LocalMailer::without_history(),
+            s3: LocalObjectStore::without_history(),
+            sfn: LocalTaskCallbacks::without_history(),
+            idempotency: LocalIdempotencyStore::without_history(),
+            dead_letters: LocalDeadLetters::without_history(),
+        }
+    }
+
+    /// Whether these backends keep their history (see
+    /// [`without_history`](Self::without_history)).
+    pub fn keeps_history(&self) -> bool {
+        self.sns.keeps_history()
     }
 
     /// The SNS backend.

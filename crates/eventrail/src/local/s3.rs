@@ -140,6 +140,22 @@ impl LocalObjectStore {
         Self::default()
     }
 
+    /// A store that keeps no history: its call log is
+    /// [discarding](CallLog::discarding) (calls are counted, none kept).
+    /// Buckets and objects are kept as by [`new`](Self::new).
+    pub fn without_history() -> Self {
+        Self {
+            calls: CallLog::discarding(),
+            ..Self::default()
+        }
+    }
+
+    /// Whether this backend keeps its calls (see
+    /// [`without_history`](Self::without_history)).
+    pub fn keeps_history(&self) -> bool {
+        self.calls.keeps_calls()
+    }
+
     fault_methods!(S3Request, "request");
 
     /// Creates `bucket` (builder style).
@@ -199,13 +215,14 @@ impl LocalObjectStore {
         content_type: Option<&str>,
     ) -> Result<StoredObject, PortError> {
         let mut state = lock(&self.inner);
-        let req = S3Request::Put {
+        let size = body.len();
+        let req = || S3Request::Put {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
-            size: body.len(),
+            size,
             content_type: content_type.map(str::to_owned),
         };
-        let result = self.faults.run(&self.calls, req, |_| {
+        let result = self.faults.run_lazy(&self.calls, req, || {
             if !state.buckets.contains_key(bucket) {
                 return Err(no_bucket(bucket));
             }
@@ -234,14 +251,14 @@ impl LocalObjectStore {
 #[async_trait]
 impl ObjectStore for LocalObjectStore {
     async fn get(&self, bucket: &str, key: &str) -> Result<Object, PortError> {
-        let req = S3Request::Get {
+        let req = || S3Request::Get {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
         };
         let stored = {
             let state = lock(&self.inner);
             self.faults
-                .run(&self.calls, req, |_| match state.buckets.get(bucket) {
+                .run_lazy(&self.calls, req, || match state.buckets.get(bucket) {
                     None => Err(no_bucket(bucket)),
                     Some(b) => b.get(key).cloned().ok_or_else(|| {
                         PortError::permanent("The specified key does not exist.")

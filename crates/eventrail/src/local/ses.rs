@@ -1,5 +1,6 @@
 //! The local SES.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -76,7 +77,9 @@ impl SentMail {
 /// `MissingRenderingAttributeException`, both permanent, as SES reports them.
 /// Once an identity is [verified](Self::verify), mail from any other sender
 /// is rejected (`MessageRejected`), as in the SES sandbox. Every mail sent is
-/// logged at `DEBUG` with its recipients and rendered subject.
+/// logged at `DEBUG` with its recipients and rendered subject. A mailer
+/// [`without_history`](Self::without_history) still renders, checks, logs
+/// and answers every mail, but keeps no outbox and no call log.
 ///
 /// ```
 /// use eventrail::local::{LocalMailer, Template};
@@ -110,6 +113,8 @@ struct State {
     templates: HashMap<String, Template>,
     verified: BTreeSet<String>,
     outbox: Vec<SentMail>,
+    /// Keep no outbox (see [`LocalMailer::without_history`]).
+    no_outbox: bool,
     next_id: u64,
 }
 
@@ -117,6 +122,38 @@ impl LocalMailer {
     /// A mailer with no templates, accepting any sender.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A mailer that keeps no history: no outbox, and a
+    /// [discarding](CallLog::discarding) call log. Mail is rendered,
+    /// checked, logged and answered as by [`new`](Self::new); templates,
+    /// verified identities and faults work the same.
+    ///
+    /// ```
+    /// use eventrail::local::LocalMailer;
+    /// use eventrail::ports::{Email, Mailer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let ses = LocalMailer::without_history();
+    /// let id = ses.send(Email::text("shop@example.com", "ann@example.com", "Hi", "Thanks")).await.unwrap();
+    /// assert!(!id.is_empty());
+    /// assert!(ses.outbox().is_empty() && ses.calls().is_empty());
+    /// assert_eq!(ses.call_count(), 1);
+    /// # }
+    /// ```
+    pub fn without_history() -> Self {
+        let mailer = Self {
+            calls: CallLog::discarding(),
+            ..Self::default()
+        };
+        lock(&mailer.inner).no_outbox = true;
+        mailer
+    }
+
+    /// Whether this mailer keeps an outbox and its calls (see
+    /// [`without_history`](Self::without_history)).
+    pub fn keeps_history(&self) -> bool {
+        self.calls.keeps_calls()
     }
 
     fault_methods!(Email, "mail");
@@ -207,7 +244,12 @@ impl State {
                 subject,
                 text,
                 html,
-            } => (None, subject.clone(), text.clone(), html.clone()),
+            } => (
+                None,
+                Cow::Borrowed(subject.as_str()),
+                text.as_deref().map(Cow::Borrowed),
+                html.as_deref().map(Cow::Borrowed),
+            ),
             EmailContent::Template { name, data } => {
                 let t = self.templates.get(name).ok_or_else(|| {
                     permanent(
@@ -223,10 +265,10 @@ impl State {
                         )
                     })
                 };
-                let subject = r(&t.subject)?;
-                let text = t.text.as_deref().map(r).transpose()?;
-                let html = t.html.as_deref().map(r).transpose()?;
-                (Some(name.clone()), subject, text, html)
+                let subject = Cow::Owned(r(&t.subject)?);
+                let text = t.text.as_deref().map(r).transpose()?.map(Cow::Owned);
+                let html = t.html.as_deref().map(r).transpose()?.map(Cow::Owned);
+                (Some(name.as_str()), subject, text, html)
             }
         };
         self.next_id += 1;
@@ -236,18 +278,20 @@ impl State {
             from = %mail.from,
             to = %mail.to.join(", "),
             subject = %subject,
-            template = template.as_deref().unwrap_or(""),
+            template = template.unwrap_or(""),
             message_id = %message_id,
             "SES send"
         );
-        self.outbox.push(SentMail {
-            message_id: message_id.clone(),
-            email: mail.clone(),
-            template,
-            subject,
-            text,
-            html,
-        });
+        if !self.no_outbox {
+            self.outbox.push(SentMail {
+                message_id: message_id.clone(),
+                email: mail.clone(),
+                template: template.map(str::to_owned),
+                subject: subject.into_owned(),
+                text: text.map(Cow::into_owned),
+                html: html.map(Cow::into_owned),
+            });
+        }
         Ok(message_id)
     }
 }

@@ -17,7 +17,9 @@ const MAX_SUBJECT_CHARS: usize = 100;
 /// It validates what SNS validates (an empty or oversized message, a subject
 /// longer than 100 characters or with a line break, a FIFO topic without a
 /// message group id) with SNS's `InvalidParameter`, and hands out
-/// deterministic message ids. Every publish is logged at `DEBUG`.
+/// deterministic message ids. Every publish is logged at `DEBUG`. A
+/// notifier [`without_history`](Self::without_history) validates, logs and
+/// answers the same, but keeps no message and no call.
 ///
 /// ```
 /// use eventrail::local::LocalNotifier;
@@ -41,6 +43,8 @@ pub struct LocalNotifier {
 #[derive(Debug, Default)]
 struct State {
     published: Vec<(String, SnsMessage)>,
+    /// Keep no message (see [`LocalNotifier::without_history`]).
+    no_history: bool,
     next_id: u64,
 }
 
@@ -48,6 +52,38 @@ impl LocalNotifier {
     /// A notifier with nothing published.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A notifier that keeps no history: no published message, and a
+    /// [discarding](CallLog::discarding) call log. Messages are validated,
+    /// logged and answered as by [`new`](Self::new), faults work the same.
+    ///
+    /// ```
+    /// use eventrail::local::LocalNotifier;
+    /// use eventrail::ports::{Notifier, SnsMessage};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sns = LocalNotifier::without_history();
+    /// let topic = "arn:aws:sns:us-east-1:1:alarms";
+    /// assert!(sns.publish(SnsMessage::new(topic, "disk full")).await.is_ok());
+    /// assert!(sns.publish(SnsMessage::new(topic, "")).await.is_err());
+    /// assert!(sns.published().is_empty() && sns.calls().is_empty());
+    /// assert_eq!(sns.call_count(), 2);
+    /// # }
+    /// ```
+    pub fn without_history() -> Self {
+        let sns = Self {
+            calls: CallLog::discarding(),
+            ..Self::default()
+        };
+        lock(&sns.inner).no_history = true;
+        sns
+    }
+
+    /// Whether this notifier keeps what was published and its calls (see
+    /// [`without_history`](Self::without_history)).
+    pub fn keeps_history(&self) -> bool {
+        self.calls.keeps_calls()
     }
 
     fault_methods!(SnsMessage, "message");
@@ -129,26 +165,25 @@ fn validate(msg: &SnsMessage) -> Result<(), PortError> {
 impl Notifier for LocalNotifier {
     async fn publish(&self, msg: SnsMessage) -> Result<PublishReceipt, PortError> {
         let mut state = lock(&self.inner);
-        let result = self.faults.run(&self.calls, msg, |msg| {
-            validate(msg)?;
+        let result = self.faults.run(&self.calls, msg, |m| {
+            validate(m)?;
             state.next_id += 1;
             let message_id = local_id(0x5105, state.next_id);
-            state.published.push((message_id.clone(), msg.clone()));
+            tracing::debug!(
+                target: "eventrail::local",
+                topic = %m.topic_arn,
+                subject = m.subject.as_deref().unwrap_or(""),
+                message = %m.message,
+                message_id = %message_id,
+                "SNS publish"
+            );
+            if !state.no_history {
+                state.published.push((message_id.clone(), m.clone()));
+            }
             Ok(PublishReceipt { message_id })
         });
-        match &result {
-            Ok(r) => {
-                let (_, m) = &state.published[state.published.len() - 1];
-                tracing::debug!(
-                    target: "eventrail::local",
-                    topic = %m.topic_arn,
-                    subject = m.subject.as_deref().unwrap_or(""),
-                    message = %m.message,
-                    message_id = %r.message_id,
-                    "SNS publish"
-                );
-            }
-            Err(e) => tracing::debug!(target: "eventrail::local", error = %e, "SNS publish failed"),
+        if let Err(e) = &result {
+            tracing::debug!(target: "eventrail::local", error = %e, "SNS publish failed");
         }
         result
     }

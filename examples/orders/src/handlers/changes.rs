@@ -59,13 +59,13 @@ pub async fn sync_change<T: Serialize>(
             )))
         }
     };
-    deps.note(format!(
+    deps.note(format_args!(
         "{} {entity} {key}: cache invalidated, external {action}",
         change.kind
     ));
     Ok(Synced {
         entity: entity.into(),
-        key: key.to_string(),
+        key: key.path(),
         action: action.into(),
     })
 }

@@ -58,7 +58,7 @@ pub async fn store_dead_letter(
         .with_meta(env.meta())
         .with_event_type("DeadLetter");
     let alarmed = deps.alarms.send(alarm).await.is_ok();
-    deps.note(format!(
+    deps.note(format_args!(
         "stored dead letter {} at {stored}",
         dead.message_id
     ));

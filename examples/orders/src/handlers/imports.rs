@@ -84,7 +84,7 @@ pub async fn import_csv(
         total_cents: rows.iter().map(|r| r.total).sum(),
         bad_rows,
     };
-    deps.note(format!(
+    deps.note(format_args!(
         "imported {} order(s) from s3://{bucket}/{key}, {} bad row(s)",
         summary.imported,
         summary.bad_rows.len()
@@ -161,7 +161,7 @@ pub async fn file_upload(
             .filter(Result::is_ok)
             .count() as u64
     });
-    deps.note(format!(
+    deps.note(format_args!(
         "processed {kind:?} upload {} ({} bytes)",
         object.key,
         body.len()

@@ -27,10 +27,12 @@
 //! );
 //! ```
 
+use std::fmt;
+
 use eventrail::layers::AlarmService;
 use serde::{Deserialize, Serialize};
 
-use crate::journal::Journal;
+use crate::journal::{HandlerJournal, Journal};
 use crate::ports::Ports;
 
 pub mod changes;
@@ -74,6 +76,9 @@ pub struct Deps {
     pub alarms: AlarmService,
     /// The journal.
     pub journal: Journal,
+    /// This handler's slot of the journal: what [`note`](Self::note) and
+    /// [`skip`](Self::skip) write to.
+    pub log: HandlerJournal,
 }
 
 impl Deps {
@@ -94,18 +99,20 @@ impl Deps {
             ports,
             alarms,
             journal: journal.clone(),
+            log: journal.handler(name),
         }
     }
 
-    /// Writes a journal line.
-    pub fn note(&self, text: impl Into<String>) {
-        self.journal.note(self.name, text);
+    /// Writes a journal line, if the journal records lines; `text` (e.g.
+    /// `format_args!(..)`) is formatted only then.
+    pub fn note(&self, text: impl fmt::Display) {
+        self.log.note(text);
     }
 
     /// Skips the event with `reason`, noting it in the journal.
     pub fn skip<T>(&self, reason: impl Into<String>) -> Handled<T> {
         let reason = reason.into();
-        self.journal.skip(self.name, &reason);
+        self.log.skip(&reason);
         Handled::Skipped { reason }
     }
 }

@@ -46,10 +46,10 @@ pub async fn send_notification(
         None => Email::text(from, &n.recipient, &n.subject, &n.body),
     };
     let message_id = deps.ports.mailer.send(mail).await?;
-    deps.note(match &n.template_id {
-        Some(t) => format!("mailed {} with template {t}", n.recipient),
-        None => format!("mailed {} ({:?})", n.recipient, n.subject),
-    });
+    match &n.template_id {
+        Some(t) => deps.note(format_args!("mailed {} with template {t}", n.recipient)),
+        None => deps.note(format_args!("mailed {} ({:?})", n.recipient, n.subject)),
+    }
     Ok(Handled::Processed(Sent {
         message_id,
         template: n.template_id.clone(),
@@ -75,9 +75,9 @@ pub async fn sync_request(
     let key = ItemKey::new(&r.pk, &r.sk);
     deps.ports.cache.invalidate(&key).await?;
     deps.ports.external.request_sync(&r.entity, &key).await?;
-    deps.note(format!("requested a sync of {} {key}", r.entity));
+    deps.note(format_args!("requested a sync of {} {key}", r.entity));
     Ok(SyncRequested {
         entity: r.entity.clone(),
-        key: key.to_string(),
+        key: key.path(),
     })
 }

@@ -63,7 +63,7 @@ pub async fn reserve_inventory(
     };
     let key = reserve(&deps, order.id(), order.items).await?;
     let reservation = format!("s3://{}/{key}", deps.ports.config.bucket);
-    deps.note(format!(
+    deps.note(format_args!(
         "reserved {} item(s) for order {}",
         order.items,
         order.id()
@@ -98,7 +98,11 @@ pub async fn send_confirmation(
             format!("Total: {}.{:02}", order.total / 100, order.total % 100),
         ))
         .await?;
-    deps.note(format!("confirmed order {} to {}", order.id(), order.email));
+    deps.note(format_args!(
+        "confirmed order {} to {}",
+        order.id(),
+        order.email
+    ));
     Ok(Handled::Processed(Confirmed { message_id }))
 }
 
@@ -133,7 +137,10 @@ pub async fn start_follow_up(
                 .with_subject(format!("Order {} created", order.id())),
         )
         .await?;
-    deps.note(format!("started the follow-up of order {}", order.id()));
+    deps.note(format_args!(
+        "started the follow-up of order {}",
+        order.id()
+    ));
     Ok(Handled::Processed(FollowUp {
         message_id: receipt.message_id,
     }))
@@ -166,7 +173,7 @@ pub async fn process_order(
         )));
     }
     let key = reserve(&deps, &p.order_id, p.items).await?;
-    deps.note(format!(
+    deps.note(format_args!(
         "processed order {} ({} items)",
         p.order_id, p.items
     ));
