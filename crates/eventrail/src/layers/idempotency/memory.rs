@@ -1,3 +1,4 @@
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -56,15 +57,21 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         mut record: IdempotencyRecord,
         now: SystemTime,
     ) -> Result<LockOutcome, PortError> {
-        let mut records = self.lock();
-        if let Some((key, existing)) = records.get_key_value(&record.key) {
-            if existing.is_live_at(now) {
-                return Ok(LockOutcome::Exists(with_key(key, existing)));
+        let key = std::mem::take(&mut record.key);
+        // One lookup: the key is hashed once whatever the outcome.
+        match self.lock().entry(key) {
+            Entry::Occupied(e) if e.get().is_live_at(now) => {
+                Ok(LockOutcome::Exists(with_key(e.key(), e.get())))
+            }
+            Entry::Occupied(mut e) => {
+                e.insert(record);
+                Ok(LockOutcome::Acquired)
+            }
+            Entry::Vacant(e) => {
+                e.insert(record);
+                Ok(LockOutcome::Acquired)
             }
         }
-        let key = std::mem::take(&mut record.key);
-        records.insert(key, record);
-        Ok(LockOutcome::Acquired)
     }
 
     async fn complete(
@@ -77,7 +84,8 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         match records.get_mut(key) {
             Some(record) => record.complete(result, expires_at),
             None => {
-                let mut record = IdempotencyRecord::in_progress(String::new(), expires_at, None, None);
+                let mut record =
+                    IdempotencyRecord::in_progress(String::new(), expires_at, None, None);
                 record.complete(result, expires_at);
                 records.insert(key.to_owned(), record);
             }
@@ -143,7 +151,11 @@ mod tests {
         let gone = s.get("gone").await.unwrap().unwrap();
         assert_eq!(
             (gone.key.as_str(), gone.status, gone.result.as_deref()),
-            ("gone", crate::ports::IdempotencyStatus::Completed, Some("2"))
+            (
+                "gone",
+                crate::ports::IdempotencyStatus::Completed,
+                Some("2")
+            )
         );
         s.delete("gone").await.unwrap();
         s.delete("k").await.unwrap();
