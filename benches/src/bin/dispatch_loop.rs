@@ -5,12 +5,16 @@
 //! Run with
 //!
 //! ```text
-//! cargo build --release -p eventrail-benches --bin dispatch_loop
-//! valgrind --tool=callgrind --toggle-collect='dispatch_loop::timed*' \
+//! CARGO_PROFILE_RELEASE_DEBUG=line-tables-only CARGO_PROFILE_RELEASE_STRIP=false \
+//!     cargo build --release -p eventrail-benches --bin dispatch_loop
+//! valgrind --tool=callgrind --toggle-collect=dispatch_loop::timed_direct \
+//!     --toggle-collect=dispatch_loop::timed_send --toggle-collect=dispatch_loop::timed_each \
 //!     target/release/dispatch_loop <case> <events>
 //! ```
 //!
-//! where `<case>` is `direct`, `bus`, `stack`, `first` or `duplicate` (the
+//! (the two variables keep line tables for `callgrind_annotate`; name the
+//! three functions exactly: a pattern such as `timed*` also matches their
+//! `async` blocks, and the nested toggles cancel out), where `<case>` is `direct`, `bus`, `stack`, `first` or `duplicate` (the
 //! same handler and stacks as the bench's `direct_call`, `bus_send`,
 //! `production_no_idempotency`, `production_idempotent_first_time` and
 //! `production_idempotent_duplicate`). Only the timed loop is counted (the
