@@ -14,8 +14,9 @@
 //!
 //! (the two variables keep line tables for `callgrind_annotate`; name the
 //! three functions exactly: a pattern such as `timed*` also matches their
-//! `async` blocks, and the nested toggles cancel out), where `<case>` is `direct`, `bus`, `stack`, `first` or `duplicate` (the
-//! same handler and stacks as the bench's `direct_call`, `bus_send`,
+//! `async` blocks, and the nested toggles cancel out), where `<case>` is
+//! `direct`, `bus`, `stack`, `first` or `duplicate` (the same handler and
+//! stacks as the bench's `direct_call`, `bus_send`,
 //! `production_no_idempotency`, `production_idempotent_first_time` and
 //! `production_idempotent_duplicate`). Only the timed loop is counted (the
 //! envelopes of `first` are made before it); divide the total by `<events>`.
