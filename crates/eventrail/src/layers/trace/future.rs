@@ -27,9 +27,13 @@ impl<F> ResponseFuture<F> {
 
 /// Whether a subscriber would take one of the lines a call ends with (the
 /// `DEBUG` success or the `WARN` failure), asked here so the answer follows
-/// the filters of this module, where the lines are logged.
+/// the filters of this module, where the lines are logged. With no
+/// subscriber set at all, `tracing` may hand the lines to the `log` crate,
+/// whose filters cannot be asked from here: they are kept then too.
 pub(super) fn outcome_logged() -> bool {
-    tracing::enabled!(Level::WARN) || tracing::enabled!(Level::DEBUG)
+    !tracing::dispatcher::has_been_set()
+        || tracing::enabled!(Level::WARN)
+        || tracing::enabled!(Level::DEBUG)
 }
 
 impl<F, T, Er> Future for ResponseFuture<F>
