@@ -38,10 +38,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use serde::Serialize;
-use tower::ServiceExt;
 use tower_service::Service;
 
 use crate::envelope::{AnyEnvelope, Envelope};
@@ -58,7 +57,7 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// A type-erased handler.
 trait ErasedHandler: Send + Sync {
-    fn call(&self, env: AnyEnvelope) -> BoxFuture<Result<Output, BoxError>>;
+    fn call(&self, env: AnyEnvelope) -> Dispatch;
 }
 
 struct Typed<E, S> {
@@ -74,18 +73,85 @@ where
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
 {
-    fn call(&self, env: AnyEnvelope) -> BoxFuture<Result<Output, BoxError>> {
-        let svc = self.svc.clone();
-        Box::pin(async move {
-            let env = env
-                .downcast::<E>()
-                .map_err(|e| RecordError::no_handler(e.event_type_name()))?;
-            let resp = svc.oneshot(env).await.map_err(Into::into)?;
-            Output::serialize(&resp).map_err(|e| {
-                HandlerError::permanent(format!("the handler's output does not serialize: {e}"))
-                    .into()
-            })
-        })
+    fn call(&self, env: AnyEnvelope) -> Dispatch {
+        // The table is keyed by the event's type, so this holds; the typed
+        // envelope, not the erased one, goes into the future.
+        match env.downcast::<E>() {
+            Ok(env) => Dispatch::boxed(Box::pin(TypedCall::<S, E> {
+                state: CallState::NotReady {
+                    svc: self.svc.clone(),
+                    env: Some(env),
+                },
+            })),
+            Err(e) => Dispatch::ready(Err(RecordError::no_handler(e.event_type_name()).into())),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// One handler call: the service made ready, called, its response
+    /// serialized. (What `tower::ServiceExt::oneshot` and an `async` block
+    /// did, in one state machine.)
+    struct TypedCall<S, E>
+    where
+        S: Service<Envelope<E>>,
+    {
+        #[pin]
+        state: CallState<S, Envelope<E>, S::Future>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = CallProj]
+    enum CallState<S, R, F> {
+        NotReady { svc: S, env: Option<R> },
+        Called { #[pin] fut: F },
+        Done,
+    }
+}
+
+impl<S, E> Future for TypedCall<S, E>
+where
+    S: Service<Envelope<E>>,
+    S::Response: Serialize,
+    S::Error: Into<BoxError>,
+{
+    type Output = Result<Output, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                CallProj::NotReady { svc, env } => {
+                    if let Err(e) = ready!(svc.poll_ready(cx)) {
+                        state.set(CallState::Done);
+                        return Poll::Ready(Err(e.into()));
+                    }
+                    let Some(env) = env.take() else {
+                        state.set(CallState::Done);
+                        return Poll::Ready(Err("a handler call lost its envelope".into()));
+                    };
+                    let fut = svc.call(env);
+                    state.set(CallState::Called { fut });
+                }
+                CallProj::Called { fut } => {
+                    let result = ready!(fut.poll(cx));
+                    state.set(CallState::Done);
+                    return Poll::Ready(match result {
+                        Ok(resp) => Output::serialize(&resp).map_err(|e| {
+                            HandlerError::permanent(format!(
+                                "the handler's output does not serialize: {e}"
+                            ))
+                            .into()
+                        }),
+                        Err(e) => Err(e.into()),
+                    });
+                }
+                CallProj::Done => {
+                    return Poll::Ready(Err("a handler call polled after completion".into()))
+                }
+            }
+        }
     }
 }
 
@@ -248,7 +314,7 @@ impl Bus {
         };
         match entry.handlers.as_slice() {
             [] => Dispatch::ready(Err(RecordError::no_handler(env.event_type_name()).into())),
-            [one] => Dispatch::boxed(one.inner.call(env)),
+            [one] => one.inner.call(env),
             many => {
                 let calls: Vec<_> = many
                     .iter()
@@ -266,7 +332,7 @@ impl Bus {
 }
 
 /// A named handler call in flight.
-type Call = (Arc<str>, BoxFuture<Result<Output, BoxError>>);
+type Call = (Arc<str>, Dispatch);
 
 async fn fan_out(calls: Vec<Call>) -> Result<Output, BoxError> {
     let (names, futs): (Vec<_>, Vec<_>) = calls.into_iter().unzip();

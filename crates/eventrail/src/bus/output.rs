@@ -95,6 +95,10 @@ impl Output {
     pub fn serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
         let mut buf = Buffer::new();
         serde_json::to_writer(&mut buf, value)?;
+        if buf.bytes() == b"null" {
+            // What most handlers return (`()`): nothing to check or keep.
+            return Ok(Self::null());
+        }
         let text = std::str::from_utf8(buf.bytes()).map_err(serde::ser::Error::custom)?;
         Ok(Self::from_text(text))
     }

@@ -77,14 +77,17 @@ mod layer;
 mod message;
 mod service;
 
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use tower_service::Service;
 
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, Metadata, Stats};
 use crate::error::BoxError;
-use crate::layers::catch_panic::call_catching;
+use crate::layers::catch_panic::{call_catching, CallCatching};
 use crate::layers::idempotency::is_in_progress_elsewhere;
 use crate::layers::util::{rfc3339, truncate_chars};
 use crate::routes::short_type_name;
@@ -149,41 +152,107 @@ where
         let scope = env.meta_mut().enter_scope();
         let meta = env.meta().clone();
         let fut = call_catching(&mut self.inner, env);
-        let layer = Arc::clone(&self.layer);
-        ResponseFuture::new(async move {
-            let err: BoxError = match fut.await {
-                Ok(resp) => return Ok(resp),
-                Err(e) => e,
-            };
-            if is_in_progress_elsewhere(&*err) {
-                // A duplicate while the first delivery runs: not final, the
-                // first delivery reports the outcome.
-                tracing::debug!(
-                    record_id = meta.record_id(),
-                    "duplicate in progress elsewhere; no alarm"
-                );
-                return Err(err);
-            }
-            if layer.filter.as_ref().is_some_and(|f| !f(&*err)) {
-                return Err(err);
-            }
-            let severity = (layer.severity)(&*err);
-            let message = truncate_chars(&err.to_string(), MAX_MESSAGE_CHARS);
-            let mut alarm = Alarm::new(severity, &*layer.source, message)
-                .with_error(&*err)
-                .with_meta(&meta)
-                .with_event_type(short_type_name(std::any::type_name::<E>()))
-                .with_attempts(scope.attempts_for(&meta));
-            if !layer.service.has_clock() {
-                alarm.timestamp = rfc3339(meta.clock().now());
-            }
-            // Logged and counted by the service; never replaces `err`. The
-            // record's stats count it for the invocation's metrics.
-            let sent = layer.service.send(alarm).await.is_ok();
-            meta.record_alarm(sent);
-            Err(err)
+        ResponseFuture::new(AlarmCall::Calling {
+            fut,
+            meta: Some(meta),
+            layer: Arc::clone(&self.layer),
+            scope,
+            _event: PhantomData::<fn(E)>,
         })
     }
+}
+
+pin_project_lite::pin_project! {
+    /// The inner call, then, if it failed finally, the alarm: a state
+    /// machine rather than one `async` block, so a call that succeeds holds
+    /// the inner future once and nothing of the alarm's publishing.
+    #[project = AlarmCallProj]
+    enum AlarmCall<F, E> {
+        Calling {
+            #[pin]
+            fut: CallCatching<F>,
+            meta: Option<Metadata>,
+            layer: Arc<AlarmLayer>,
+            scope: Arc<Stats>,
+            _event: PhantomData<fn(E)>,
+        },
+        Alarming { alarm: Pin<Box<dyn Future<Output = BoxError> + Send>> },
+    }
+}
+
+impl<F, T, Er, E> Future for AlarmCall<F, E>
+where
+    F: Future<Output = Result<T, Er>>,
+    Er: Into<BoxError>,
+    E: 'static,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            match self.as_mut().project() {
+                AlarmCallProj::Calling {
+                    fut,
+                    meta,
+                    layer,
+                    scope,
+                    ..
+                } => {
+                    let err = match ready!(fut.poll(cx)) {
+                        Ok(resp) => return Poll::Ready(Ok(resp)),
+                        Err(e) => e,
+                    };
+                    let Some(meta) = meta.take() else {
+                        return Poll::Ready(Err(err));
+                    };
+                    if is_in_progress_elsewhere(&*err) {
+                        // A duplicate while the first delivery runs: not
+                        // final, the first delivery reports the outcome.
+                        tracing::debug!(
+                            record_id = meta.record_id(),
+                            "duplicate in progress elsewhere; no alarm"
+                        );
+                        return Poll::Ready(Err(err));
+                    }
+                    if layer.filter.as_ref().is_some_and(|f| !f(&*err)) {
+                        return Poll::Ready(Err(err));
+                    }
+                    let alarm = send_alarm::<E>(Arc::clone(layer), Arc::clone(scope), meta, err);
+                    self.set(AlarmCall::Alarming {
+                        alarm: Box::pin(alarm),
+                    });
+                }
+                AlarmCallProj::Alarming { alarm } => {
+                    return Poll::Ready(Err(ready!(alarm.as_mut().poll(cx))));
+                }
+            }
+        }
+    }
+}
+
+/// Publishes the alarm for `err`, the final failure of a call of an `E`
+/// handler, and gives `err` back as it was.
+async fn send_alarm<E: 'static>(
+    layer: Arc<AlarmLayer>,
+    scope: Arc<Stats>,
+    meta: Metadata,
+    err: BoxError,
+) -> BoxError {
+    let severity = (layer.severity)(&*err);
+    let message = truncate_chars(&err.to_string(), MAX_MESSAGE_CHARS);
+    let mut alarm = Alarm::new(severity, &*layer.source, message)
+        .with_error(&*err)
+        .with_meta(&meta)
+        .with_event_type(short_type_name(std::any::type_name::<E>()))
+        .with_attempts(scope.attempts_for(&meta));
+    if !layer.service.has_clock() {
+        alarm.timestamp = rfc3339(meta.clock().now());
+    }
+    // Logged and counted by the service; never replaces `err`. The
+    // record's stats count it for the invocation's metrics.
+    let sent = layer.service.send(alarm).await.is_ok();
+    meta.record_alarm(sent);
+    err
 }
 
 /// An alarm's message is cut to this many characters (SNS takes 256 KiB in

@@ -35,11 +35,12 @@
 //! # }
 //! ```
 
+use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use futures_util::FutureExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -125,22 +126,50 @@ impl<S> Layer<S> for CatchPanicLayer {
 
 /// Calls `svc` and returns its future, with a panic in `call` or in the
 /// future turned into a [`HandlerPanic`] error.
-pub(crate) fn call_catching<S, R>(
-    svc: &mut S,
-    req: R,
-) -> impl Future<Output = Result<S::Response, BoxError>> + Send + 'static
+pub(crate) fn call_catching<S, R>(svc: &mut S, req: R) -> CallCatching<S::Future>
 where
     S: Service<R>,
     S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
 {
-    let called = std::panic::catch_unwind(AssertUnwindSafe(|| svc.call(req)));
-    async move {
-        let fut = called.map_err(|p| -> BoxError { HandlerPanic::from_payload(p).into() })?;
-        match AssertUnwindSafe(fut).catch_unwind().await {
-            Ok(result) => result.map_err(Into::into),
-            Err(payload) => Err(HandlerPanic::from_payload(payload).into()),
+    match std::panic::catch_unwind(AssertUnwindSafe(|| svc.call(req))) {
+        Ok(fut) => CallCatching::Running { fut },
+        Err(payload) => CallCatching::Panicked {
+            payload: Some(payload),
+        },
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`call_catching`]: the inner future, each poll of it
+    /// guarded, or the panic of `call`. (One state machine, so the layers'
+    /// futures hold the inner future once, not once per `async` state.)
+    #[project = CallCatchingProj]
+    pub(crate) enum CallCatching<F> {
+        Running { #[pin] fut: F },
+        Panicked { payload: Option<Box<dyn Any + Send>> },
+    }
+}
+
+impl<F, T, Er> Future for CallCatching<F>
+where
+    F: Future<Output = Result<T, Er>>,
+    Er: Into<BoxError>,
+{
+    type Output = Result<T, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            CallCatchingProj::Running { fut } => {
+                match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+                    Ok(Poll::Ready(result)) => Poll::Ready(result.map_err(Into::into)),
+                    Ok(Poll::Pending) => Poll::Pending,
+                    Err(payload) => Poll::Ready(Err(HandlerPanic::from_payload(payload).into())),
+                }
+            }
+            CallCatchingProj::Panicked { payload } => Poll::Ready(Err(match payload.take() {
+                Some(payload) => HandlerPanic::from_payload(payload).into(),
+                None => "a handler call polled after its panic was reported".into(),
+            })),
         }
     }
 }

@@ -1,3 +1,4 @@
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
@@ -38,21 +39,39 @@ impl MemoryIdempotencyStore {
     }
 }
 
+// The map holds each record under its key, with the record's own `key`
+// field left empty (a second copy of every key would cost an allocation per
+// lock); records are given their key back on the way out.
+
+/// `record` (kept without its key) as the store's callers see it.
+fn with_key(key: &str, record: &IdempotencyRecord) -> IdempotencyRecord {
+    let mut out = record.clone();
+    out.key = key.to_owned();
+    out
+}
+
 #[async_trait]
 impl IdempotencyStore for MemoryIdempotencyStore {
     async fn try_lock(
         &self,
-        record: IdempotencyRecord,
+        mut record: IdempotencyRecord,
         now: SystemTime,
     ) -> Result<LockOutcome, PortError> {
-        let mut records = self.lock();
-        if let Some(existing) = records.get(&record.key) {
-            if existing.is_live_at(now) {
-                return Ok(LockOutcome::Exists(existing.clone()));
+        let key = std::mem::take(&mut record.key);
+        // One lookup: the key is hashed once whatever the outcome.
+        match self.lock().entry(key) {
+            Entry::Occupied(e) if e.get().is_live_at(now) => {
+                Ok(LockOutcome::Exists(with_key(e.key(), e.get())))
+            }
+            Entry::Occupied(mut e) => {
+                e.insert(record);
+                Ok(LockOutcome::Acquired)
+            }
+            Entry::Vacant(e) => {
+                e.insert(record);
+                Ok(LockOutcome::Acquired)
             }
         }
-        records.insert(record.key.clone(), record);
-        Ok(LockOutcome::Acquired)
     }
 
     async fn complete(
@@ -62,10 +81,15 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         expires_at: SystemTime,
     ) -> Result<(), PortError> {
         let mut records = self.lock();
-        records
-            .entry(key.to_owned())
-            .or_insert_with(|| IdempotencyRecord::in_progress(key, expires_at, None, None))
-            .complete(result, expires_at);
+        match records.get_mut(key) {
+            Some(record) => record.complete(result, expires_at),
+            None => {
+                let mut record =
+                    IdempotencyRecord::in_progress(String::new(), expires_at, None, None);
+                record.complete(result, expires_at);
+                records.insert(key.to_owned(), record);
+            }
+        }
         Ok(())
     }
 
@@ -75,7 +99,10 @@ impl IdempotencyStore for MemoryIdempotencyStore {
     }
 
     async fn get(&self, key: &str) -> Result<Option<IdempotencyRecord>, PortError> {
-        Ok(self.lock().get(key).cloned())
+        Ok(self
+            .lock()
+            .get_key_value(key)
+            .map(|(key, record)| with_key(key, record)))
     }
 }
 
@@ -97,10 +124,10 @@ mod tests {
                 .unwrap(),
             LockOutcome::Acquired
         );
-        assert!(matches!(
-            s.try_lock(rec(t0), t0).await.unwrap(),
-            LockOutcome::Exists(_)
-        ));
+        match s.try_lock(rec(t0), t0).await.unwrap() {
+            LockOutcome::Exists(existing) => assert_eq!(existing.key, "k"),
+            other => panic!("expected the live record, got {other:?}"),
+        }
         // The in-progress expiry passed: the key can be taken over.
         let later = t0 + Duration::from_secs(11);
         assert_eq!(
@@ -115,6 +142,22 @@ mod tests {
         let got = s.get("k").await.unwrap().unwrap();
         assert_eq!(got.status, crate::ports::IdempotencyStatus::Completed);
         assert_eq!(got.result.as_deref(), Some("1"));
+        assert_eq!(got.key, "k");
+        // Completing a key that holds no record (it expired and was taken
+        // over elsewhere) stores it completed.
+        s.complete("gone", "2".into(), later + Duration::from_secs(60))
+            .await
+            .unwrap();
+        let gone = s.get("gone").await.unwrap().unwrap();
+        assert_eq!(
+            (gone.key.as_str(), gone.status, gone.result.as_deref()),
+            (
+                "gone",
+                crate::ports::IdempotencyStatus::Completed,
+                Some("2")
+            )
+        );
+        s.delete("gone").await.unwrap();
         s.delete("k").await.unwrap();
         assert!(s.is_empty());
     }

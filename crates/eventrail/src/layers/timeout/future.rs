@@ -3,7 +3,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 use super::Elapsed;
 use crate::error::BoxError;
@@ -15,8 +15,20 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         #[pin]
-        sleep: Sleep,
+        timer: Timer,
         budget: Duration,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The call's timer: its deadline is fixed when the call starts, and it
+    /// is armed only if the call does not finish at its first poll (most
+    /// calls that do no I/O never touch the timer driver).
+    #[project = TimerProj]
+    #[derive(Debug)]
+    enum Timer {
+        Idle { deadline: Instant },
+        Armed { #[pin] sleep: Sleep },
     }
 }
 
@@ -24,10 +36,21 @@ impl<F> ResponseFuture<F> {
     pub(super) fn new(inner: F, budget: Duration) -> Self {
         Self {
             inner,
-            sleep: tokio::time::sleep(budget),
+            timer: Timer::Idle {
+                // As `tokio::time::sleep` computes it.
+                deadline: Instant::now()
+                    .checked_add(budget)
+                    .unwrap_or_else(far_future),
+            },
             budget,
         }
     }
+}
+
+/// Roughly 30 years from now: what `tokio::time::sleep` waits for when the
+/// budget overflows an `Instant`.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365 * 30)
 }
 
 impl<F, T, Er> Future for ResponseFuture<F>
@@ -43,9 +66,20 @@ where
         if let Poll::Ready(r) = this.inner.poll(cx) {
             return Poll::Ready(r.map_err(Into::into));
         }
-        match this.sleep.poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(Elapsed::new(*this.budget).into())),
-            Poll::Pending => Poll::Pending,
+        let mut timer = this.timer;
+        loop {
+            match timer.as_mut().project() {
+                TimerProj::Idle { deadline } => {
+                    let sleep = tokio::time::sleep_until(*deadline);
+                    timer.set(Timer::Armed { sleep });
+                }
+                TimerProj::Armed { sleep } => {
+                    return match sleep.poll(cx) {
+                        Poll::Ready(()) => Poll::Ready(Err(Elapsed::new(*this.budget).into())),
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+            }
         }
     }
 }

@@ -1,12 +1,10 @@
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use tokio::time::Instant;
-use tracing::Span;
+use tracing::{Level, Span};
 
-use crate::envelope::Stats;
+use super::Watch;
 use crate::error::{is_retryable, BoxError};
 
 pin_project_lite::pin_project! {
@@ -16,22 +14,26 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         span: Span,
-        start: Instant,
-        scope: Arc<Stats>,
-        first_attempt: u32,
+        // `None` when neither the span nor the outcome lines are on.
+        watch: Option<Watch>,
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn new(inner: F, span: Span, scope: Arc<Stats>, first_attempt: u32) -> Self {
-        Self {
-            inner,
-            span,
-            start: Instant::now(),
-            scope,
-            first_attempt,
-        }
+    pub(super) fn new(inner: F, span: Span, watch: Option<Watch>) -> Self {
+        Self { inner, span, watch }
     }
+}
+
+/// Whether a subscriber would take one of the lines a call ends with (the
+/// `DEBUG` success or the `WARN` failure), asked here so the answer follows
+/// the filters of this module, where the lines are logged. With no
+/// subscriber set at all, `tracing` may hand the lines to the `log` crate,
+/// whose filters cannot be asked from here: they are kept then too.
+pub(super) fn outcome_logged() -> bool {
+    !tracing::dispatcher::has_been_set()
+        || tracing::enabled!(Level::WARN)
+        || tracing::enabled!(Level::DEBUG)
 }
 
 impl<F, T, Er> Future for ResponseFuture<F>
@@ -45,8 +47,11 @@ where
         let this = self.project();
         let _enter = this.span.enter();
         let result = ready!(this.inner.poll(cx)).map_err(Into::into);
-        let duration_ms = this.start.elapsed().as_millis() as u64;
-        let attempts = this.scope.attempts().max(*this.first_attempt);
+        let Some(watch) = this.watch.as_ref() else {
+            return Poll::Ready(result);
+        };
+        let duration_ms = watch.start.elapsed().as_millis() as u64;
+        let attempts = watch.scope.attempts().max(watch.first_attempt);
         this.span.record("duration_ms", duration_ms);
         this.span.record("attempts", attempts);
         match &result {

@@ -33,11 +33,14 @@
 mod future;
 mod layer;
 
+use std::fmt;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use tokio::time::Instant;
 use tower_service::Service;
 
-use crate::envelope::Envelope;
+use crate::envelope::{Envelope, Stats};
 use crate::error::BoxError;
 
 pub use self::future::ResponseFuture;
@@ -85,11 +88,10 @@ where
     }
 
     fn call(&mut self, mut env: Envelope<E>) -> Self::Future {
-        let scope = env.meta_mut().enter_scope();
         let meta = env.meta();
         let span = tracing::debug_span!(
             "event",
-            event_type = %crate::routes::short_type_name(std::any::type_name::<E>()),
+            event_type = %ShortTypeName(std::any::type_name::<E>()),
             record_id = meta.record_id(),
             source = meta.source().as_str(),
             tenant = meta.tenant(),
@@ -100,10 +102,38 @@ where
             attempts = tracing::field::Empty,
         );
         let first_attempt = meta.attempt();
+        // The start time and the scope the inner layers report attempts to
+        // are only read for the span and the outcome lines: when none of them
+        // is on, neither is taken (no clock read, no scope node).
+        let watch = (!span.is_disabled() || future::outcome_logged()).then(|| Watch {
+            start: Instant::now(),
+            scope: env.meta_mut().enter_scope(),
+            first_attempt,
+        });
         let fut = {
             let _enter = span.enter();
             self.inner.call(env)
         };
-        ResponseFuture::new(fut, span, scope, first_attempt)
+        ResponseFuture::new(fut, span, watch)
+    }
+}
+
+/// What the end of a watched call reads: when it started, and how many
+/// attempts the layers inside made.
+#[derive(Debug)]
+struct Watch {
+    start: Instant,
+    scope: Arc<Stats>,
+    first_attempt: u32,
+}
+
+/// A type's name without its module paths (`a::b::C<d::E>` as `C<E>`),
+/// shortened only when a subscriber formats it: a span that is off costs
+/// nothing for it.
+struct ShortTypeName(&'static str);
+
+impl fmt::Display for ShortTypeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::routes::short_type_name(self.0))
     }
 }
