@@ -145,16 +145,18 @@ where
     }
 
     fn call(&mut self, mut env: Envelope<E>) -> Self::Future {
-        let token: Option<Arc<str>> = env.meta().task_token().map(Arc::from);
+        // Most envelopes carry no task token: nothing to report, so no
+        // scope to read afterwards (and the layers inside report to one
+        // node fewer).
+        let Some(token) = env.meta().task_token().map(Arc::<str>::from) else {
+            return ResponseFuture::new(call_catching(&mut self.inner, env));
+        };
         let record_id: Arc<str> = Arc::from(env.meta().record_id());
         let scope = env.meta_mut().enter_scope();
         let fut = call_catching(&mut self.inner, env);
         let layer = self.layer.clone();
         ResponseFuture::new(async move {
             let result = fut.await;
-            let Some(token) = token else {
-                return result;
-            };
             if result.is_ok() && scope.replayed() {
                 // A duplicate answered from the idempotency store: the first
                 // delivery already reported this result.
