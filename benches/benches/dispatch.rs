@@ -25,9 +25,9 @@ use eventrail::layers::{
 };
 use eventrail::ports::IdempotencyStore;
 use eventrail::source::RawEvent;
-use eventrail::{handler_fn, Bus, Envelope, HandlerError, Metadata, Source};
+use eventrail::{handler_fn, Bus, Envelope};
 use eventrail_benches::workload::sqs_event_json;
-use eventrail_benches::{app, order_app, sqs_batch, Journal, Notification};
+use eventrail_benches::{app, notification, notify, order_app, sqs_batch, Journal, Notification};
 use eventrail_testkit::Fakes;
 use tokio::runtime::Runtime;
 use tower::ServiceBuilder;
@@ -41,26 +41,6 @@ fn runtime() -> Runtime {
         .enable_all()
         .build()
         .expect("a tokio runtime")
-}
-
-fn notification(record_id: impl Into<Arc<str>>) -> Envelope<Notification> {
-    Envelope::new(
-        Notification {
-            channel: eventrail_benches::Channel::Email,
-            recipient: "a@example.com".into(),
-            subject: "s".into(),
-            body: "b".into(),
-            template_id: None,
-            template_data: None,
-        },
-        Metadata::new(record_id, Source::Sqs),
-    )
-}
-
-/// The handler of the `bus/overhead` and `stack` groups.
-async fn notify(env: Envelope<Notification>) -> Result<(), HandlerError> {
-    black_box(&env.recipient);
-    Ok(())
 }
 
 fn transform(c: &mut Criterion) {

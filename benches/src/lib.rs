@@ -64,6 +64,28 @@ pub fn order_app(fakes: &Fakes, journal: &Journal) -> App {
     example_orders::app(&ports, journal)
 }
 
+/// A notification envelope for record `record_id`, as the dispatch benches
+/// send it (one e-mail, every field short).
+pub fn notification(record_id: impl Into<std::sync::Arc<str>>) -> Envelope<Notification> {
+    Envelope::new(
+        Notification {
+            channel: Channel::Email,
+            recipient: "a@example.com".into(),
+            subject: "s".into(),
+            body: "b".into(),
+            template_id: None,
+            template_data: None,
+        },
+        eventrail::Metadata::new(record_id, eventrail::Source::Sqs),
+    )
+}
+
+/// The handler the dispatch benches time: it reads one field and succeeds.
+pub async fn notify(env: Envelope<Notification>) -> Result<(), HandlerError> {
+    std::hint::black_box(&env.recipient);
+    Ok(())
+}
+
 /// An SQS batch of `n` records (see [`workload`]); with `poison`, records
 /// `i % 100 == 37` carry malformed JSON and `i % 100 == 73` an unknown
 /// channel. Returns the batch and the ids that must fail.

@@ -10,9 +10,8 @@
 
 use eventrail::app::{Invocation, SourceEvent};
 use eventrail::source::RawEvent;
-use eventrail::{Envelope, Metadata, Source};
 use eventrail_benches::workload::sqs_event_json;
-use eventrail_benches::{app, order_app, sqs_batch, Channel, Journal, Notification};
+use eventrail_benches::{app, notification, order_app, sqs_batch, Journal};
 use eventrail_testkit::Fakes;
 
 #[global_allocator]
@@ -34,17 +33,7 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     let app = app();
-    let env = Envelope::new(
-        Notification {
-            channel: Channel::Email,
-            recipient: "a@example.com".into(),
-            subject: "s".into(),
-            body: "b".into(),
-            template_id: None,
-            template_data: None,
-        },
-        Metadata::new("m-1", Source::Sqs),
-    );
+    let env = notification("m-1");
 
     // Warm up (lazy statics, runtime internals).
     rt.block_on(app.bus().send(env.clone())).expect("handled");

@@ -36,31 +36,12 @@ use eventrail::layers::{
     RetryPolicy, TimeoutLayer,
 };
 use eventrail::ports::IdempotencyStore;
-use eventrail::{handler_fn, Bus, Envelope, HandlerError, Metadata, Source};
-use eventrail_benches::{Channel, Notification};
+use eventrail::{handler_fn, Bus, Envelope};
+use eventrail_benches::{notification, notify, Notification};
 use eventrail_testkit::Fakes;
 use tokio::runtime::Runtime;
 
 const ALARMS: &str = "arn:aws:sns:us-east-2:123456789012:alarms";
-
-fn notification(record_id: impl Into<Arc<str>>) -> Envelope<Notification> {
-    Envelope::new(
-        Notification {
-            channel: Channel::Email,
-            recipient: "a@example.com".into(),
-            subject: "s".into(),
-            body: "b".into(),
-            template_id: None,
-            template_data: None,
-        },
-        Metadata::new(record_id, Source::Sqs),
-    )
-}
-
-async fn notify(env: Envelope<Notification>) -> Result<(), HandlerError> {
-    black_box(&env.recipient);
-    Ok(())
-}
 
 /// The bench's production stack, outermost first: span, alarm, (with
 /// `store`) idempotency keyed by record id, deadline-aware timeout, retries.
