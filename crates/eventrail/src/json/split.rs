@@ -46,34 +46,18 @@ pub(crate) fn records_with<'a, T>(
     text: &'a str,
     decode: &mut dyn FnMut(&'a str) -> Option<(T, usize)>,
 ) -> Option<Split<'a, T>> {
-    let mut c = Cursor { text, pos: 0 };
-    c.ws();
-    c.expect(b'{')?;
-    c.ws();
     let mut records = None;
-    if c.peek()? == b'}' {
-        return None;
-    }
-    loop {
-        let key = c.key()?;
-        c.ws();
-        c.expect(b':')?;
-        c.ws();
+    let mut c = Cursor { text, pos: 0 };
+    let members = c.object(|c, key| {
         if key == "Records" {
             records = Some(c.array(decode)?);
         } else {
-            let value = c.value()?;
-            serde_json::from_str::<IgnoredAny>(value).ok()?;
+            serde_json::from_str::<IgnoredAny>(c.value()?).ok()?;
         }
-        c.ws();
-        match c.next()? {
-            b',' => c.ws(),
-            b'}' => break,
-            _ => return None,
-        }
-    }
-    c.ws();
-    (c.pos == text.len()).then_some(())?;
+        Some(())
+    })?;
+    // An empty object is no batch: the full parser says what it is.
+    (members > 0).then_some(())?;
     records
 }
 
@@ -99,31 +83,14 @@ pub(crate) fn object_fields<'a, S: AsRef<str>>(
 ) -> Option<()> {
     debug_assert_eq!(wanted.len(), out.len());
     let mut c = Cursor { text, pos: 0 };
-    c.ws();
-    c.expect(b'{')?;
-    c.ws();
-    if c.peek()? == b'}' {
-        c.pos += 1;
-    } else {
-        loop {
-            let key = c.key()?;
-            c.ws();
-            c.expect(b':')?;
-            c.ws();
-            let value = c.value()?;
-            if let Some(i) = wanted.iter().position(|w| w.as_ref() == key) {
-                out[i] = Some(value);
-            }
-            c.ws();
-            match c.next()? {
-                b',' => c.ws(),
-                b'}' => break,
-                _ => return None,
-            }
+    c.object(|c, key| {
+        let value = c.value()?;
+        if let Some(i) = wanted.iter().position(|w| w.as_ref() == key) {
+            out[i] = Some(value);
         }
-    }
-    c.ws();
-    (c.pos == text.len()).then_some(())
+        Some(())
+    })
+    .map(|_| ())
 }
 
 /// The first `a` or `b` in `bytes`: a plain loop over the first bytes
@@ -169,6 +136,40 @@ impl<'a> Cursor<'a> {
         while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
             self.pos += 1;
         }
+    }
+
+    /// The whole of `text` as one object, `member` called with the cursor
+    /// on each value and its key (which has no escapes): how many members
+    /// there are, or `None` when `text` is not plainly an object or
+    /// `member` says `None`.
+    fn object(
+        &mut self,
+        mut member: impl FnMut(&mut Self, &'a str) -> Option<()>,
+    ) -> Option<usize> {
+        self.ws();
+        self.expect(b'{')?;
+        self.ws();
+        let mut members = 0;
+        if self.peek()? == b'}' {
+            self.pos += 1;
+        } else {
+            loop {
+                let key = self.key()?;
+                self.ws();
+                self.expect(b':')?;
+                self.ws();
+                member(self, key)?;
+                members += 1;
+                self.ws();
+                match self.next()? {
+                    b',' => self.ws(),
+                    b'}' => break,
+                    _ => return None,
+                }
+            }
+        }
+        self.ws();
+        (self.pos == self.text.len()).then_some(members)
     }
 
     /// A key without escapes, the cursor on its opening quote.
