@@ -99,7 +99,7 @@ pub(super) fn identify_raw(raw: &str) -> Identity {
 /// An SQS message read from the payload without copying what routing does
 /// not need. It accepts exactly what [`SqsMessage`] accepts: a field of the
 /// wrong type makes the record malformed either way.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct View<'a> {
     #[serde(default, borrow)]
@@ -137,6 +137,9 @@ impl<'a> View<'a> {
     pub(crate) fn read(tail: &'a str) -> Option<(Self, usize)> {
         if !tail.starts_with('{') {
             return None;
+        }
+        if let Some(read) = plain::read(tail) {
+            return Some(read);
         }
         let mut stream = serde_json::Deserializer::from_str(tail).into_iter::<Self>();
         let view = stream.next()?.ok()?;
@@ -201,6 +204,208 @@ impl<'de: 'a, 'a> Deserialize<'de> for Attributes<'a> {
     }
 }
 
+/// The shape nearly every SQS message has, read by hand: the known keys
+/// once each, every value a string without escapes (the body may have
+/// them), `attributes` an object of such strings, `messageAttributes`
+/// empty. It answers only where serde_json reading a [`View`] would give
+/// the same message, and declines (`None`) everything else: an unknown or
+/// repeated key, `null`, an escape outside the body, a control character,
+/// a message attribute... which then goes the serde_json path.
+mod plain {
+    use std::borrow::Cow;
+    use std::collections::HashMap;
+
+    use super::{Attributes, View};
+    use crate::json::{unescape, Text};
+    use crate::source::CheckedStr;
+
+    struct Bytes<'a> {
+        text: &'a str,
+        at: usize,
+    }
+
+    impl<'a> Bytes<'a> {
+        fn peek(&self) -> Option<u8> {
+            self.text.as_bytes().get(self.at).copied()
+        }
+
+        fn ws(&mut self) {
+            while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+                self.at += 1;
+            }
+        }
+
+        fn expect(&mut self, b: u8) -> Option<()> {
+            (self.peek()? == b).then(|| self.at += 1)
+        }
+
+        /// A string literal, the cursor on its quote: its text with the
+        /// quotes, and whether it has escapes. Declines control characters
+        /// (JSON has none in strings); escapes are checked by `unescape`.
+        fn literal(&mut self) -> Option<(&'a str, bool)> {
+            let start = self.at;
+            self.expect(b'"')?;
+            let bytes = self.text.as_bytes();
+            let mut escaped = false;
+            loop {
+                self.at = next_special(bytes, self.at);
+                match *bytes.get(self.at)? {
+                    b'"' => {
+                        self.at += 1;
+                        return Some((&self.text[start..self.at], escaped));
+                    }
+                    b'\\' => {
+                        escaped = true;
+                        self.at += 2;
+                    }
+                    c if c < 0x20 => return None,
+                    _ => self.at += 1,
+                }
+            }
+        }
+
+        /// A string without escapes, its content borrowed.
+        fn plain(&mut self) -> Option<&'a str> {
+            match self.literal()? {
+                (lit, false) => Some(&lit[1..lit.len() - 1]),
+                (_, true) => None,
+            }
+        }
+
+        /// `{` ... `}` with `member` reading each value: keys are plain.
+        fn object(
+            &mut self,
+            mut member: impl FnMut(&mut Self, &'a str) -> Option<()>,
+        ) -> Option<()> {
+            self.expect(b'{')?;
+            self.ws();
+            if self.peek()? == b'}' {
+                self.at += 1;
+                return Some(());
+            }
+            loop {
+                let key = self.plain()?;
+                self.ws();
+                self.expect(b':')?;
+                self.ws();
+                member(self, key)?;
+                self.ws();
+                match self.peek()? {
+                    b',' => {
+                        self.at += 1;
+                        self.ws();
+                    }
+                    b'}' => {
+                        self.at += 1;
+                        return Some(());
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+
+    /// The index of the first `"`, `\\` or control character in `bytes`
+    /// from `at` on (`bytes.len()` if none), eight bytes at a time: the
+    /// lowest byte each test flags is exact (a borrow only runs upwards).
+    pub(super) fn next_special(bytes: &[u8], at: usize) -> usize {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
+        let rest = bytes.get(at..).unwrap_or_default();
+        let mut chunks = rest.chunks_exact(8);
+        let mut offset = at;
+        for chunk in chunks.by_ref() {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            let w = u64::from_le_bytes(word);
+            let hits = below(w ^ (ONES * u64::from(b'"')), 1)
+                | below(w ^ (ONES * u64::from(b'\\')), 1)
+                | below(w, 0x20);
+            if hits != 0 {
+                return offset + (hits.trailing_zeros() / 8) as usize;
+            }
+            offset += 8;
+        }
+        let tail = chunks.remainder();
+        offset
+            + tail
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(tail.len())
+    }
+
+    /// The message `tail` starts with (its `{`), and its length in bytes.
+    pub(super) fn read(tail: &str) -> Option<(View<'_>, usize)> {
+        let mut b = Bytes { text: tail, at: 0 };
+        let mut view = View::default();
+        let mut seen = 0u16;
+        b.object(|b, key| {
+            let bit = match key {
+                "messageId" => {
+                    view.message_id = Some(Text(Cow::Borrowed(b.plain()?)));
+                    1
+                }
+                "receiptHandle" => {
+                    b.plain()?;
+                    view.receipt_handle = Some(CheckedStr);
+                    2
+                }
+                "body" => {
+                    let (lit, _) = b.literal()?;
+                    view.body = Some(Text(unescape(lit)?));
+                    4
+                }
+                "md5OfBody" => {
+                    b.plain()?;
+                    view.md5_of_body = Some(CheckedStr);
+                    8
+                }
+                "md5OfMessageAttributes" => {
+                    b.plain()?;
+                    view.md5_of_message_attributes = Some(CheckedStr);
+                    16
+                }
+                "attributes" => {
+                    let mut group = None;
+                    b.object(|b, name| {
+                        let value = b.plain()?;
+                        if name == "MessageGroupId" {
+                            group = Some(Text(Cow::Borrowed(value)));
+                        }
+                        Some(())
+                    })?;
+                    view.attributes = Attributes { group };
+                    32
+                }
+                "messageAttributes" => {
+                    b.object(|_, _| None)?;
+                    view.message_attributes = Some(HashMap::new());
+                    64
+                }
+                "eventSourceARN" => {
+                    view.event_source_arn = Some(Text(Cow::Borrowed(b.plain()?)));
+                    128
+                }
+                "eventSource" => {
+                    b.plain()?;
+                    view.event_source = Some(CheckedStr);
+                    256
+                }
+                "awsRegion" => {
+                    b.plain()?;
+                    view.aws_region = Some(CheckedStr);
+                    512
+                }
+                _ => return None,
+            };
+            // serde_json refuses a repeated field of a struct.
+            (seen & bit == 0).then(|| seen |= bit)
+        })?;
+        Some((view, b.at))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +457,94 @@ mod tests {
             " {}",
         ] {
             assert!(View::read(declined).is_none(), "{declined}");
+        }
+    }
+
+    /// What serde_json reads, as `View::read` did before the plain path.
+    fn read_with_serde(tail: &str) -> Option<(View<'_>, usize)> {
+        let mut stream = serde_json::Deserializer::from_str(tail).into_iter::<View<'_>>();
+        let view = stream.next()?.ok()?;
+        Some((view, stream.byte_offset()))
+    }
+
+    fn assert_plain_agrees(text: &str) {
+        if let Some((fast, len)) = plain::read(text) {
+            let (slow, slow_len) = read_with_serde(text)
+                .unwrap_or_else(|| panic!("the plain path took what serde_json refuses: {text}"));
+            assert_eq!(len, slow_len, "{text}");
+            assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{text}");
+        }
+    }
+
+    const MESSAGE: &str = r#"{"messageId": "059f36b4-87a3-44ab-83d2-661975830a7d", "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a", "body": "{\"type\": \"NOTIFICATION\", \"recipient\": \"a\u00e9@example.com\", \"n\": \"\\\\\"}", "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1545082649183", "MessageGroupId": "g-1"}, "messageAttributes": {}, "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3", "md5OfMessageAttributes": "00484c68...59e48f06", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-2:123456789012:my-queue.fifo", "awsRegion": "us-east-2"}"#;
+
+    #[test]
+    fn special_bytes_are_found_exactly() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"abc",
+            b"abcdefgh\"",
+            b"ab\\cdefghijk",
+            b"\x01",
+            b"abcdefghijklmnop",
+            b"\"",
+            b"ab\x1fc\"",
+        ];
+        for bytes in cases {
+            for at in 0..=bytes.len() {
+                let want = (at..bytes.len())
+                    .find(|&i| matches!(bytes[i], b'"' | b'\\' | 0..=0x1f))
+                    .unwrap_or(bytes.len());
+                assert_eq!(plain::next_special(bytes, at), want, "{bytes:?} from {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_plain_path_reads_the_common_shape_as_serde_json_does() {
+        let (fast, len) = plain::read(MESSAGE).expect("the common shape");
+        assert_eq!(len, MESSAGE.len());
+        assert_eq!(
+            fast.body(),
+            Some(r#"{"type": "NOTIFICATION", "recipient": "aé@example.com", "n": "\\"}"#)
+        );
+        assert_plain_agrees(MESSAGE);
+        assert_plain_agrees(&format!("{MESSAGE}, {{}}"));
+        for declined in [
+            r#"{"messageId": null}"#,
+            r#"{"messageId": "a\u0062"}"#,
+            r#"{"messageId": "a", "messageId": "b"}"#,
+            r#"{"messageId": "a", "extra": 1}"#,
+            r#"{"messageAttributes": {"a": {"dataType": "String", "stringValue": "x"}}}"#,
+            r#"{"attributes": {"SentTimestamp": 5}}"#,
+            r#"{"body": "\x"}"#,
+            r#"{"body": "\ud800"}"#,
+            "{\"body\": \"a\tb\"}",
+            r#"{"messageId": 7}"#,
+        ] {
+            assert!(plain::read(declined).is_none(), "{declined}");
+            assert_plain_agrees(declined);
+        }
+    }
+
+    #[test]
+    fn the_plain_path_never_takes_what_serde_json_would_read_otherwise() {
+        // Every one-byte change of a real-shaped message: where the plain
+        // path answers, serde_json reads the same message.
+        let bytes = MESSAGE.as_bytes();
+        for at in 0..bytes.len() {
+            for b in [
+                b'"', b'\\', b'{', b'}', b',', b':', b' ', b'x', b'\n', 0x01, b'n',
+            ] {
+                let mut m = bytes.to_vec();
+                m[at] = b;
+                if let Ok(text) = std::str::from_utf8(&m) {
+                    assert_plain_agrees(text);
+                }
+            }
+            if MESSAGE.is_char_boundary(at) {
+                assert_plain_agrees(&MESSAGE[..at]);
+            }
         }
     }
 
