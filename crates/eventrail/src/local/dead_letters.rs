@@ -75,21 +75,11 @@ impl LocalDeadLetters {
         Self::default()
     }
 
-    /// A sink that keeps no history: its call log is
-    /// [discarding](CallLog::discarding) (calls are counted, none kept).
-    /// The letters are kept as by [`new`](Self::new): they are what
-    /// the sink stores.
-    pub fn without_history() -> Self {
-        Self {
-            calls: CallLog::discarding(),
-            ..Self::default()
-        }
-    }
-
-    /// Whether this backend keeps its calls (see
-    /// [`without_history`](Self::without_history)).
-    pub fn keeps_history(&self) -> bool {
-        self.calls.keeps_calls()
+    history_constructors! {
+        /// A sink that keeps no history: its call log is
+        /// [discarding](CallLog::discarding) (calls are counted, none kept).
+        /// The letters are kept as by [`new`](Self::new): they are what
+        /// the sink stores.
     }
 
     fault_methods!(StoredDeadLetter, "letter");

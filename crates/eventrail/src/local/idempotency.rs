@@ -179,37 +179,27 @@ impl LocalIdempotencyStore {
         Self::default()
     }
 
-    /// A store that keeps no history: its call log is
-    /// [discarding](CallLog::discarding) (calls are counted, none kept).
-    /// The records are kept as by [`new`](Self::new): they are what
-    /// answers a duplicate.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// use std::time::{Duration, SystemTime};
-    /// use eventrail::local::LocalIdempotencyStore;
-    /// use eventrail::ports::{IdempotencyRecord, IdempotencyStore, LockOutcome};
-    ///
-    /// let store = LocalIdempotencyStore::without_history();
-    /// let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
-    /// let rec = || IdempotencyRecord::in_progress("order-42", t0 + Duration::from_secs(3600), None, None);
-    /// assert_eq!(store.try_lock(rec(), t0).await.unwrap(), LockOutcome::Acquired);
-    /// assert!(matches!(store.try_lock(rec(), t0).await.unwrap(), LockOutcome::Exists(_)));
-    /// assert!(store.calls().is_empty());
-    /// assert_eq!(store.call_count(), 2);
-    /// # }
-    /// ```
-    pub fn without_history() -> Self {
-        Self {
-            calls: CallLog::discarding(),
-            ..Self::default()
-        }
-    }
-
-    /// Whether this backend keeps its calls (see
-    /// [`without_history`](Self::without_history)).
-    pub fn keeps_history(&self) -> bool {
-        self.calls.keeps_calls()
+    history_constructors! {
+        /// A store that keeps no history: its call log is
+        /// [discarding](CallLog::discarding) (calls are counted, none kept).
+        /// The records are kept as by [`new`](Self::new): they are what
+        /// answers a duplicate.
+        ///
+        /// ```
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+        /// use std::time::{Duration, SystemTime};
+        /// use eventrail::local::LocalIdempotencyStore;
+        /// use eventrail::ports::{IdempotencyRecord, IdempotencyStore, LockOutcome};
+        ///
+        /// let store = LocalIdempotencyStore::without_history();
+        /// let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        /// let rec = || IdempotencyRecord::in_progress("order-42", t0 + Duration::from_secs(3600), None, None);
+        /// assert_eq!(store.try_lock(rec(), t0).await.unwrap(), LockOutcome::Acquired);
+        /// assert!(matches!(store.try_lock(rec(), t0).await.unwrap(), LockOutcome::Exists(_)));
+        /// assert!(store.calls().is_empty());
+        /// assert_eq!(store.call_count(), 2);
+        /// # }
+        /// ```
     }
 
     fault_methods!(IdempotencyCall, "call");

@@ -125,6 +125,28 @@
 //! # }
 //! ```
 
+/// The two constructors every backend whose only history is its call log
+/// has: `without_history()` (a [discarding](CallLog::discarding) call log,
+/// the rest as `new()`; the docs given describe what is still kept) and
+/// `keeps_history()`.
+macro_rules! history_constructors {
+    ($(#[doc = $doc:expr])*) => {
+        $(#[doc = $doc])*
+        pub fn without_history() -> Self {
+            Self {
+                calls: CallLog::discarding(),
+                ..Self::default()
+            }
+        }
+
+        /// Whether this backend keeps its calls (see
+        /// [`without_history`](Self::without_history)).
+        pub fn keeps_history(&self) -> bool {
+            self.calls.keeps_calls()
+        }
+    };
+}
+
 mod dead_letters;
 mod faults;
 #[cfg(test)]

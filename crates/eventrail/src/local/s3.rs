@@ -140,20 +140,10 @@ impl LocalObjectStore {
         Self::default()
     }
 
-    /// A store that keeps no history: its call log is
-    /// [discarding](CallLog::discarding) (calls are counted, none kept).
-    /// Buckets and objects are kept as by [`new`](Self::new).
-    pub fn without_history() -> Self {
-        Self {
-            calls: CallLog::discarding(),
-            ..Self::default()
-        }
-    }
-
-    /// Whether this backend keeps its calls (see
-    /// [`without_history`](Self::without_history)).
-    pub fn keeps_history(&self) -> bool {
-        self.calls.keeps_calls()
+    history_constructors! {
+        /// A store that keeps no history: its call log is
+        /// [discarding](CallLog::discarding) (calls are counted, none kept).
+        /// Buckets and objects are kept as by [`new`](Self::new).
     }
 
     fault_methods!(S3Request, "request");

@@ -161,21 +161,11 @@ impl LocalTaskCallbacks {
         Self::default()
     }
 
-    /// Callbacks that keeps no history: its call log is
-    /// [discarding](CallLog::discarding) (calls are counted, none kept).
-    /// Task states are kept as by [`new`](Self::new): they are what
-    /// rejects a token already finished.
-    pub fn without_history() -> Self {
-        Self {
-            calls: CallLog::discarding(),
-            ..Self::default()
-        }
-    }
-
-    /// Whether this backend keeps its calls (see
-    /// [`without_history`](Self::without_history)).
-    pub fn keeps_history(&self) -> bool {
-        self.calls.keeps_calls()
+    history_constructors! {
+        /// Callbacks that keeps no history: its call log is
+        /// [discarding](CallLog::discarding) (calls are counted, none kept).
+        /// Task states are kept as by [`new`](Self::new): they are what
+        /// rejects a token already finished.
     }
 
     fault_methods!(SfnCall, "call");
