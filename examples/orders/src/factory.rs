@@ -106,11 +106,7 @@ fn may_carry_dead_letters(payload: &str) -> bool {
 
 impl EventFactory for OrdersFactory {
     fn transform_raw(&self, event: &RawEvent<'_>) -> Transformed {
-        if self.typed_path(event) {
-            transform_typed(self, event)
-        } else {
-            self.router.transform_raw(event)
-        }
+        self.transform_raw_iter(event).collect()
     }
 
     fn transform_raw_iter<'e>(&'e self, event: &'e RawEvent<'_>) -> RoutedIter<'e> {

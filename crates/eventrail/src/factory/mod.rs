@@ -107,9 +107,11 @@ pub trait EventFactory: Send + Sync + fmt::Debug + 'static {
     /// whole batch of envelopes being built before the first one runs.
     ///
     /// The same contract: exactly one [`Routed`] per input record, in input
-    /// order. The default calls `transform_raw` and hands out its records;
-    /// override it only together with `transform_raw`, giving the same
-    /// records ([`Router`](crate::Router) does, for SQS).
+    /// order. The default calls `transform_raw` and hands out its records.
+    /// A factory that overrides it defines `transform_raw` as
+    /// `self.transform_raw_iter(event).collect()`, so the two always give
+    /// the same records ([`Router`](crate::Router) does: it routes SQS
+    /// records lazily).
     ///
     /// ```
     /// use eventrail::factory::EventFactory;

@@ -78,7 +78,7 @@ pub(crate) fn str_at(json: &str, path: &[&str]) -> Option<String> {
 pub(crate) fn unescape(raw: &str) -> Option<Cow<'_, str>> {
     let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
     let bytes = inner.as_bytes();
-    let Some(first) = split::find2(b'\\', b'\\', bytes) else {
+    let Some(first) = memchr::memchr(b'\\', bytes) else {
         return Some(Cow::Borrowed(inner));
     };
     // Byte by byte: the runs between escapes are a few bytes each (every

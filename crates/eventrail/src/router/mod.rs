@@ -251,18 +251,7 @@ impl Router {
 
 impl EventFactory for Router {
     fn transform_raw(&self, event: &RawEvent<'_>) -> Transformed {
-        match event.source() {
-            Source::Sqs => {
-                let mut read = event.take_sqs_messages().into_iter();
-                event
-                    .records()
-                    .iter()
-                    .enumerate()
-                    .map(|(i, raw)| self.route_sqs_raw(i, raw, read.next().flatten()))
-                    .collect()
-            }
-            _ => transform_typed(self, event),
-        }
+        self.transform_raw_iter(event).collect()
     }
 
     fn transform_raw_iter<'e>(&'e self, event: &'e RawEvent<'_>) -> RoutedIter<'e> {
