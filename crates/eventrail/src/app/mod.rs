@@ -281,6 +281,11 @@ mod tests {
         };
         assert_eq!((report.failed(), report.retried()), (0, 1));
         assert_eq!(report.duplicates(), 0);
+        // Nothing but attempts reported: the attempts are in the metadata
+        // and the record's node is gone, so outcomes stay small.
+        let attempts: Vec<u32> = report.outcomes.iter().map(|o| o.meta.attempt()).collect();
+        assert_eq!(attempts, [2, 1]);
+        assert!(report.outcomes.iter().all(|o| !o.meta.has_stats()));
 
         // The same events again: both answered from the store.
         let again = vec![
@@ -295,5 +300,38 @@ mod tests {
             outcomes,
         };
         assert_eq!(report.duplicates(), 2);
+        // A replay is kept with its node.
+        assert!(report.outcomes.iter().all(|o| o.meta.has_stats()));
+    }
+
+    #[tokio::test]
+    async fn a_record_with_a_metric_keeps_its_node() {
+        let bus = Bus::builder()
+            .on(handler_fn(|env: Envelope<Ping>| async move {
+                if env.event().0 == "count" {
+                    env.meta()
+                        .add_metric("Pings", 1.0, crate::metrics::Unit::Count);
+                }
+                Ok::<_, HandlerError>(())
+            }))
+            .build();
+        let app = App::builder(Router::new(), bus).build().unwrap();
+        let routed = vec![
+            Record::new("a", Source::Direct).event(Ping("count")),
+            Record::new("b", Source::Direct).event(Ping("quiet")),
+        ];
+        let outcomes = app.run(routed, &Invocation::new("r-1")).await;
+        let kept: Vec<bool> = outcomes.iter().map(|o| o.meta.has_stats()).collect();
+        assert_eq!(kept, [true, false]);
+        let report = Report {
+            source: Source::Direct,
+            outcomes,
+        };
+        let names: Vec<String> = report
+            .handler_metrics()
+            .iter()
+            .map(|m| m.name.to_string())
+            .collect();
+        assert_eq!(names, ["Pings"]);
     }
 }

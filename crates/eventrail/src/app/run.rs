@@ -302,10 +302,24 @@ impl Running {
         self,
         result: Option<Result<Result<Output, BoxError>, Box<dyn std::any::Any + Send>>>,
     ) -> RecordOutcome {
-        let mut meta = self.meta;
-        let attempts = self.stats.attempts();
+        let Running {
+            mut meta,
+            stats,
+            work,
+            started,
+            ..
+        } = self;
+        // Done with: whatever it still holds (the envelopes) goes now.
+        drop(work);
+        let attempts = stats.attempts();
         if attempts > meta.attempt() {
             meta.set_attempt(attempts);
+        }
+        // Most records report nothing but attempts, now in the metadata:
+        // their node goes, so a batch's outcomes do not keep one each. Only
+        // when nothing else holds it (a handler's clone could still write).
+        if Arc::strong_count(&stats) == 2 && stats.only_attempts() {
+            meta.clear_stats();
         }
         match result {
             Some(Ok(Ok(output))) => RecordOutcome {
@@ -315,7 +329,7 @@ impl Running {
             Some(Ok(Err(e))) => fail(meta, e, true),
             Some(Err(panic)) => fail(meta, Box::new(HandlerPanic::from_payload(panic)), true),
             None => {
-                let ran_for = self.started.map(|s| s.elapsed()).unwrap_or_default();
+                let ran_for = started.map(|s| s.elapsed()).unwrap_or_default();
                 fail(meta, Box::new(Cancelled { ran_for }), true)
             }
         }

@@ -36,7 +36,9 @@ pub struct Output {
     /// The JSON text; `None` is `null` (what most handlers return), kept
     /// without an allocation.
     raw: Option<Box<str>>,
-    value: OnceLock<Value>,
+    /// Boxed: a batch's report keeps an output per record, and few are
+    /// ever read as a `Value`.
+    value: OnceLock<Box<Value>>,
 }
 
 /// Where an output is serialized: on the stack while it is short, so a
@@ -136,7 +138,7 @@ impl Output {
     /// An output from a `Value` (its keys are in the `Value`'s order).
     pub fn from_value(value: Value) -> Self {
         let out = Self::from_text(&value.to_string());
-        let _ = out.value.set(value);
+        let _ = out.value.set(Box::new(value));
         out
     }
 
@@ -152,10 +154,12 @@ impl Output {
 
     /// The output as a [`Value`], parsed on first use.
     pub fn value(&self) -> &Value {
-        self.value.get_or_init(|| match &self.raw {
-            None => Value::Null,
-            // The text is JSON a serializer wrote, so it parses.
-            Some(raw) => serde_json::from_str(raw).unwrap_or(Value::Null),
+        self.value.get_or_init(|| {
+            Box::new(match &self.raw {
+                None => Value::Null,
+                // The text is JSON a serializer wrote, so it parses.
+                Some(raw) => serde_json::from_str(raw).unwrap_or(Value::Null),
+            })
         })
     }
 
@@ -163,7 +167,7 @@ impl Output {
     pub fn into_value(self) -> Value {
         let Self { raw, value } = self;
         match value.into_inner() {
-            Some(v) => v,
+            Some(v) => *v,
             None => raw
                 .and_then(|r| serde_json::from_str(&r).ok())
                 .unwrap_or(Value::Null),
@@ -280,6 +284,13 @@ mod tests {
         zeta: u8,
         alpha: u8,
         mid: &'static str,
+    }
+
+    #[test]
+    fn an_output_is_two_pointers() {
+        // A report keeps one per record (56 bytes with the `Value` inline).
+        assert_eq!(std::mem::size_of::<Output>(), 32);
+        assert!(std::mem::size_of::<crate::app::RecordOutcome>() <= 96);
     }
 
     #[test]

@@ -289,6 +289,18 @@ impl Metadata {
         self.stats = Some(root);
     }
 
+    /// Whether the metadata carries a node for the layers' reports.
+    #[cfg(test)]
+    pub(crate) fn has_stats(&self) -> bool {
+        self.stats.is_some()
+    }
+
+    /// Ends the record scope: the metadata no longer carries a node (the
+    /// layers' reports are no longer kept, the clock is the system's).
+    pub(crate) fn clear_stats(&mut self) {
+        self.stats = None;
+    }
+
     /// Opens a scope for the layers inside the caller: the metadata now
     /// carries a child of its current node (a root if it had none), which is
     /// returned for the caller to read once the inner call is done.

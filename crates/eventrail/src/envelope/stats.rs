@@ -105,6 +105,18 @@ impl Stats {
         metrics.iter().for_each(f);
     }
 
+    /// Whether the layers reported nothing but attempts to this node: no
+    /// replay, alarm, dead letter or metric.
+    pub(crate) fn only_attempts(&self) -> bool {
+        !self.replayed()
+            && self.counts() == LayerCounts::default()
+            && self
+                .metrics
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_empty()
+    }
+
     pub(super) fn root_node(&self) -> &Stats {
         let mut node = self;
         while let Some(p) = node.parent.as_deref() {

@@ -372,18 +372,21 @@ impl Router {
         raw: &str,
         read: Option<sqs::View<'_>>,
     ) -> Routed {
-        let view = match read.map_or_else(|| serde_json::from_str::<sqs::View<'_>>(raw), Ok) {
-            Ok(v) => v,
-            Err(e) => {
-                return Record::malformed(MalformedRecord::new(
-                    Source::Sqs,
-                    index,
-                    raw,
-                    e.to_string(),
-                ))
-            }
+        // A message read by hand whose body does not unescape is read again
+        // by serde_json, for the error it gives.
+        let parts = match read.and_then(sqs::View::into_parts) {
+            Some(parts) => Ok(parts),
+            None => serde_json::from_str::<sqs::View<'_>>(raw)
+                .map_err(|e| e.to_string())
+                .and_then(|v| {
+                    v.into_parts()
+                        .ok_or_else(|| "the body has an invalid escape".to_owned())
+                }),
         };
-        let (identity, body) = view.into_parts();
+        let (identity, body) = match parts {
+            Ok(parts) => parts,
+            Err(e) => return Record::malformed(MalformedRecord::new(Source::Sqs, index, raw, e)),
+        };
         let record = Record::from_identity(identity);
         let result = match body.as_deref() {
             Some(body) => self.route_body(&self.sqs, body, record.meta(), true, true),

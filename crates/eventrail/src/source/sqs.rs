@@ -107,8 +107,8 @@ pub(crate) struct View<'a> {
     #[serde(default)]
     #[allow(dead_code)] // checked, not read
     receipt_handle: Option<CheckedStr>,
-    #[serde(default, borrow, deserialize_with = "crate::json::optional_text")]
-    body: Option<Text<'a>>,
+    #[serde(default, borrow, deserialize_with = "optional_body")]
+    body: Option<Body<'a>>,
     #[serde(default)]
     #[allow(dead_code)]
     md5_of_body: Option<CheckedStr>,
@@ -117,8 +117,10 @@ pub(crate) struct View<'a> {
     md5_of_message_attributes: Option<CheckedStr>,
     #[serde(default, borrow)]
     attributes: Attributes<'a>,
-    #[serde(default)]
-    message_attributes: Option<HashMap<String, SqsMessageAttribute>>,
+    /// Boxed, and `None` when empty (as nearly always): a batch keeps
+    /// every message read until it is routed.
+    #[serde(default, deserialize_with = "boxed_attributes")]
+    message_attributes: Option<Box<HashMap<String, SqsMessageAttribute>>>,
     #[serde(default, rename = "eventSourceARN", borrow)]
     event_source_arn: Option<Text<'a>>,
     #[serde(default)]
@@ -157,16 +159,54 @@ impl<'a> View<'a> {
         )
     }
 
-    /// The body, if the message has one.
+    /// The body, if the message has one (unescaped here if it was kept
+    /// escaped; `None` too if that fails).
     #[cfg(test)]
-    pub(crate) fn body(&self) -> Option<&str> {
-        self.body.as_deref()
+    pub(crate) fn body(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self.body.as_ref()? {
+            Body::Text(t) => Some(std::borrow::Cow::Borrowed(t)),
+            Body::Escaped(lit) => crate::json::unescape(lit),
+        }
     }
 
-    /// The identity and the body.
-    pub(crate) fn into_parts(self) -> (Identity, Option<Text<'a>>) {
-        (self.identity(), self.body)
+    /// The identity and the body, unescaped now if it was kept escaped.
+    /// `None` if that body has an escape serde_json refuses (a lone
+    /// surrogate, `\x`): read the record with serde_json then, which
+    /// refuses it with its own error.
+    pub(crate) fn into_parts(self) -> Option<(Identity, Option<Text<'a>>)> {
+        let identity = self.identity();
+        let body = match self.body {
+            None => None,
+            Some(Body::Text(t)) => Some(t),
+            Some(Body::Escaped(lit)) => Some(Text(crate::json::unescape(lit)?)),
+        };
+        Some((identity, body))
     }
+}
+
+/// A message's body: decoded, or (read by hand when its batch was split)
+/// its string literal, quotes included, unescaped only when the message is
+/// routed. A batch keeps every message read until it is routed; decoding
+/// each body as it is used keeps one at a time in memory, not all of them.
+#[derive(Clone, Debug)]
+enum Body<'a> {
+    Text(Text<'a>),
+    Escaped(&'a str),
+}
+
+fn optional_body<'de: 'a, 'a, D: de::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Body<'a>>, D::Error> {
+    crate::json::optional_text(d).map(|t| t.map(Body::Text))
+}
+
+/// `messageAttributes` as [`SqsMessage`] reads it (`null` or a map of
+/// attributes), an empty map kept as `None`.
+fn boxed_attributes<'de, D: de::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Box<HashMap<String, SqsMessageAttribute>>>, D::Error> {
+    let map = Option::<HashMap<String, SqsMessageAttribute>>::deserialize(d)?;
+    Ok(map.filter(|m| !m.is_empty()).map(Box::new))
 }
 
 /// The `attributes` map: every value a string (as in [`SqsMessage`]), only
@@ -213,10 +253,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Attributes<'a> {
 /// a message attribute... which then goes the serde_json path.
 mod plain {
     use std::borrow::Cow;
-    use std::collections::HashMap;
 
-    use super::{Attributes, View};
-    use crate::json::{unescape, Text};
+    use super::{Attributes, Body, View};
+    use crate::json::Text;
     use crate::source::CheckedStr;
 
     struct Bytes<'a> {
@@ -352,8 +391,11 @@ mod plain {
                     2
                 }
                 "body" => {
-                    let (lit, _) = b.literal()?;
-                    view.body = Some(Text(unescape(lit)?));
+                    // Unescaped when routed (`View::into_parts`).
+                    view.body = Some(match b.literal()? {
+                        (lit, false) => Body::Text(Text(Cow::Borrowed(&lit[1..lit.len() - 1]))),
+                        (lit, true) => Body::Escaped(lit),
+                    });
                     4
                 }
                 "md5OfBody" => {
@@ -379,8 +421,8 @@ mod plain {
                     32
                 }
                 "messageAttributes" => {
+                    // Only `{}`: an empty map is kept as `None`.
                     b.object(|_, _| None)?;
-                    view.message_attributes = Some(HashMap::new());
                     64
                 }
                 "eventSourceARN" => {
@@ -436,7 +478,7 @@ mod tests {
                     assert_eq!(a.meta.record_id(), b.meta.record_id(), "{json}");
                     assert_eq!(a.order_key, b.order_key, "{json}");
                     assert_eq!(a.meta.tenant(), b.meta.tenant(), "{json}");
-                    assert_eq!(v.body(), t.body.as_deref(), "{json}");
+                    assert_eq!(v.body().as_deref(), t.body.as_deref(), "{json}");
                 }
                 (Err(_), Err(_)) => {}
                 (v, t) => panic!("{json}: view {:?} typed {:?}", v.is_ok(), t.is_ok()),
@@ -449,7 +491,7 @@ mod tests {
         let batch = r#"{"messageId":"m","body":"{\"a\":1}"} , {"x":1}]"#;
         let (v, len) = View::read(batch).unwrap();
         assert_eq!(&batch[..len], r#"{"messageId":"m","body":"{\"a\":1}"}"#);
-        assert_eq!(v.body(), Some(r#"{"a":1}"#));
+        assert_eq!(v.body().as_deref(), Some(r#"{"a":1}"#));
         for declined in [
             r#"{"messageId":7}, {}"#,
             r#"[1]"#,
@@ -467,8 +509,21 @@ mod tests {
         Some((view, stream.byte_offset()))
     }
 
+    /// The plain path with the body unescaped, as the router takes it.
+    fn plain_read(text: &str) -> Option<(View<'_>, usize)> {
+        let (view, len) = plain::read(text)?;
+        let (_, body) = view.clone().into_parts()?;
+        Some((
+            View {
+                body: body.map(Body::Text),
+                ..view
+            },
+            len,
+        ))
+    }
+
     fn assert_plain_agrees(text: &str) {
-        if let Some((fast, len)) = plain::read(text) {
+        if let Some((fast, len)) = plain_read(text) {
             let (slow, slow_len) = read_with_serde(text)
                 .unwrap_or_else(|| panic!("the plain path took what serde_json refuses: {text}"));
             assert_eq!(len, slow_len, "{text}");
@@ -502,10 +557,10 @@ mod tests {
 
     #[test]
     fn the_plain_path_reads_the_common_shape_as_serde_json_does() {
-        let (fast, len) = plain::read(MESSAGE).expect("the common shape");
+        let (fast, len) = plain_read(MESSAGE).expect("the common shape");
         assert_eq!(len, MESSAGE.len());
         assert_eq!(
-            fast.body(),
+            fast.body().as_deref(),
             Some(r#"{"type": "NOTIFICATION", "recipient": "aé@example.com", "n": "\\"}"#)
         );
         assert_plain_agrees(MESSAGE);
@@ -522,7 +577,7 @@ mod tests {
             "{\"body\": \"a\tb\"}",
             r#"{"messageId": 7}"#,
         ] {
-            assert!(plain::read(declined).is_none(), "{declined}");
+            assert!(plain_read(declined).is_none(), "{declined}");
             assert_plain_agrees(declined);
         }
     }
@@ -549,10 +604,23 @@ mod tests {
     }
 
     #[test]
+    fn a_read_message_stays_small() {
+        // A batch keeps every message read until it is routed: 152 bytes
+        // each before the attributes were boxed and the body kept escaped.
+        assert!(std::mem::size_of::<View<'_>>() <= 112);
+        let (v, _) = plain::read(MESSAGE).unwrap();
+        assert!(matches!(v.body, Some(Body::Escaped(_))), "{v:?}");
+        assert!(v.message_attributes.is_none());
+    }
+
+    #[test]
     fn escaped_bodies_are_unescaped_and_plain_ones_borrowed() {
         let v = view(r#"{"messageId":"m","body":"{\"type\":\"A\"}"}"#).unwrap();
-        assert_eq!(v.body(), Some(r#"{"type":"A"}"#));
+        assert_eq!(v.body().as_deref(), Some(r#"{"type":"A"}"#));
         let v = view(r#"{"messageId":"m","body":"plain"}"#).unwrap();
-        assert!(matches!(v.body, Some(Text(Cow::Borrowed("plain")))));
+        assert!(matches!(
+            v.body,
+            Some(Body::Text(Text(Cow::Borrowed("plain"))))
+        ));
     }
 }
