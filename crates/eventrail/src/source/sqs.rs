@@ -120,6 +120,10 @@ pub(crate) struct View<'a> {
     /// Boxed, and `None` when empty (as nearly always): a batch keeps
     /// every message read until it is routed.
     #[serde(default, deserialize_with = "boxed_attributes")]
+    #[allow(
+        clippy::box_collection,
+        reason = "one pointer, not a 48-byte map, per message"
+    )]
     message_attributes: Option<Box<HashMap<String, SqsMessageAttribute>>>,
     #[serde(default, rename = "eventSourceARN", borrow)]
     event_source_arn: Option<Text<'a>>,
@@ -202,6 +206,7 @@ fn optional_body<'de: 'a, 'a, D: de::Deserializer<'de>>(
 
 /// `messageAttributes` as [`SqsMessage`] reads it (`null` or a map of
 /// attributes), an empty map kept as `None`.
+#[allow(clippy::box_collection, reason = "see `View::message_attributes`")]
 fn boxed_attributes<'de, D: de::Deserializer<'de>>(
     d: D,
 ) -> Result<Option<Box<HashMap<String, SqsMessageAttribute>>>, D::Error> {
