@@ -21,7 +21,10 @@
 //! 4. Checks every run: exit status 0 and a response listing exactly the
 //!    failing message ids (same count, same set). Any mismatch stops the
 //!    bench with exit code 1.
-//! 5. Prints a markdown table of medians and their ratio to the floor.
+//! 5. Prints a markdown table of medians and their ratio to the floor, and
+//!    the median of the per-round ratios: each round runs every variant
+//!    once, back to back, so a round's ratio to the floor of the same round
+//!    cancels what a busy machine does to both.
 //!
 //! Options: `--runs N`, `--no-build`, `--records N` (the large workload,
 //! default 10 000), `--bin-dir DIR` (where the release binaries are; default
@@ -308,6 +311,11 @@ fn median(xs: &[f64]) -> f64 {
     }
 }
 
+/// Each round's time over the floor's in the same round.
+fn round_ratios(xs: &[f64], floor: &[f64]) -> Vec<f64> {
+    xs.iter().zip(floor).map(|(x, f)| x / f).collect()
+}
+
 fn min_max(xs: &[f64]) -> (f64, f64) {
     xs.iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
@@ -418,19 +426,20 @@ fn run(opts: &Options) -> Result<(), String> {
     );
     println!("every run checked: exit 0 and the response lists exactly the expected failures\n");
     println!(
-        "| variant | records | median wall (ms) | ratio to floor | median peak RSS (MiB) | ratio |"
+        "| variant | records | median wall (ms) | ratio to floor | median of round ratios | median peak RSS (MiB) | ratio |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for (w, samples) in workloads.iter().zip(&results) {
         let floor_wall = median(&samples[0].wall_ms);
         let floor_rss = median(&samples[0].rss_kib);
         for (v, s) in VARIANTS.iter().zip(samples) {
             let (wall, rss) = (median(&s.wall_ms), median(&s.rss_kib));
             println!(
-                "| {} | {} | {wall:.2} | {:.2} | {:.1} | {:.2} |",
+                "| {} | {} | {wall:.2} | {:.2} | {:.2} | {:.1} | {:.2} |",
                 v.name,
                 grouped(w.records),
                 wall / floor_wall,
+                median(&round_ratios(&s.wall_ms, &samples[0].wall_ms)),
                 rss / 1024.0,
                 rss / floor_rss
             );
