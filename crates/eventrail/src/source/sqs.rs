@@ -316,9 +316,26 @@ mod plain {
             }
         }
 
+        /// The key `key`, quotes included, if the text at the cursor is
+        /// exactly that: one comparison where a scan would look at every
+        /// byte.
+        fn known_key(&mut self, key: &'static str) -> Option<&'static str> {
+            let rest = self.text.as_bytes().get(self.at..)?;
+            let end = key.len() + 1;
+            let quoted = rest.first() == Some(&b'"') && rest.get(end) == Some(&b'"');
+            (quoted && rest.get(1..end)? == key.as_bytes()).then(|| {
+                self.at += end + 1;
+                key
+            })
+        }
+
         /// `{` ... `}` with `member` reading each value: keys are plain.
+        /// `usual` lists the keys in the order they usually come: after a
+        /// key, the one that usually follows it is tried first by its
+        /// bytes, then any key is read by scanning.
         fn object(
             &mut self,
+            usual: &[&'static str],
             mut member: impl FnMut(&mut Self, &'a str) -> Option<()>,
         ) -> Option<()> {
             self.expect(b'{')?;
@@ -327,8 +344,19 @@ mod plain {
                 self.at += 1;
                 return Some(());
             }
+            let mut next = 0;
             loop {
-                let key = self.plain()?;
+                let key = match usual.get(next).and_then(|k| self.known_key(k)) {
+                    Some(key) => {
+                        next += 1;
+                        key
+                    }
+                    None => {
+                        let key = self.plain()?;
+                        next = usual.iter().position(|k| *k == key).map_or(next, |i| i + 1);
+                        key
+                    }
+                };
                 self.ws();
                 self.expect(b':')?;
                 self.ws();
@@ -379,12 +407,35 @@ mod plain {
                 .unwrap_or(tail.len())
     }
 
+    /// A message's keys in the order SQS writes them (without
+    /// `md5OfMessageAttributes`, which comes with message attributes, and
+    /// those take the serde path).
+    const MESSAGE_KEYS: &[&str] = &[
+        "messageId",
+        "receiptHandle",
+        "body",
+        "attributes",
+        "messageAttributes",
+        "md5OfBody",
+        "eventSource",
+        "eventSourceARN",
+        "awsRegion",
+    ];
+
+    /// The `attributes` SQS sends most, in the order it writes them.
+    const ATTRIBUTE_KEYS: &[&str] = &[
+        "ApproximateReceiveCount",
+        "SentTimestamp",
+        "SenderId",
+        "ApproximateFirstReceiveTimestamp",
+    ];
+
     /// The message `tail` starts with (its `{`), and its length in bytes.
     pub(super) fn read(tail: &str) -> Option<(View<'_>, usize)> {
         let mut b = Bytes { text: tail, at: 0 };
         let mut view = View::default();
         let mut seen = 0u16;
-        b.object(|b, key| {
+        b.object(MESSAGE_KEYS, |b, key| {
             let bit = match key {
                 "messageId" => {
                     view.message_id = Some(Text(Cow::Borrowed(b.plain()?)));
@@ -415,7 +466,7 @@ mod plain {
                 }
                 "attributes" => {
                     let mut group = None;
-                    b.object(|b, name| {
+                    b.object(ATTRIBUTE_KEYS, |b, name| {
                         let value = b.plain()?;
                         if name == "MessageGroupId" {
                             group = Some(Text(Cow::Borrowed(value)));
@@ -427,7 +478,7 @@ mod plain {
                 }
                 "messageAttributes" => {
                     // Only `{}`: an empty map is kept as `None`.
-                    b.object(|_, _| None)?;
+                    b.object(&[], |_, _| None)?;
                     64
                 }
                 "eventSourceARN" => {
@@ -570,6 +621,14 @@ mod tests {
         );
         assert_plain_agrees(MESSAGE);
         assert_plain_agrees(&format!("{MESSAGE}, {{}}"));
+        // Keys out of their usual order, or unusual ones, are scanned: the
+        // same message either way.
+        let reordered = r#"{"awsRegion": "r", "body": "{\"a\": 1}", "attributes": {"SenderId": "s", "MessageGroupId": "g", "ApproximateReceiveCount": "1"}, "messageId": "m", "eventSourceARN": "q.fifo"}"#;
+        let (v, len) = plain_read(reordered).expect("read by hand");
+        assert_eq!(len, reordered.len());
+        assert_eq!(v.body().as_deref(), Some(r#"{"a": 1}"#));
+        assert_eq!(v.identity().order_key.as_deref(), Some("g"));
+        assert_plain_agrees(reordered);
         for declined in [
             r#"{"messageId": null}"#,
             r#"{"messageId": "a\u0062"}"#,
