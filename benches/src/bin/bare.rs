@@ -8,13 +8,14 @@
 //! ```
 //!
 //! `bare invoke FILE [--log-level LEVEL]` behaves like
-//! `example-orders invoke FILE`: same runtime, same Lambda binding, same
-//! answer for the SQS workload. Between `floor` and `example-orders` it shows
-//! what the framework's core costs without the production handler stack.
+//! `example-orders invoke FILE`: same runtime (tokio's current-thread
+//! scheduler), same Lambda binding, same answer for the SQS workload.
+//! Between `floor` and `example-orders` it shows what the framework's core
+//! costs without the production handler stack.
 
 use std::process::ExitCode;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     match eventrail_lambda::run(eventrail_benches::app()).await {
         Ok(()) => ExitCode::SUCCESS,

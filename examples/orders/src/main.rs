@@ -65,8 +65,12 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// One thread: an [`App`](eventrail::App) runs a batch's records
+/// concurrently on the task that calls it, so more worker threads would add
+/// only their cost (every allocation takes a lock once a second thread
+/// exists, and wake-ups cross threads), not parallelism.
 fn real_runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the tokio runtime: {e}"))
