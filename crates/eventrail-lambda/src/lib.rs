@@ -32,7 +32,7 @@
 //!     recipient: String,
 //! }
 //!
-//! #[tokio::main]
+//! #[tokio::main(flavor = "current_thread")]
 //! async fn main() -> Result<(), eventrail_lambda::lambda_runtime::Error> {
 //!     let bus = Bus::builder()
 //!         .on(handler_fn(|n: Envelope<Notification>| async move {

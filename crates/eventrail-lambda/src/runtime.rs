@@ -48,7 +48,7 @@ const REQUIRED_ENV: [&str; 4] = [
 ///
 /// ```no_run
 /// # use eventrail::{App, Bus, Router};
-/// #[tokio::main]
+/// #[tokio::main(flavor = "current_thread")]
 /// async fn main() -> Result<(), lambda_runtime::Error> {
 ///     let app = App::builder(Router::new(), Bus::builder().build()).build()?;
 ///     eventrail_lambda::run(app).await

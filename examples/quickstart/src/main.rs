@@ -25,7 +25,7 @@ struct Notification {
     subject: String,
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), eventrail_lambda::lambda_runtime::Error> {
     let bus = Bus::builder()
         .on(handler_fn(|n: Envelope<Notification>| async move {

@@ -101,7 +101,7 @@ fn app() -> Result<App, eventrail::app::BuildError> {
     App::builder(router, bus).build()
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), eventrail_lambda::lambda_runtime::Error> {
     eventrail_lambda::run(app()?).await
 }
