@@ -166,25 +166,20 @@ impl<'a> View<'a> {
     /// The body, if the message has one (unescaped here if it was kept
     /// escaped; `None` too if that fails).
     #[cfg(test)]
-    pub(crate) fn body(&self) -> Option<std::borrow::Cow<'_, str>> {
-        match self.body.as_ref()? {
-            Body::Text(t) => Some(std::borrow::Cow::Borrowed(t)),
-            Body::Escaped(lit) => crate::json::unescape(lit),
-        }
+    pub(crate) fn body(&self) -> Option<Text<'a>> {
+        self.body.clone()?.into_text()
     }
 
     /// The identity and the body, unescaped now if it was kept escaped.
     /// `None` if that body has an escape serde_json refuses (a lone
     /// surrogate, `\x`): read the record with serde_json then, which
     /// refuses it with its own error.
-    pub(crate) fn into_parts(self) -> Option<(Identity, Option<Text<'a>>)> {
-        let identity = self.identity();
-        let body = match self.body {
+    pub(crate) fn into_parts(mut self) -> Option<(Identity, Option<Text<'a>>)> {
+        let body = match self.body.take() {
+            Some(body) => Some(body.into_text()?),
             None => None,
-            Some(Body::Text(t)) => Some(t),
-            Some(Body::Escaped(lit)) => Some(Text(crate::json::unescape(lit)?)),
         };
-        Some((identity, body))
+        Some((self.identity(), body))
     }
 }
 
@@ -196,6 +191,17 @@ impl<'a> View<'a> {
 enum Body<'a> {
     Text(Text<'a>),
     Escaped(&'a str),
+}
+
+impl<'a> Body<'a> {
+    /// The decoded body; `None` if it was kept escaped and an escape is
+    /// one serde_json refuses.
+    fn into_text(self) -> Option<Text<'a>> {
+        match self {
+            Body::Text(t) => Some(t),
+            Body::Escaped(lit) => crate::json::unescape(lit).map(Text),
+        }
+    }
 }
 
 fn optional_body<'de: 'a, 'a, D: de::Deserializer<'de>>(
