@@ -36,10 +36,18 @@ impl Acknowledge {
 #[derive(Clone, Debug)]
 pub(super) struct Config {
     pub(super) acknowledge_unmatched: Acknowledge,
-    pub(super) concurrency: usize,
+    /// `None`: the default, 4 per CPU ([`Config::concurrency`]).
+    pub(super) concurrency: Option<usize>,
     pub(super) deadline_margin: Duration,
     pub(super) stop_on_first_failure: bool,
     pub(super) clock: Option<Arc<dyn Clock>>,
+}
+
+impl Config {
+    /// How many records (or ordered groups) run at once.
+    pub(super) fn concurrency(&self) -> usize {
+        self.concurrency.unwrap_or_else(super::default_concurrency)
+    }
 }
 
 /// Builds an [`App`]. See [`App::builder`].
@@ -130,7 +138,7 @@ impl AppBuilder {
     /// How many records (or ordered groups) run at once; the next one starts
     /// as soon as any of them finishes. Default: 4 per CPU.
     pub fn concurrency(mut self, n: usize) -> Self {
-        self.config.concurrency = n.max(1);
+        self.config.concurrency = Some(n.max(1));
         self
     }
 

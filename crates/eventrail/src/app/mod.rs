@@ -121,8 +121,12 @@ impl fmt::Debug for App {
     }
 }
 
+/// 4 per CPU, asked of the system once per process, and only when a batch
+/// first has a second record to start: a one-record cold start does not
+/// pay for reading the CPU quota (a dozen system calls).
 fn default_concurrency() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get()) * 4
+    static DEFAULT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *DEFAULT.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()) * 4)
 }
 
 impl App {
@@ -135,7 +139,7 @@ impl App {
             bus,
             config: Config {
                 acknowledge_unmatched: Acknowledge::None,
-                concurrency: default_concurrency(),
+                concurrency: None,
                 deadline_margin: Duration::from_millis(500),
                 stop_on_first_failure: false,
                 clock: None,

@@ -60,7 +60,7 @@ impl App {
                     outcomes.push(done);
                 }
             }
-            while running.len() >= cfg.concurrency {
+            while !running.is_empty() && running.len() >= cfg.concurrency() {
                 outcomes.extend(running.next().await);
             }
             // Records that finish at once never wait on anything: let
@@ -116,7 +116,7 @@ impl App {
         }
         let results: Vec<Vec<(usize, RecordOutcome)>> = futures_util::stream::iter(groups)
             .map(|group| self.run_group(group, inv))
-            .buffer_unordered(cfg.concurrency)
+            .buffer_unordered(cfg.concurrency())
             .collect()
             .await;
         results.into_iter().flatten().collect()
