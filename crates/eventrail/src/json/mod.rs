@@ -87,7 +87,16 @@ pub(crate) fn unescape(raw: &str) -> Option<Cow<'_, str>> {
     // on only up to the first backslash among them; the eight spare bytes
     // at the end of `out` take the overshoot.
     let n = bytes.len();
-    let mut out = vec![0u8; n + 8];
+    // Not `vec![0; n + 8]`: that asks for zeroed memory (`calloc`), which
+    // glibc serves past its per-thread cache. Measured on the order app,
+    // 10 000 records: 11.6 M more instructions and 100 more page faults
+    // than `malloc` and a `memset`.
+    #[allow(
+        clippy::slow_vector_initialization,
+        reason = "calloc measured slower here, see above"
+    )]
+    let mut out = Vec::with_capacity(n + 8);
+    out.resize(n + 8, 0u8);
     out[..first].copy_from_slice(&bytes[..first]);
     let (mut i, mut j) = (first, first);
     while i < n {
