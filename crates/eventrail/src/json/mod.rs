@@ -143,16 +143,24 @@ pub(crate) fn unescape(raw: &str) -> Option<Cow<'_, str>> {
 }
 
 /// How many of the eight bytes of `chunk` come before its first `\\` (8
-/// if none). The lowest byte the test flags is exact: a borrow only runs
-/// upwards.
+/// if none).
 fn first_backslash(chunk: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut word = [0; 8];
     word.copy_from_slice(chunk);
-    let w = u64::from_le_bytes(word) ^ (ONES * u64::from(b'\\'));
-    let hits = w.wrapping_sub(ONES) & !w & HIGH;
+    let hits = bytes_below(u64::from_le_bytes(word) ^ splat(b'\\'), 1);
     (hits.trailing_zeros() / 8) as usize
+}
+
+/// `byte` in each of a word's eight bytes.
+pub(crate) const fn splat(byte: u8) -> u64 {
+    0x0101_0101_0101_0101 * byte as u64
+}
+
+/// The high bit of each byte of `w` that is below `n` (at most `0x80`)
+/// set. Only the lowest byte flagged is sure to be exact (a borrow runs
+/// upwards), which is all a search for the first match needs.
+pub(crate) const fn bytes_below(w: u64, n: u8) -> u64 {
+    w.wrapping_sub(splat(n)) & !w & splat(0x80)
 }
 
 /// The character of a `\u` escape whose hex digits `text` starts with, and

@@ -387,9 +387,7 @@ mod plain {
     /// from `at` on (`bytes.len()` if none), eight bytes at a time: the
     /// lowest byte each test flags is exact (a borrow only runs upwards).
     pub(super) fn next_special(bytes: &[u8], at: usize) -> usize {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGH: u64 = 0x8080_8080_8080_8080;
-        let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
+        use crate::json::{bytes_below as below, splat};
         let rest = bytes.get(at..).unwrap_or_default();
         let mut chunks = rest.chunks_exact(8);
         let mut offset = at;
@@ -397,9 +395,7 @@ mod plain {
             let mut word = [0; 8];
             word.copy_from_slice(chunk);
             let w = u64::from_le_bytes(word);
-            let hits = below(w ^ (ONES * u64::from(b'"')), 1)
-                | below(w ^ (ONES * u64::from(b'\\')), 1)
-                | below(w, 0x20);
+            let hits = below(w ^ splat(b'"'), 1) | below(w ^ splat(b'\\'), 1) | below(w, 0x20);
             if hits != 0 {
                 return offset + (hits.trailing_zeros() / 8) as usize;
             }
