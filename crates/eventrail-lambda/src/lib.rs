@@ -22,6 +22,20 @@
 //! are the [`App`](eventrail::App)'s, configured on its builder
 //! ([`eventrail::app::AppBuilder`]).
 //!
+//! # Logs
+//!
+//! Unless the application installed its own `tracing` subscriber, [`run`]
+//! installs one: JSON lines on stdout under Lambda, text lines on stderr for
+//! `invoke`. A large batch with many failures logs one WARN line per failed
+//! record, and a system call per line would cost more than the records'
+//! work, so lines are written in blocks: when 16 KiB are waiting, when a
+//! line comes while the oldest waiting one is more than 100 ms old, at the
+//! end of every invocation (before its response is sent, so an invocation's
+//! lines are all out when it answers), and before a panic is reported. Lines
+//! still waiting when the process is killed from outside (a Lambda timeout
+//! while a handler blocks its thread) are lost; set
+//! `EVENTRAIL_LOG_BUFFER=off` to write every line at once.
+//!
 //! # A Lambda function
 //!
 //! ```no_run
@@ -91,6 +105,7 @@ mod error;
 pub mod function;
 pub mod invoke;
 pub mod local;
+mod logs;
 pub mod response;
 mod runtime;
 

@@ -26,6 +26,9 @@
 //! - `--log-level LEVEL`: `off`, `error`, `warn`, `info` (default), `debug`,
 //!   `trace`, or any `RUST_LOG`-style directive.
 //!
+//! Logs are written in blocks, and all of them before the response (see
+//! `EVENTRAIL_LOG_BUFFER` in the [crate docs](crate#logs)).
+//!
 //! Metrics: with metrics on (in code, or `EVENTRAIL_METRICS=emf` in the
 //! environment), the invocation's metrics line goes to stderr, so stdout
 //! stays the response alone.
@@ -116,7 +119,7 @@ fn init_local_logs(level: &str) -> Result<(), String> {
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(false)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::logs::STDERR.configure_from_env())
         .try_init();
     Ok(())
 }
@@ -148,6 +151,8 @@ pub async fn main(function: impl Into<Function>, args: &[OsString]) -> i32 {
     std::panic::set_hook(Box::new(|_| {}));
     let function = function.into().metrics_to_stderr();
     let result = AssertUnwindSafe(run(&function, args)).catch_unwind().await;
+    // The log lines still waiting go before the `error:` line.
+    crate::logs::flush();
     let outcome = match result {
         Ok(r) => r,
         Err(panic) => Err(format!("panic: {}", panic_message(&*panic))),
@@ -175,6 +180,7 @@ async fn run(function: &Function, args: &[OsString]) -> Result<(), String> {
     let response = crate::invoke::invoke_response(&function, &payload, inv)
         .await
         .map_err(|e| e.to_string())?;
+    crate::logs::flush();
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, &response)
         .map_err(|e| e.to_string())

@@ -34,7 +34,9 @@ const REQUIRED_ENV: [&str; 4] = [
 /// past leaves no time for any record, one that cannot be real (as local
 /// emulators send) is ignored. Logs are JSON lines on stdout,
 /// at the level of `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (default `info`),
-/// unless the application installed its own `tracing` subscriber first.
+/// unless the application installed its own `tracing` subscriber first;
+/// they are written in blocks, every line of an invocation before its
+/// response (see [Logs](crate#logs)).
 ///
 /// Started as `BINARY invoke FILE|- [--deadline-ms N] [--log-level LEVEL]`,
 /// it processes one event and exits the process instead of returning: see
@@ -83,6 +85,7 @@ pub async fn run(function: impl Into<Function>) -> Result<(), lambda_runtime::Er
         routes = %function.app().routes(),
         "eventrail function ready"
     );
+    crate::logs::flush();
     // The payload is kept as the runtime received it: the records are read
     // from it once, without a JSON tree in between.
     let handler = service_fn(move |event: LambdaEvent<Box<RawValue>>| {
@@ -91,13 +94,16 @@ pub async fn run(function: impl Into<Function>) -> Result<(), lambda_runtime::Er
             let (payload, ctx) = event.into_parts();
             let mut inv = Invocation::new(ctx.request_id.as_str());
             inv.deadline = crate::deadline::from_epoch_ms(ctx.deadline);
-            invoke_response(&function, payload.get().as_bytes(), inv)
+            let response = invoke_response(&function, payload.get().as_bytes(), inv)
                 .await
                 .inspect_err(|e| {
                     if e.is_bad_payload() {
                         tracing::error!(error = %e, "unusable payload");
                     }
-                })
+                });
+            // Every line of the invocation is out before its answer.
+            crate::logs::flush();
+            response
         }
     });
     lambda_runtime::run(handler).await
@@ -111,7 +117,7 @@ fn program_name() -> String {
         .unwrap_or_else(|| "BINARY".into())
 }
 
-/// JSON logs on stdout, level from `AWS_LAMBDA_LOG_LEVEL`, then `RUST_LOG`,
+/// JSON logs on stdout (in blocks, see the crate docs), level from `AWS_LAMBDA_LOG_LEVEL`, then `RUST_LOG`,
 /// then `info`. Does nothing if a subscriber is already installed.
 fn init_lambda_logs() {
     use tracing_subscriber::EnvFilter;
@@ -121,11 +127,14 @@ fn init_lambda_logs() {
     let filter = EnvFilter::builder()
         .with_default_directive(tracing::Level::INFO.into())
         .parse_lossy(directives.to_ascii_lowercase());
-    let _already_set = tracing_subscriber::fmt()
+    let installed = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
         .with_target(false)
         .with_current_span(false)
-        .with_writer(std::io::stdout)
+        .with_writer(crate::logs::STDOUT.configure_from_env())
         .try_init();
+    if installed.is_ok() {
+        crate::logs::flush_on_panic();
+    }
 }

@@ -191,3 +191,60 @@ fn outside_lambda_without_invoke_is_a_clear_error() {
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("invoke FILE"), "{text}");
 }
+
+/// A batch of `n` messages to the poison recipient, which all fail.
+fn poison_batch(n: usize) -> Vec<u8> {
+    let text = std::fs::read_to_string(events()).unwrap();
+    let batch: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let poison = batch["Records"][3].clone();
+    assert!(poison["body"].as_str().unwrap().contains("poison@"));
+    let records: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            let mut r = poison.clone();
+            r["messageId"] = format!("poison-{i:04}").into();
+            r
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap()
+}
+
+/// The `record_id`s of the WARN lines, in the order they were written, and
+/// whether the summary line came last.
+fn warned_ids(stderr: &[u8]) -> (Vec<String>, bool) {
+    let text = String::from_utf8_lossy(stderr);
+    let ids = text
+        .lines()
+        .filter(|l| l.contains(" WARN ") && l.contains("record failed"))
+        .map(|l| {
+            let at = l.find("record_id=\"").expect("a record id") + "record_id=\"".len();
+            l[at..].split('"').next().unwrap().to_owned()
+        })
+        .collect();
+    let summary_last = text
+        .lines()
+        .last()
+        .is_some_and(|l| l.contains("invocation summary"));
+    (ids, summary_last)
+}
+
+/// Log lines are written in blocks (many more than one block here): none is
+/// lost or reordered, with blocks or without.
+#[test]
+fn every_log_line_is_written_in_order_with_or_without_blocks() {
+    const N: usize = 400;
+    let payload = poison_batch(N);
+    let expected: Vec<String> = (0..N).map(|i| format!("poison-{i:04}")).collect();
+    for env in [&[][..], &[("EVENTRAIL_LOG_BUFFER", "off")][..]] {
+        let out = quickstart_with(&["invoke", "-"], &payload, env);
+        assert_eq!(out.status.code(), Some(0), "{env:?}");
+        let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            response["batchItemFailures"].as_array().map(Vec::len),
+            Some(N),
+            "{env:?}"
+        );
+        let (ids, summary_last) = warned_ids(&out.stderr);
+        assert_eq!(ids, expected, "{env:?}");
+        assert!(summary_last, "{env:?}");
+    }
+}
