@@ -1,12 +1,11 @@
 //! The local idempotency store.
 
-use std::borrow::Borrow;
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::Hasher;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+use hashbrown::HashTable;
 
 use super::faults::{fault_methods, lock, CallLog, FaultPlan};
 use crate::ports::{
@@ -99,14 +98,80 @@ impl Hasher for KeyHasher {
     }
 }
 
-/// The slots, boxed: a record is some 190 bytes, and the table keeps
-/// up to half of its buckets empty and moves every entry when it grows;
-/// boxed, a bucket is one pointer.
-type Slots = HashSet<Box<Slot>, BuildHasherDefault<KeyHasher>>;
+/// The records of a store, in one list in the order their keys came, found
+/// through a table of `(index, hash)` pairs. The table grows without
+/// reading a record (each bucket keeps its key's hash), and a lookup reads
+/// only the records whose hash matches. A deleted record keeps its place
+/// (`present: false`), so its lock count survives.
+#[derive(Debug, Default)]
+struct Slots {
+    table: HashTable<Bucket>,
+    slots: Vec<Slot>,
+}
 
-/// A record and how many times its key was locked, hashed and compared by
-/// the record's own key: the set needs no second copy of the key. A deleted
-/// record keeps its slot (`present: false`), so its lock count survives.
+/// A slot's place in the list and its key's hash (32 bits of
+/// [`KeyHasher`]'s: a table of billions of records would need more).
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    index: u32,
+    hash: u32,
+}
+
+impl Bucket {
+    /// The table's hash: the kept bits twice, so that the low bits the table
+    /// indexes by and the top seven it filters by are different bits.
+    fn spread(hash: u32) -> u64 {
+        (u64::from(hash) << 32) | u64::from(hash)
+    }
+}
+
+fn key_hash(key: &str) -> u32 {
+    let mut h = KeyHasher::default();
+    h.write(key.as_bytes());
+    // The finaliser mixed every input bit into the low half.
+    h.finish() as u32
+}
+
+impl Slots {
+    fn find(&self, key: &str) -> Option<usize> {
+        let hash = key_hash(key);
+        self.table
+            .find(Bucket::spread(hash), |b| {
+                b.hash == hash && self.slots[b.index as usize].record.key == key
+            })
+            .map(|b| b.index as usize)
+    }
+
+    fn get(&self, key: &str) -> Option<&Slot> {
+        self.find(key).map(|i| &self.slots[i])
+    }
+
+    fn get_mut(&mut self, key: &str) -> Option<&mut Slot> {
+        self.find(key).map(|i| &mut self.slots[i])
+    }
+
+    /// Adds the slot of a key that has none.
+    fn push(&mut self, slot: Slot) {
+        let hash = key_hash(&slot.record.key);
+        let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 idempotency records");
+        self.table
+            .insert_unique(Bucket::spread(hash), Bucket { index, hash }, |b| {
+                Bucket::spread(b.hash)
+            });
+        self.slots.push(slot);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Slot> {
+        self.slots.iter()
+    }
+
+    fn clear(&mut self) {
+        self.table.clear();
+        self.slots.clear();
+    }
+}
+
+/// A record and how many times its key was locked.
 #[derive(Debug)]
 struct Slot {
     record: IdempotencyRecord,
@@ -117,26 +182,6 @@ struct Slot {
 impl Slot {
     fn record(&self) -> Option<&IdempotencyRecord> {
         self.present.then_some(&self.record)
-    }
-}
-
-impl Hash for Slot {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.record.key.as_str().hash(state);
-    }
-}
-
-impl PartialEq for Slot {
-    fn eq(&self, other: &Self) -> bool {
-        self.record.key == other.record.key
-    }
-}
-
-impl Eq for Slot {}
-
-impl Borrow<str> for Box<Slot> {
-    fn borrow(&self) -> &str {
-        &self.record.key
     }
 }
 
@@ -250,22 +295,29 @@ impl LocalIdempotencyStore {
 }
 
 fn try_lock(slots: &mut Slots, rec: IdempotencyRecord, now: SystemTime) -> LockOutcome {
-    let acquired = match slots.get(rec.key.as_str()) {
+    match slots.get_mut(rec.key.as_str()) {
         Some(slot) if slot.present && slot.record.is_live_at(now) => {
             tracing::debug!(target: "eventrail::local", key = %rec.key, status = ?slot.record.status, "idempotency: duplicate");
-            return LockOutcome::Exists(slot.record.clone());
+            LockOutcome::Exists(slot.record.clone())
         }
-        Some(slot) => slot.acquired + 1,
-        None => 1,
-    };
-    tracing::debug!(target: "eventrail::local", key = %rec.key, "idempotency: locked");
-    // `replace` swaps in the new record under the existing slot: no key copy.
-    slots.replace(Box::new(Slot {
-        record: rec,
-        present: true,
-        acquired,
-    }));
-    LockOutcome::Acquired
+        Some(slot) => {
+            tracing::debug!(target: "eventrail::local", key = %rec.key, "idempotency: locked");
+            slot.record = rec;
+            slot.present = true;
+            slot.acquired += 1;
+            LockOutcome::Acquired
+        }
+        None => {
+            tracing::debug!(target: "eventrail::local", key = %rec.key, "idempotency: locked");
+            // The record brings the only copy of its key.
+            slots.push(Slot {
+                record: rec,
+                present: true,
+                acquired: 1,
+            });
+            LockOutcome::Acquired
+        }
+    }
 }
 
 #[async_trait]
@@ -303,19 +355,24 @@ impl IdempotencyStore for LocalIdempotencyStore {
         // created completed.
         self.faults.run_lazy(&self.calls, call, || {
             tracing::debug!(target: "eventrail::local", key = %key, result = %result, "idempotency: completed");
-            let mut slot = slots.take(key).unwrap_or_else(|| {
-                Box::new(Slot {
-                    record: IdempotencyRecord::in_progress(key, expires_at, None, None),
-                    present: false,
-                    acquired: 0,
-                })
-            });
-            if !slot.present {
-                slot.record = IdempotencyRecord::in_progress(key, expires_at, None, None);
-                slot.present = true;
+            match slots.get_mut(key) {
+                Some(slot) => {
+                    if !slot.present {
+                        slot.record = IdempotencyRecord::in_progress(key, expires_at, None, None);
+                        slot.present = true;
+                    }
+                    slot.record.complete(result, expires_at);
+                }
+                None => {
+                    let mut record = IdempotencyRecord::in_progress(key, expires_at, None, None);
+                    record.complete(result, expires_at);
+                    slots.push(Slot {
+                        record,
+                        present: true,
+                        acquired: 0,
+                    });
+                }
             }
-            slot.record.complete(result, expires_at);
-            slots.insert(slot);
             Ok(())
         })
     }
@@ -328,9 +385,8 @@ impl IdempotencyStore for LocalIdempotencyStore {
         self.faults.run_lazy(&self.calls, call, || {
             tracing::debug!(target: "eventrail::local", key = %key, "idempotency: released");
             // The slot stays (not present), keeping the key's lock count.
-            if let Some(mut slot) = slots.take(key) {
+            if let Some(slot) = slots.get_mut(key) {
                 slot.present = false;
-                slots.insert(slot);
             }
             Ok(())
         })
@@ -411,8 +467,6 @@ mod tests {
 
     #[test]
     fn the_key_hash_tells_keys_apart() {
-        use std::hash::BuildHasher;
-        let build = BuildHasherDefault::<KeyHasher>::default();
         let keys = [
             "",
             "a",
@@ -424,20 +478,65 @@ mod tests {
             "12345678",
             "123456789",
         ];
-        let mut hashes: Vec<u64> = keys.iter().map(|k| build.hash_one(k)).collect();
-        assert_eq!(build.hash_one("ns#m-1"), hashes[4], "deterministic");
+        let mut hashes: Vec<u32> = keys.iter().map(|k| key_hash(k)).collect();
+        assert_eq!(key_hash("ns#m-1"), hashes[4], "deterministic");
         hashes.sort_unstable();
         hashes.dedup();
         assert_eq!(hashes.len(), keys.len());
-        // Keys differing in one character spread over the table's buckets.
-        let buckets: HashSet<u64> = (0..1000)
-            .map(|i| build.hash_one(format!("send-notification#{i:036}")) & 1023)
+        // Keys differing in one character spread over the table's buckets
+        // (the low bits) and over its filter bytes (the top seven bits).
+        let spread: Vec<u64> = (0..1000)
+            .map(|i| Bucket::spread(key_hash(&format!("send-notification#{i:036}"))))
             .collect();
+        let buckets: std::collections::HashSet<u64> = spread.iter().map(|h| h & 1023).collect();
         assert!(
             buckets.len() > 550,
             "{} buckets of 1024 used",
             buckets.len()
         );
+        let filters: std::collections::HashSet<u64> = spread.iter().map(|h| h >> 57).collect();
+        assert_eq!(filters.len(), 128, "every filter byte is used");
+    }
+
+    #[tokio::test]
+    async fn a_released_key_keeps_its_count_and_is_taken_again() {
+        let store = LocalIdempotencyStore::new();
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        let exp = t + Duration::from_secs(60);
+        let rec = |k: &str| IdempotencyRecord::in_progress(k, exp, None, None);
+        for k in ["a", "b", "c"] {
+            assert_eq!(
+                store.try_lock(rec(k), t).await.unwrap(),
+                LockOutcome::Acquired
+            );
+        }
+        store.delete("b").await.unwrap();
+        assert_eq!(store.keys(), ["a", "c"]);
+        assert_eq!(
+            store.try_lock(rec("b"), t).await.unwrap(),
+            LockOutcome::Acquired
+        );
+        assert_eq!(store.acquired("b"), 2);
+        store.complete("b", "7".into(), exp).await.unwrap();
+        assert!(matches!(
+            store.try_lock(rec("b"), t).await.unwrap(),
+            LockOutcome::Exists(r) if r.result.as_deref() == Some("7")
+        ));
+        assert_eq!(
+            (
+                store.acquired("a"),
+                store.acquired("b"),
+                store.acquired("c")
+            ),
+            (1, 2, 1)
+        );
+        store.clear();
+        assert!(store.keys().is_empty());
+        assert_eq!(
+            store.try_lock(rec("a"), t).await.unwrap(),
+            LockOutcome::Acquired
+        );
+        assert_eq!(store.acquired("a"), 1, "clear forgets the counts");
     }
 
     #[tokio::test]
