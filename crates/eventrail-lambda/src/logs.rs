@@ -13,7 +13,8 @@
 //! - the invocation ends: the adapter calls [`flush`] before it hands the
 //!   response over, and after the start-up line,
 //! - a panic is reported: the hook [`flush_on_panic`] installs writes the
-//!   waiting lines first, so the lines stay in order.
+//!   waiting lines first, so the lines stay in order (unless the buffer is
+//!   in use at that moment: the hook does not wait for it).
 //!
 //! The price: lines still waiting when the process is killed from outside
 //! (a Lambda timeout while a handler blocks its thread) are lost.
@@ -91,6 +92,19 @@ impl Blocks {
         let result = self.write_out(pending.bytes());
         pending.clear();
         result
+    }
+
+    /// Writes the waiting lines unless the buffer is in use: a panic hook
+    /// must not wait for a lock its own thread may hold. Whether it wrote.
+    fn flush_if_free(&self) -> bool {
+        let mut pending = match self.pending.try_lock() {
+            Ok(p) => p,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return false,
+        };
+        let _ = self.write_out(pending.bytes());
+        pending.clear();
+        true
     }
 }
 
@@ -181,7 +195,8 @@ pub(crate) fn flush() {
 pub(crate) fn flush_on_panic() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        flush();
+        STDOUT.flush_if_free();
+        STDERR.flush_if_free();
         previous(info);
     }));
 }
@@ -218,6 +233,15 @@ mod tests {
         p.clear();
         // The age counts from the oldest line waiting now.
         assert!(!p.push(b"again\n", t + FLUSH_AGE * 2));
+    }
+
+    #[test]
+    fn the_panic_flush_does_not_wait_for_a_held_buffer() {
+        static B: Blocks = Blocks::new(Stream::Stderr);
+        let held = B.lock();
+        assert!(!B.flush_if_free(), "held: skipped, not waited for");
+        drop(held);
+        assert!(B.flush_if_free());
     }
 
     #[test]
