@@ -28,14 +28,14 @@ use std::time::{Duration, Instant};
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Waiting lines are written once they reach this size.
-pub(crate) const FLUSH_BYTES: usize = 16 * 1024;
+const FLUSH_BYTES: usize = 16 * 1024;
 
 /// A line that comes when the oldest waiting one is older than this writes
 /// them all.
-pub(crate) const FLUSH_AGE: Duration = Duration::from_millis(100);
+const FLUSH_AGE: Duration = Duration::from_millis(100);
 
 /// The variable that turns blocks off.
-pub(crate) const ENV: &str = "EVENTRAIL_LOG_BUFFER";
+const ENV: &str = "EVENTRAIL_LOG_BUFFER";
 
 /// Lines on their way to stdout or stderr.
 pub(crate) struct Blocks {
@@ -86,12 +86,17 @@ impl Blocks {
         }
     }
 
-    /// Writes the waiting lines.
-    pub(crate) fn flush(&self) -> io::Result<()> {
-        let mut pending = self.lock();
-        let result = self.write_out(pending.bytes());
+    /// Writes `pending` out and empties it (a failed write loses the lines,
+    /// as it would have lost each one).
+    fn drain(&self, pending: &mut Pending) -> io::Result<()> {
+        let result = self.write_out(&pending.bytes);
         pending.clear();
         result
+    }
+
+    /// Writes the waiting lines.
+    pub(crate) fn flush(&self) -> io::Result<()> {
+        self.drain(&mut self.lock())
     }
 
     /// Writes the waiting lines unless the buffer is in use: a panic hook
@@ -102,8 +107,7 @@ impl Blocks {
             Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => return false,
         };
-        let _ = self.write_out(pending.bytes());
-        pending.clear();
+        let _ = self.drain(&mut pending);
         true
     }
 }
@@ -129,9 +133,7 @@ impl Write for LineWriter {
         }
         let mut pending = blocks.lock();
         if pending.push(line, Instant::now()) {
-            let result = blocks.write_out(pending.bytes());
-            pending.clear();
-            result?;
+            blocks.drain(&mut pending)?;
         }
         Ok(line.len())
     }
@@ -163,10 +165,6 @@ impl Pending {
         self.bytes.len() >= FLUSH_BYTES || now.saturating_duration_since(since) >= FLUSH_AGE
     }
 
-    fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
     fn clear(&mut self) {
         self.bytes.clear();
         self.since = None;
@@ -183,8 +181,7 @@ fn wants_blocks(value: Option<&str>) -> bool {
     })
 }
 
-/// Writes the lines waiting for stdout and stderr. A failed write loses
-/// them, as it would have lost each line.
+/// Writes the lines waiting for stdout and stderr.
 pub(crate) fn flush() {
     let _ = STDOUT.flush();
     let _ = STDERR.flush();
@@ -216,9 +213,9 @@ mod tests {
         }
         // The line that reached the size made them due, and none is lost.
         assert_eq!(pushes + 1, FLUSH_BYTES.div_ceil(100));
-        assert_eq!(p.bytes().len(), (pushes + 1) * 100);
+        assert_eq!(p.bytes.len(), (pushes + 1) * 100);
         p.clear();
-        assert!(p.bytes().is_empty());
+        assert!(p.bytes.is_empty());
         assert!(!p.push(b"next\n", t), "a cleared buffer starts again");
     }
 
@@ -229,7 +226,7 @@ mod tests {
         assert!(!p.push(b"first\n", t));
         assert!(!p.push(b"soon\n", t + FLUSH_AGE / 2));
         assert!(p.push(b"late\n", t + FLUSH_AGE));
-        assert_eq!(p.bytes(), b"first\nsoon\nlate\n");
+        assert_eq!(p.bytes, b"first\nsoon\nlate\n");
         p.clear();
         // The age counts from the oldest line waiting now.
         assert!(!p.push(b"again\n", t + FLUSH_AGE * 2));

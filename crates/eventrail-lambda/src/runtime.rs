@@ -117,8 +117,9 @@ fn program_name() -> String {
         .unwrap_or_else(|| "BINARY".into())
 }
 
-/// JSON logs on stdout (in blocks, see the crate docs), level from `AWS_LAMBDA_LOG_LEVEL`, then `RUST_LOG`,
-/// then `info`. Does nothing if a subscriber is already installed.
+/// JSON logs on stdout (in blocks, see the crate docs), level from
+/// `AWS_LAMBDA_LOG_LEVEL`, then `RUST_LOG`, then `info`. Does nothing if a
+/// subscriber is already installed.
 fn init_lambda_logs() {
     use tracing_subscriber::EnvFilter;
     let directives = std::env::var("AWS_LAMBDA_LOG_LEVEL")

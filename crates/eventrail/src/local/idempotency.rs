@@ -133,32 +133,38 @@ fn key_hash(key: &str) -> u32 {
 }
 
 impl Slots {
-    fn find(&self, key: &str) -> Option<usize> {
+    /// The hash of `key` (what [`push`](Self::push) needs if it has no
+    /// slot) and the place of its slot.
+    fn find(&self, key: &str) -> (u32, Option<usize>) {
         let hash = key_hash(key);
-        self.table
+        let found = self
+            .table
             .find(Bucket::spread(hash), |b| {
                 b.hash == hash && self.slots[b.index as usize].record.key == key
             })
-            .map(|b| b.index as usize)
+            .map(|b| b.index as usize);
+        (hash, found)
     }
 
     fn get(&self, key: &str) -> Option<&Slot> {
-        self.find(key).map(|i| &self.slots[i])
+        self.find(key).1.map(|i| &self.slots[i])
     }
 
     fn get_mut(&mut self, key: &str) -> Option<&mut Slot> {
-        self.find(key).map(|i| &mut self.slots[i])
+        self.find(key).1.map(|i| &mut self.slots[i])
     }
 
-    /// Adds the slot of a key that has none.
-    fn push(&mut self, slot: Slot) {
-        let hash = key_hash(&slot.record.key);
-        let index = u32::try_from(self.slots.len()).expect("fewer than 2^32 idempotency records");
+    /// Adds the slot of a key that has none, `hash` being the key's hash
+    /// from [`find`](Self::find), and returns it.
+    fn push(&mut self, hash: u32, slot: Slot) -> &mut Slot {
+        let at = self.slots.len();
+        let index = u32::try_from(at).expect("fewer than 2^32 idempotency records");
         self.table
             .insert_unique(Bucket::spread(hash), Bucket { index, hash }, |b| {
                 Bucket::spread(b.hash)
             });
         self.slots.push(slot);
+        &mut self.slots[at]
     }
 
     fn iter(&self) -> impl Iterator<Item = &Slot> {
@@ -295,29 +301,34 @@ impl LocalIdempotencyStore {
 }
 
 fn try_lock(slots: &mut Slots, rec: IdempotencyRecord, now: SystemTime) -> LockOutcome {
-    match slots.get_mut(rec.key.as_str()) {
-        Some(slot) if slot.present && slot.record.is_live_at(now) => {
+    let (hash, found) = slots.find(&rec.key);
+    if let Some(slot) = found.map(|i| &slots.slots[i]) {
+        if slot.present && slot.record.is_live_at(now) {
             tracing::debug!(target: "eventrail::local", key = %rec.key, status = ?slot.record.status, "idempotency: duplicate");
-            LockOutcome::Exists(slot.record.clone())
+            return LockOutcome::Exists(slot.record.clone());
         }
-        Some(slot) => {
-            tracing::debug!(target: "eventrail::local", key = %rec.key, "idempotency: locked");
+    }
+    tracing::debug!(target: "eventrail::local", key = %rec.key, "idempotency: locked");
+    match found {
+        Some(i) => {
+            let slot = &mut slots.slots[i];
             slot.record = rec;
             slot.present = true;
             slot.acquired += 1;
-            LockOutcome::Acquired
         }
+        // The record brings the only copy of its key.
         None => {
-            tracing::debug!(target: "eventrail::local", key = %rec.key, "idempotency: locked");
-            // The record brings the only copy of its key.
-            slots.push(Slot {
-                record: rec,
-                present: true,
-                acquired: 1,
-            });
-            LockOutcome::Acquired
+            slots.push(
+                hash,
+                Slot {
+                    record: rec,
+                    present: true,
+                    acquired: 1,
+                },
+            );
         }
     }
+    LockOutcome::Acquired
 }
 
 #[async_trait]
@@ -355,24 +366,23 @@ impl IdempotencyStore for LocalIdempotencyStore {
         // created completed.
         self.faults.run_lazy(&self.calls, call, || {
             tracing::debug!(target: "eventrail::local", key = %key, result = %result, "idempotency: completed");
-            match slots.get_mut(key) {
-                Some(slot) => {
-                    if !slot.present {
-                        slot.record = IdempotencyRecord::in_progress(key, expires_at, None, None);
-                        slot.present = true;
-                    }
-                    slot.record.complete(result, expires_at);
-                }
-                None => {
-                    let mut record = IdempotencyRecord::in_progress(key, expires_at, None, None);
-                    record.complete(result, expires_at);
-                    slots.push(Slot {
-                        record,
+            let fresh = || IdempotencyRecord::in_progress(key, expires_at, None, None);
+            let slot = match slots.find(key) {
+                (_, Some(i)) => &mut slots.slots[i],
+                (hash, None) => slots.push(
+                    hash,
+                    Slot {
+                        record: fresh(),
                         present: true,
                         acquired: 0,
-                    });
-                }
+                    },
+                ),
+            };
+            if !slot.present {
+                slot.record = fresh();
+                slot.present = true;
             }
+            slot.record.complete(result, expires_at);
             Ok(())
         })
     }
