@@ -136,13 +136,11 @@ impl<S, E> Service<Envelope<E>> for AlarmOnFailure<S>
 where
     S: Service<Envelope<E>>,
     S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-    S::Response: Send + 'static,
-    E: Send + Sync + 'static,
+    E: 'static,
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = ResponseFuture<S::Response>;
+    type Future = ResponseFuture<S::Future, E>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx).map_err(Into::into)

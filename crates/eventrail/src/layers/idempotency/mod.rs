@@ -188,69 +188,24 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = Arc::clone(&self.layer);
-        ResponseFuture::new(async move {
-            let Some(key) = (layer.key)(&env) else {
-                return match layer.options.missing {
-                    MissingKey::PassThrough => call_catching(&mut inner, env).await,
-                    MissingKey::Fail => {
-                        Err(IdempotencyError::missing_key(env.meta().record_id()).into())
-                    }
-                };
+        let fut = async move {
+            let locked = match take_lock(&layer, &env).await {
+                Step::Done(result) => return result,
+                Step::Locked { key, clock } => Some((key, clock)),
+                Step::Unprotected => None,
             };
-            // `namespace#key`, built by hand: `format!` costs several times more.
-            let key = {
-                let mut k = String::with_capacity(layer.namespace.len() + 1 + key.len());
-                k.push_str(&layer.namespace);
-                k.push('#');
-                k.push_str(&key);
-                k
+            // The call is made now; the service is not needed past it.
+            let call = call_catching(&mut inner, env);
+            drop(inner);
+            let Some((key, clock)) = locked else {
+                return call.await;
             };
-            let hash = match &layer.options.hash {
-                Some(h) => Some(h(env.event()).map_err(IdempotencyError::unhashable)?),
-                None => None,
-            };
-            let clock = match &layer.options.clock {
-                Some(c) => Arc::clone(c),
-                None => env.meta().clock(),
-            };
-            let now = clock.now();
-            let left = env
-                .meta()
-                .deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()))
-                .filter(|left| !left.is_zero() && *left <= MAX_PLAUSIBLE_DEADLINE);
-            let in_progress_until = now + left.unwrap_or(layer.options.in_progress_expiry);
-            let record = IdempotencyRecord::in_progress(
-                key.clone(),
-                now + layer.options.expiry,
-                Some(in_progress_until),
-                hash.clone(),
-            );
-            match layer.store.try_lock(record, now).await {
-                Ok(LockOutcome::Acquired) => {}
-                Ok(LockOutcome::Exists(existing)) => {
-                    return replay(env.meta(), &key, hash.as_deref(), existing);
-                }
-                Err(e) => match layer.options.on_store_error {
-                    OnStoreError::FailClosed => return Err(IdempotencyError::store(e).into()),
-                    OnStoreError::FailOpen => {
-                        let n = layer.counters.unprotected.fetch_add(1, Ordering::Relaxed) + 1;
-                        tracing::warn!(
-                            key,
-                            error = %e,
-                            unprotected_runs = n,
-                            "the idempotency store failed; running without idempotency (fail open)"
-                        );
-                        return call_catching(&mut inner, env).await;
-                    }
-                },
-            }
             // Released if this future is dropped before the call ends.
             let mut lock = LockGuard {
                 store: Some(&layer.store),
                 key: &key,
             };
-            let result = call_catching(&mut inner, env).await;
+            let result = call.await;
             lock.disarm();
             match result {
                 Ok(resp) => match serde_json::to_string(&resp) {
@@ -266,7 +221,89 @@ where
                     Err(e)
                 }
             }
-        })
+        };
+        ResponseFuture::new(fut)
+    }
+}
+
+/// Where [`take_lock`] leaves a call.
+enum Step<R> {
+    /// Answered without running the handler: replayed, refused or failed.
+    Done(Result<R, BoxError>),
+    /// The lock is held under `key`; expiry times come from `clock`.
+    Locked { key: String, clock: Arc<dyn Clock> },
+    /// Run the handler without protection (no key and
+    /// [`MissingKey::PassThrough`], or the store failed and the layer fails
+    /// open).
+    Unprotected,
+}
+
+/// Steps 1, 2, 5 and 6 of the module docs: the key, the lock, and the
+/// answer to a duplicate. A separate future from the call's, so that the
+/// call's future does not hold the lock's state.
+async fn take_lock<E, R: DeserializeOwned>(
+    layer: &IdempotencyLayer<E>,
+    env: &Envelope<E>,
+) -> Step<R> {
+    let Some(key) = (layer.key)(env) else {
+        return match layer.options.missing {
+            MissingKey::PassThrough => Step::Unprotected,
+            MissingKey::Fail => Step::Done(Err(IdempotencyError::missing_key(
+                env.meta().record_id(),
+            )
+            .into())),
+        };
+    };
+    // `namespace#key`, built by hand: `format!` costs several times more.
+    let key = {
+        let mut k = String::with_capacity(layer.namespace.len() + 1 + key.len());
+        k.push_str(&layer.namespace);
+        k.push('#');
+        k.push_str(&key);
+        k
+    };
+    let hash = match &layer.options.hash {
+        Some(h) => match h(env.event()) {
+            Ok(hash) => Some(hash),
+            Err(e) => return Step::Done(Err(IdempotencyError::unhashable(e).into())),
+        },
+        None => None,
+    };
+    let clock = match &layer.options.clock {
+        Some(c) => Arc::clone(c),
+        None => env.meta().clock(),
+    };
+    let now = clock.now();
+    let left = env
+        .meta()
+        .deadline()
+        .map(|d| d.saturating_duration_since(Instant::now()))
+        .filter(|left| !left.is_zero() && *left <= MAX_PLAUSIBLE_DEADLINE);
+    let in_progress_until = now + left.unwrap_or(layer.options.in_progress_expiry);
+    let record = IdempotencyRecord::in_progress(
+        key.clone(),
+        now + layer.options.expiry,
+        Some(in_progress_until),
+        hash.clone(),
+    );
+    match layer.store.try_lock(record, now).await {
+        Ok(LockOutcome::Acquired) => Step::Locked { key, clock },
+        Ok(LockOutcome::Exists(existing)) => {
+            Step::Done(replay(env.meta(), &key, hash.as_deref(), existing))
+        }
+        Err(e) => match layer.options.on_store_error {
+            OnStoreError::FailClosed => Step::Done(Err(IdempotencyError::store(e).into())),
+            OnStoreError::FailOpen => {
+                let n = layer.counters.unprotected.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::warn!(
+                    key,
+                    error = %e,
+                    unprotected_runs = n,
+                    "the idempotency store failed; running without idempotency (fail open)"
+                );
+                Step::Unprotected
+            }
+        },
     }
 }
 

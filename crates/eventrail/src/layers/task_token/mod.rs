@@ -138,7 +138,7 @@ where
 {
     type Response = S::Response;
     type Error = BoxError;
-    type Future = ResponseFuture<S::Response>;
+    type Future = ResponseFuture<S::Future, S::Response>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -149,13 +149,13 @@ where
         // scope to read afterwards (and the layers inside report to one
         // node fewer).
         let Some(token) = env.meta().task_token().map(Arc::<str>::from) else {
-            return ResponseFuture::new(call_catching(&mut self.inner, env));
+            return ResponseFuture::plain(call_catching(&mut self.inner, env));
         };
         let record_id: Arc<str> = Arc::from(env.meta().record_id());
         let scope = env.meta_mut().enter_scope();
         let fut = call_catching(&mut self.inner, env);
         let layer = self.layer.clone();
-        ResponseFuture::new(async move {
+        ResponseFuture::reporting(async move {
             let result = fut.await;
             if result.is_ok() && scope.replayed() {
                 // A duplicate answered from the idempotency store: the first
