@@ -9,7 +9,7 @@ use hashbrown::HashTable;
 
 use super::faults::{fault_methods, lock, CallLog, FaultPlan};
 use crate::ports::{
-    IdempotencyRecord, IdempotencyStatus, IdempotencyStore, LockOutcome, PortError,
+    is_live, IdempotencyRecord, IdempotencyStatus, IdempotencyStore, LockOutcome, PortError,
 };
 
 /// A call to a [`LocalIdempotencyStore`].
@@ -103,10 +103,20 @@ impl Hasher for KeyHasher {
 /// reading a record (each bucket keeps its key's hash), and a lookup reads
 /// only the records whose hash matches. A deleted record keeps its place
 /// (`present: false`), so its lock count survives.
+///
+/// Keys, payload hashes and results are kept in one byte buffer, one after
+/// another, and a slot says where its own are: a record costs its 64-byte
+/// slot and its text, with no allocation of its own and no allocator
+/// overhead, and the records of a batch lie next to each other in memory.
+/// The text of a released or replaced record is counted as unused and
+/// squeezed out once it is most of the buffer.
 #[derive(Debug, Default)]
 struct Slots {
     table: HashTable<Bucket>,
     slots: Vec<Slot>,
+    bytes: Vec<u8>,
+    /// Bytes of `bytes` no slot points at.
+    unused: usize,
 }
 
 /// A slot's place in the list and its key's hash (32 bits of
@@ -132,6 +142,63 @@ fn key_hash(key: &str) -> u32 {
     h.finish() as u32
 }
 
+/// Where a text lies in [`Slots::bytes`], or [`NONE`](Span::NONE).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    at: u32,
+    len: u32,
+}
+
+impl Span {
+    /// No text (an absent payload hash or result).
+    const NONE: Span = Span {
+        at: 0,
+        len: u32::MAX,
+    };
+
+    fn is_none(self) -> bool {
+        self == Self::NONE
+    }
+
+    /// The bytes it takes (none for [`NONE`](Self::NONE)).
+    fn size(self) -> usize {
+        if self.is_none() {
+            0
+        } else {
+            self.len as usize
+        }
+    }
+}
+
+/// What keeps the buffer's offsets in 32 bits.
+const MAX_BYTES: usize = u32::MAX as usize - 1;
+
+/// A record, its text kept in [`Slots::bytes`], and how many times its
+/// key was locked.
+#[derive(Debug)]
+struct Slot {
+    key: Span,
+    payload_hash: Span,
+    result: Span,
+    expires_at: SystemTime,
+    in_progress_expires_at: Option<SystemTime>,
+    status: IdempotencyStatus,
+    present: bool,
+    acquired: u32,
+}
+
+impl Slot {
+    fn is_live_at(&self, now: SystemTime) -> bool {
+        self.present
+            && is_live(
+                self.status,
+                self.expires_at,
+                self.in_progress_expires_at,
+                now,
+            )
+    }
+}
+
 impl Slots {
     /// The hash of `key` (what [`push`](Self::push) needs if it has no
     /// slot) and the place of its slot.
@@ -140,7 +207,7 @@ impl Slots {
         let found = self
             .table
             .find(Bucket::spread(hash), |b| {
-                b.hash == hash && self.slots[b.index as usize].record.key == key
+                b.hash == hash && self.bytes_of(self.slots[b.index as usize].key) == key.as_bytes()
             })
             .map(|b| b.index as usize);
         (hash, found)
@@ -150,21 +217,147 @@ impl Slots {
         self.find(key).1.map(|i| &self.slots[i])
     }
 
-    fn get_mut(&mut self, key: &str) -> Option<&mut Slot> {
-        self.find(key).1.map(|i| &mut self.slots[i])
+    fn bytes_of(&self, span: Span) -> &[u8] {
+        if span.is_none() {
+            return &[];
+        }
+        &self.bytes[span.at as usize..][..span.len as usize]
     }
 
-    /// Adds the slot of a key that has none, `hash` being the key's hash
-    /// from [`find`](Self::find), and returns it.
-    fn push(&mut self, hash: u32, slot: Slot) -> &mut Slot {
+    fn text(&self, span: Span) -> Option<String> {
+        if span.is_none() {
+            return None;
+        }
+        // Only `&str`s are written to the buffer, whole.
+        Some(String::from_utf8_lossy(self.bytes_of(span)).into_owned())
+    }
+
+    /// The record of a slot, as the port hands it out.
+    fn record(&self, slot: &Slot) -> IdempotencyRecord {
+        let key = self.text(slot.key).unwrap_or_default();
+        let mut rec = IdempotencyRecord::in_progress(
+            key,
+            slot.expires_at,
+            slot.in_progress_expires_at,
+            self.text(slot.payload_hash),
+        );
+        rec.status = slot.status;
+        rec.result = self.text(slot.result);
+        rec
+    }
+
+    /// Copies `text` into the buffer, squeezing out unused bytes first if
+    /// it would otherwise outgrow 32-bit offsets.
+    fn write(&mut self, text: &str) -> Result<Span, PortError> {
+        if self.bytes.len() + text.len() > MAX_BYTES {
+            self.compact();
+            if self.bytes.len() + text.len() > MAX_BYTES {
+                return Err(PortError::permanent(
+                    "the local idempotency store is full: its keys, payload hashes and results take 4 GiB",
+                ));
+            }
+        }
+        let span = Span {
+            at: self.bytes.len() as u32,
+            len: text.len() as u32,
+        };
+        self.bytes.extend_from_slice(text.as_bytes());
+        Ok(span)
+    }
+
+    fn write_opt(&mut self, text: Option<&str>) -> Result<Span, PortError> {
+        text.map_or(Ok(Span::NONE), |t| self.write(t))
+    }
+
+    /// Counts the text at `span` as unused; squeezes the buffer once most of
+    /// it is.
+    fn release(&mut self, span: Span) {
+        self.unused += span.size();
+        if self.unused > 64 * 1024 && self.unused > self.bytes.len() / 2 {
+            self.compact();
+        }
+    }
+
+    /// Rewrites the buffer with only the text slots point at.
+    fn compact(&mut self) {
+        if self.unused == 0 {
+            return;
+        }
+        let old = std::mem::take(&mut self.bytes);
+        let mut bytes = Vec::with_capacity(old.len() - self.unused);
+        let mut keep = |span: &mut Span| {
+            if !span.is_none() {
+                let at = bytes.len() as u32;
+                bytes.extend_from_slice(&old[span.at as usize..][..span.len as usize]);
+                span.at = at;
+            }
+        };
+        for slot in &mut self.slots {
+            keep(&mut slot.key);
+            keep(&mut slot.payload_hash);
+            keep(&mut slot.result);
+        }
+        self.bytes = bytes;
+        self.unused = 0;
+    }
+
+    /// Adds the slot of `key`, which has none, `hash` being the key's hash
+    /// from [`find`](Self::find), and returns its place.
+    fn push(&mut self, hash: u32, key: &str) -> Result<usize, PortError> {
         let at = self.slots.len();
-        let index = u32::try_from(at).expect("fewer than 2^32 idempotency records");
+        let index = u32::try_from(at).map_err(|_| {
+            PortError::permanent("the local idempotency store is full: it holds 2^32 keys")
+        })?;
+        let key = self.write(key)?;
         self.table
             .insert_unique(Bucket::spread(hash), Bucket { index, hash }, |b| {
                 Bucket::spread(b.hash)
             });
-        self.slots.push(slot);
-        &mut self.slots[at]
+        self.slots.push(Slot {
+            key,
+            payload_hash: Span::NONE,
+            result: Span::NONE,
+            expires_at: SystemTime::UNIX_EPOCH,
+            in_progress_expires_at: None,
+            status: IdempotencyStatus::InProgress,
+            present: false,
+            acquired: 0,
+        });
+        Ok(at)
+    }
+
+    /// The slot at `i` holds a new record: in progress, with `payload_hash`,
+    /// until the given times. Its earlier hash and result are released.
+    fn start(
+        &mut self,
+        i: usize,
+        payload_hash: Option<&str>,
+        expires_at: SystemTime,
+        in_progress_expires_at: Option<SystemTime>,
+    ) -> Result<(), PortError> {
+        let hash = self.write_opt(payload_hash)?;
+        let slot = &mut self.slots[i];
+        let old = [
+            std::mem::replace(&mut slot.payload_hash, hash),
+            std::mem::replace(&mut slot.result, Span::NONE),
+        ];
+        slot.status = IdempotencyStatus::InProgress;
+        slot.expires_at = expires_at;
+        slot.in_progress_expires_at = in_progress_expires_at;
+        slot.present = true;
+        old.into_iter().for_each(|s| self.release(s));
+        Ok(())
+    }
+
+    /// The slot at `i` no longer holds a record; its key and count stay.
+    fn remove(&mut self, i: usize) {
+        let slot = &mut self.slots[i];
+        slot.present = false;
+        let old = [
+            std::mem::replace(&mut slot.payload_hash, Span::NONE),
+            std::mem::replace(&mut slot.result, Span::NONE),
+        ];
+        old.into_iter().for_each(|s| self.release(s));
     }
 
     fn iter(&self) -> impl Iterator<Item = &Slot> {
@@ -174,20 +367,8 @@ impl Slots {
     fn clear(&mut self) {
         self.table.clear();
         self.slots.clear();
-    }
-}
-
-/// A record and how many times its key was locked.
-#[derive(Debug)]
-struct Slot {
-    record: IdempotencyRecord,
-    present: bool,
-    acquired: usize,
-}
-
-impl Slot {
-    fn record(&self) -> Option<&IdempotencyRecord> {
-        self.present.then_some(&self.record)
+        self.bytes.clear();
+        self.unused = 0;
     }
 }
 
@@ -196,9 +377,10 @@ impl Slot {
 ///
 /// Expiry follows the `now` its caller passes (the idempotency layer's
 /// clock). A lock is one hashed lookup under one mutex (atomic, like the
-/// DynamoDB store's conditional write), and the stored record keeps the only
-/// copy of its key. Every lock taken and every duplicate is logged at
-/// `DEBUG`.
+/// DynamoDB store's conditional write). A record takes a 64-byte slot and
+/// the bytes of its key, payload hash and result, copied into one buffer
+/// the store's records share (no allocation per record). Every lock taken
+/// and every duplicate is logged at `DEBUG`.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
@@ -257,7 +439,9 @@ impl LocalIdempotencyStore {
 
     /// The record for `key`, expired or not.
     pub fn record(&self, key: &str) -> Option<IdempotencyRecord> {
-        lock(&self.inner).get(key)?.record().cloned()
+        let slots = lock(&self.inner);
+        let slot = slots.get(key).filter(|s| s.present)?;
+        Some(slots.record(slot))
     }
 
     /// Every key with a record, expired or not, sorted.
@@ -268,20 +452,20 @@ impl LocalIdempotencyStore {
     /// The keys whose records are live at `now`
     /// (see [`IdempotencyRecord::is_live_at`]), sorted.
     pub fn live_keys(&self, now: SystemTime) -> Vec<String> {
-        self.keys_where(|r| r.is_live_at(now))
+        self.keys_where(|s| s.is_live_at(now))
     }
 
     /// The keys with a completed record, sorted.
     pub fn completed_keys(&self) -> Vec<String> {
-        self.keys_where(|r| r.status == IdempotencyStatus::Completed)
+        self.keys_where(|s| s.status == IdempotencyStatus::Completed)
     }
 
-    fn keys_where(&self, f: impl Fn(&IdempotencyRecord) -> bool) -> Vec<String> {
-        let mut keys: Vec<String> = lock(&self.inner)
+    fn keys_where(&self, f: impl Fn(&Slot) -> bool) -> Vec<String> {
+        let slots = lock(&self.inner);
+        let mut keys: Vec<String> = slots
             .iter()
-            .filter_map(|s| s.record())
-            .filter(|r| f(r))
-            .map(|r| r.key.clone())
+            .filter(|s| s.present && f(s))
+            .filter_map(|s| slots.text(s.key))
             .collect();
         keys.sort_unstable();
         keys
@@ -290,7 +474,9 @@ impl LocalIdempotencyStore {
     /// How many times `key` was locked successfully: how many times a handler
     /// ran for it.
     pub fn acquired(&self, key: &str) -> usize {
-        lock(&self.inner).get(key).map_or(0, |s| s.acquired)
+        lock(&self.inner)
+            .get(key)
+            .map_or(0, |s| s.acquired as usize)
     }
 
     /// Forgets every record and call (faults stay).
@@ -300,35 +486,55 @@ impl LocalIdempotencyStore {
     }
 }
 
-fn try_lock(slots: &mut Slots, rec: IdempotencyRecord, now: SystemTime) -> LockOutcome {
-    let (hash, found) = slots.find(&rec.key);
-    if let Some(slot) = found.map(|i| &slots.slots[i]) {
-        if slot.present && slot.record.is_live_at(now) {
-            tracing::debug!(target: "eventrail::local", key = %rec.key, status = ?slot.record.status, "idempotency: duplicate");
-            return LockOutcome::Exists(slot.record.clone());
+fn try_lock(
+    slots: &mut Slots,
+    rec: &IdempotencyRecord,
+    now: SystemTime,
+) -> Result<LockOutcome, PortError> {
+    let i = match slots.find(&rec.key) {
+        (_, Some(i)) if slots.slots[i].is_live_at(now) => {
+            let slot = &slots.slots[i];
+            tracing::debug!(target: "eventrail::local", key = %rec.key, status = ?slot.status, "idempotency: duplicate");
+            return Ok(LockOutcome::Exists(slots.record(slot)));
         }
-    }
+        (_, Some(i)) => i,
+        (hash, None) => slots.push(hash, &rec.key)?,
+    };
+    slots.start(
+        i,
+        rec.payload_hash.as_deref(),
+        rec.expires_at,
+        rec.in_progress_expires_at,
+    )?;
     tracing::debug!(target: "eventrail::local", key = %rec.key, "idempotency: locked");
-    match found {
-        Some(i) => {
-            let slot = &mut slots.slots[i];
-            slot.record = rec;
-            slot.present = true;
-            slot.acquired += 1;
-        }
-        // The record brings the only copy of its key.
-        None => {
-            slots.push(
-                hash,
-                Slot {
-                    record: rec,
-                    present: true,
-                    acquired: 1,
-                },
-            );
-        }
+    let slot = &mut slots.slots[i];
+    slot.acquired = slot.acquired.saturating_add(1);
+    Ok(LockOutcome::Acquired)
+}
+
+/// Like the DynamoDB store's `UpdateItem`: a missing record is created
+/// completed.
+fn complete(
+    slots: &mut Slots,
+    key: &str,
+    result: &str,
+    expires_at: SystemTime,
+) -> Result<(), PortError> {
+    let i = match slots.find(key) {
+        (_, Some(i)) => i,
+        (hash, None) => slots.push(hash, key)?,
+    };
+    if !slots.slots[i].present {
+        slots.start(i, None, expires_at, None)?;
     }
-    LockOutcome::Acquired
+    let result = slots.write(result)?;
+    let slot = &mut slots.slots[i];
+    let old = std::mem::replace(&mut slot.result, result);
+    slot.status = IdempotencyStatus::Completed;
+    slot.expires_at = expires_at;
+    slot.in_progress_expires_at = None;
+    slots.release(old);
+    Ok(())
 }
 
 #[async_trait]
@@ -339,17 +545,12 @@ impl IdempotencyStore for LocalIdempotencyStore {
         now: SystemTime,
     ) -> Result<LockOutcome, PortError> {
         let mut slots = lock(&self.inner);
-        // The work takes the record, so the request cannot be built lazily
-        // from it: nothing records the call, no key copy.
-        if self.faults.skips_request(&self.calls) {
-            return self.calls.count(Ok(try_lock(&mut slots, rec, now)));
-        }
-        let call = IdempotencyCall::TryLock {
+        let call = || IdempotencyCall::TryLock {
             key: rec.key.clone(),
             now,
         };
         self.faults
-            .run(&self.calls, call, |_| Ok(try_lock(&mut slots, rec, now)))
+            .run_lazy(&self.calls, call, || try_lock(&mut slots, &rec, now))
     }
 
     async fn complete(
@@ -362,28 +563,9 @@ impl IdempotencyStore for LocalIdempotencyStore {
         let call = || IdempotencyCall::Complete {
             key: key.to_owned(),
         };
-        // Like the DynamoDB store's `UpdateItem`: a missing record is
-        // created completed.
         self.faults.run_lazy(&self.calls, call, || {
             tracing::debug!(target: "eventrail::local", key = %key, result = %result, "idempotency: completed");
-            let fresh = || IdempotencyRecord::in_progress(key, expires_at, None, None);
-            let slot = match slots.find(key) {
-                (_, Some(i)) => &mut slots.slots[i],
-                (hash, None) => slots.push(
-                    hash,
-                    Slot {
-                        record: fresh(),
-                        present: true,
-                        acquired: 0,
-                    },
-                ),
-            };
-            if !slot.present {
-                slot.record = fresh();
-                slot.present = true;
-            }
-            slot.record.complete(result, expires_at);
-            Ok(())
+            complete(&mut slots, key, &result, expires_at)
         })
     }
 
@@ -395,8 +577,8 @@ impl IdempotencyStore for LocalIdempotencyStore {
         self.faults.run_lazy(&self.calls, call, || {
             tracing::debug!(target: "eventrail::local", key = %key, "idempotency: released");
             // The slot stays (not present), keeping the key's lock count.
-            if let Some(slot) = slots.get_mut(key) {
-                slot.present = false;
+            if let (_, Some(i)) = slots.find(key) {
+                slots.remove(i);
             }
             Ok(())
         })
@@ -408,7 +590,10 @@ impl IdempotencyStore for LocalIdempotencyStore {
             key: key.to_owned(),
         };
         self.faults.run_lazy(&self.calls, call, || {
-            Ok(slots.get(key).and_then(|s| s.record()).cloned())
+            Ok(slots
+                .get(key)
+                .filter(|s| s.present)
+                .map(|s| slots.record(s)))
         })
     }
 }
@@ -547,6 +732,46 @@ mod tests {
             LockOutcome::Acquired
         );
         assert_eq!(store.acquired("a"), 1, "clear forgets the counts");
+    }
+
+    #[tokio::test]
+    async fn released_text_is_squeezed_out_and_the_rest_kept() {
+        let store = LocalIdempotencyStore::new();
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        let exp = t + Duration::from_secs(60);
+        let result = |i: usize| format!("{i:0>100}");
+        for i in 0..2000 {
+            let rec =
+                IdempotencyRecord::in_progress(format!("k{i}"), exp, None, Some(format!("h{i}")));
+            assert_eq!(store.try_lock(rec, t).await.unwrap(), LockOutcome::Acquired);
+            store
+                .complete(&format!("k{i}"), result(i), exp)
+                .await
+                .unwrap();
+        }
+        let full = lock(&store.inner).bytes.len();
+        for i in (0..2000).filter(|i| i % 4 != 0) {
+            store.delete(&format!("k{i}")).await.unwrap();
+        }
+        let after = lock(&store.inner).bytes.len();
+        assert!(after < full / 2, "{after} of {full} bytes kept");
+        assert_eq!(store.keys().len(), 500);
+        for i in (0..2000).step_by(4) {
+            let rec = store.record(&format!("k{i}")).unwrap();
+            assert_eq!(rec.result, Some(result(i)));
+            assert_eq!(rec.payload_hash, Some(format!("h{i}")));
+            assert_eq!(rec.status, IdempotencyStatus::Completed);
+        }
+        // A released key keeps its count and takes a new record.
+        assert_eq!(store.get("k1").await.unwrap(), None);
+        assert_eq!(store.acquired("k1"), 1);
+        let again = IdempotencyRecord::in_progress("k1", exp, None, None);
+        assert_eq!(
+            store.try_lock(again, t).await.unwrap(),
+            LockOutcome::Acquired
+        );
+        assert_eq!(store.acquired("k1"), 2);
+        assert_eq!(store.record("k1").unwrap().payload_hash, None);
     }
 
     #[tokio::test]

@@ -67,13 +67,29 @@ impl IdempotencyRecord {
     /// It does unless it expired, or it is in progress and its in-progress
     /// expiry passed. This is the condition every store implements atomically.
     pub fn is_live_at(&self, now: SystemTime) -> bool {
-        if self.expires_at <= now {
-            return false;
-        }
-        match (self.status, self.in_progress_expires_at) {
-            (IdempotencyStatus::InProgress, Some(t)) => t > now,
-            _ => true,
-        }
+        is_live(
+            self.status,
+            self.expires_at,
+            self.in_progress_expires_at,
+            now,
+        )
+    }
+}
+
+/// [`IdempotencyRecord::is_live_at`] on a record's parts, for a store that
+/// keeps them in its own layout.
+pub(crate) fn is_live(
+    status: IdempotencyStatus,
+    expires_at: SystemTime,
+    in_progress_expires_at: Option<SystemTime>,
+    now: SystemTime,
+) -> bool {
+    if expires_at <= now {
+        return false;
+    }
+    match (status, in_progress_expires_at) {
+        (IdempotencyStatus::InProgress, Some(t)) => t > now,
+        _ => true,
     }
 }
 
