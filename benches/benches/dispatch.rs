@@ -250,6 +250,43 @@ fn growth(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // The same app on the backends `example-orders invoke` runs on: no call
+    // history, the journal counting only. What still grows with the batch
+    // is what production keeps too: the idempotency records.
+    let local = eventrail::local::LocalBackends::without_history();
+    let mut ports = example_orders::local::ports(&local);
+    ports.config.environment = "bench".into();
+    let orders = example_orders::app(&ports, &Journal::counts_only());
+    let mut g = c.benchmark_group("process_raw/orders_invoke_backends");
+    g.sample_size(20);
+    for (n, json, failing) in &payloads {
+        let event = RawEvent::parse(json).unwrap();
+        assert_eq!(
+            rt.block_on(orders.process_raw(&event, &inv)).failed(),
+            *failing
+        );
+        local.idempotency().clear();
+        g.throughput(Throughput::Elements(*n as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(n), json, |b, json| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let (orders, inv, local) = (&orders, &inv, &local);
+                async move {
+                    let mut timed = Duration::ZERO;
+                    for _ in 0..iters {
+                        let start = Instant::now();
+                        let event = RawEvent::parse(json).unwrap();
+                        black_box(orders.process_raw(&event, inv).await);
+                        drop(event);
+                        timed += start.elapsed();
+                        local.idempotency().clear();
+                    }
+                    timed
+                }
+            })
+        });
+    }
+    g.finish();
 }
 
 criterion_group!(benches, transform, dispatch, overhead, stack, process, growth);
