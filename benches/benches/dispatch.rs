@@ -25,7 +25,7 @@ use eventrail::layers::{
 };
 use eventrail::ports::IdempotencyStore;
 use eventrail::source::RawEvent;
-use eventrail::{handler_fn, Bus, Envelope};
+use eventrail::{handler_fn, App, Bus, Envelope};
 use eventrail_benches::workload::sqs_event_json;
 use eventrail_benches::{app, notification, notify, order_app, sqs_batch, Journal, Notification};
 use eventrail_testkit::Fakes;
@@ -221,35 +221,15 @@ fn growth(c: &mut Criterion) {
         fakes.idempotency().clear();
         journal.take();
     };
-    let mut g = c.benchmark_group("process_raw/orders");
-    g.sample_size(20);
-    for (n, json, failing) in &payloads {
-        let event = RawEvent::parse(json).unwrap();
-        assert_eq!(
-            rt.block_on(orders.process_raw(&event, &inv)).failed(),
-            *failing
-        );
-        forget();
-        g.throughput(Throughput::Elements(*n as u64));
-        g.bench_with_input(BenchmarkId::from_parameter(n), json, |b, json| {
-            b.to_async(&rt).iter_custom(|iters| {
-                let (orders, inv, forget) = (&orders, &inv, &forget);
-                async move {
-                    let mut timed = Duration::ZERO;
-                    for _ in 0..iters {
-                        let start = Instant::now();
-                        let event = RawEvent::parse(json).unwrap();
-                        black_box(orders.process_raw(&event, inv).await);
-                        drop(event);
-                        timed += start.elapsed();
-                        forget();
-                    }
-                    timed
-                }
-            })
-        });
-    }
-    g.finish();
+    stateful_growth(
+        c,
+        &rt,
+        &inv,
+        &payloads,
+        "process_raw/orders",
+        &orders,
+        &forget,
+    );
 
     // The same app on the backends `example-orders invoke` runs on: no call
     // history, the journal counting only. What still grows with the batch
@@ -258,31 +238,48 @@ fn growth(c: &mut Criterion) {
     let mut ports = example_orders::local::ports(&local);
     ports.config.environment = "bench".into();
     let orders = example_orders::app(&ports, &Journal::counts_only());
-    let mut g = c.benchmark_group("process_raw/orders_invoke_backends");
+    stateful_growth(
+        c,
+        &rt,
+        &inv,
+        &payloads,
+        "process_raw/orders_invoke_backends",
+        &orders,
+        &|| local.idempotency().clear(),
+    );
+}
+
+/// `RawEvent::parse` + `process_raw` of each payload with `app`, timed per
+/// batch; `forget` (untimed) drops what the batch left in the app's
+/// backends, so that every batch starts as the first did.
+fn stateful_growth(
+    c: &mut Criterion,
+    rt: &Runtime,
+    inv: &Invocation,
+    payloads: &[(usize, Vec<u8>, usize)],
+    name: &str,
+    app: &App,
+    forget: &dyn Fn(),
+) {
+    let mut g = c.benchmark_group(name);
     g.sample_size(20);
-    for (n, json, failing) in &payloads {
+    for (n, json, failing) in payloads {
         let event = RawEvent::parse(json).unwrap();
-        assert_eq!(
-            rt.block_on(orders.process_raw(&event, &inv)).failed(),
-            *failing
-        );
-        local.idempotency().clear();
+        assert_eq!(rt.block_on(app.process_raw(&event, inv)).failed(), *failing);
+        forget();
         g.throughput(Throughput::Elements(*n as u64));
         g.bench_with_input(BenchmarkId::from_parameter(n), json, |b, json| {
-            b.to_async(&rt).iter_custom(|iters| {
-                let (orders, inv, local) = (&orders, &inv, &local);
-                async move {
-                    let mut timed = Duration::ZERO;
-                    for _ in 0..iters {
-                        let start = Instant::now();
-                        let event = RawEvent::parse(json).unwrap();
-                        black_box(orders.process_raw(&event, inv).await);
-                        drop(event);
-                        timed += start.elapsed();
-                        local.idempotency().clear();
-                    }
-                    timed
+            b.to_async(rt).iter_custom(|iters| async move {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    let start = Instant::now();
+                    let event = RawEvent::parse(json).unwrap();
+                    black_box(app.process_raw(&event, inv).await);
+                    drop(event);
+                    timed += start.elapsed();
+                    forget();
                 }
+                timed
             })
         });
     }

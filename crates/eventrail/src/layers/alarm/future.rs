@@ -1,10 +1,12 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
-use super::AlarmCall;
+use super::{send_alarm, AlarmCall, AlarmCallProj};
 use crate::error::BoxError;
+use crate::layers::idempotency::is_in_progress_elsewhere;
 
 pin_project_lite::pin_project! {
     /// The future of [`AlarmOnFailure`](super::AlarmOnFailure): the inner
@@ -32,7 +34,45 @@ where
     type Output = Result<T, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().call.poll(cx)
+        let mut call = self.project().call;
+        loop {
+            match call.as_mut().project() {
+                AlarmCallProj::Calling {
+                    fut,
+                    meta,
+                    layer,
+                    scope,
+                    ..
+                } => {
+                    let err = match ready!(fut.poll(cx)) {
+                        Ok(resp) => return Poll::Ready(Ok(resp)),
+                        Err(e) => e,
+                    };
+                    let Some(meta) = meta.take() else {
+                        return Poll::Ready(Err(err));
+                    };
+                    if is_in_progress_elsewhere(&*err) {
+                        // A duplicate while the first delivery runs: not
+                        // final, the first delivery reports the outcome.
+                        tracing::debug!(
+                            record_id = meta.record_id(),
+                            "duplicate in progress elsewhere; no alarm"
+                        );
+                        return Poll::Ready(Err(err));
+                    }
+                    if layer.filter.as_ref().is_some_and(|f| !f(&*err)) {
+                        return Poll::Ready(Err(err));
+                    }
+                    let alarm = send_alarm::<E>(Arc::clone(layer), Arc::clone(scope), meta, err);
+                    call.set(AlarmCall::Alarming {
+                        alarm: Box::pin(alarm),
+                    });
+                }
+                AlarmCallProj::Alarming { alarm } => {
+                    return Poll::Ready(Err(ready!(alarm.as_mut().poll(cx))));
+                }
+            }
+        }
     }
 }
 

@@ -81,14 +81,13 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use tower_service::Service;
 
 use crate::envelope::{Envelope, Metadata, Stats};
 use crate::error::BoxError;
 use crate::layers::catch_panic::{call_catching, CallCatching};
-use crate::layers::idempotency::is_in_progress_elsewhere;
 use crate::layers::util::{rfc3339, truncate_chars};
 use crate::routes::short_type_name;
 
@@ -175,56 +174,6 @@ pin_project_lite::pin_project! {
             _event: PhantomData<fn(E)>,
         },
         Alarming { alarm: Pin<Box<dyn Future<Output = BoxError> + Send>> },
-    }
-}
-
-impl<F, T, Er, E> Future for AlarmCall<F, E>
-where
-    F: Future<Output = Result<T, Er>>,
-    Er: Into<BoxError>,
-    E: 'static,
-{
-    type Output = Result<T, BoxError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        loop {
-            match self.as_mut().project() {
-                AlarmCallProj::Calling {
-                    fut,
-                    meta,
-                    layer,
-                    scope,
-                    ..
-                } => {
-                    let err = match ready!(fut.poll(cx)) {
-                        Ok(resp) => return Poll::Ready(Ok(resp)),
-                        Err(e) => e,
-                    };
-                    let Some(meta) = meta.take() else {
-                        return Poll::Ready(Err(err));
-                    };
-                    if is_in_progress_elsewhere(&*err) {
-                        // A duplicate while the first delivery runs: not
-                        // final, the first delivery reports the outcome.
-                        tracing::debug!(
-                            record_id = meta.record_id(),
-                            "duplicate in progress elsewhere; no alarm"
-                        );
-                        return Poll::Ready(Err(err));
-                    }
-                    if layer.filter.as_ref().is_some_and(|f| !f(&*err)) {
-                        return Poll::Ready(Err(err));
-                    }
-                    let alarm = send_alarm::<E>(Arc::clone(layer), Arc::clone(scope), meta, err);
-                    self.set(AlarmCall::Alarming {
-                        alarm: Box::pin(alarm),
-                    });
-                }
-                AlarmCallProj::Alarming { alarm } => {
-                    return Poll::Ready(Err(ready!(alarm.as_mut().poll(cx))));
-                }
-            }
-        }
     }
 }
 
