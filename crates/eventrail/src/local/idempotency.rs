@@ -160,6 +160,12 @@ impl Span {
         self == Self::NONE
     }
 
+    /// Where its bytes are in the buffer (empty for [`NONE`](Self::NONE)).
+    fn range(self) -> std::ops::Range<usize> {
+        let at = self.at as usize;
+        at..at + self.size()
+    }
+
     /// The bytes it takes (none for [`NONE`](Self::NONE)).
     fn size(self) -> usize {
         if self.is_none() {
@@ -218,10 +224,7 @@ impl Slots {
     }
 
     fn bytes_of(&self, span: Span) -> &[u8] {
-        if span.is_none() {
-            return &[];
-        }
-        &self.bytes[span.at as usize..][..span.len as usize]
+        &self.bytes[span.range()]
     }
 
     fn text(&self, span: Span) -> Option<String> {
@@ -288,7 +291,7 @@ impl Slots {
         let mut keep = |span: &mut Span| {
             if !span.is_none() {
                 let at = bytes.len() as u32;
-                bytes.extend_from_slice(&old[span.at as usize..][..span.len as usize]);
+                bytes.extend_from_slice(&old[span.range()]);
                 span.at = at;
             }
         };
@@ -336,25 +339,27 @@ impl Slots {
         in_progress_expires_at: Option<SystemTime>,
     ) -> Result<(), PortError> {
         let hash = self.write_opt(payload_hash)?;
+        self.replace_text(i, hash);
         let slot = &mut self.slots[i];
-        let old = [
-            std::mem::replace(&mut slot.payload_hash, hash),
-            std::mem::replace(&mut slot.result, Span::NONE),
-        ];
         slot.status = IdempotencyStatus::InProgress;
         slot.expires_at = expires_at;
         slot.in_progress_expires_at = in_progress_expires_at;
         slot.present = true;
-        old.into_iter().for_each(|s| self.release(s));
         Ok(())
     }
 
     /// The slot at `i` no longer holds a record; its key and count stay.
     fn remove(&mut self, i: usize) {
+        self.slots[i].present = false;
+        self.replace_text(i, Span::NONE);
+    }
+
+    /// Gives the slot at `i` the payload hash at `hash` and no result,
+    /// releasing the ones it had.
+    fn replace_text(&mut self, i: usize, hash: Span) {
         let slot = &mut self.slots[i];
-        slot.present = false;
         let old = [
-            std::mem::replace(&mut slot.payload_hash, Span::NONE),
+            std::mem::replace(&mut slot.payload_hash, hash),
             std::mem::replace(&mut slot.result, Span::NONE),
         ];
         old.into_iter().for_each(|s| self.release(s));

@@ -188,7 +188,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = Arc::clone(&self.layer);
-        let fut = async move {
+        ResponseFuture::new(async move {
             let locked = match take_lock(&layer, &env).await {
                 Step::Done(result) => return result,
                 Step::Locked { key, clock } => Some((key, clock)),
@@ -221,8 +221,7 @@ where
                     Err(e)
                 }
             }
-        };
-        ResponseFuture::new(fut)
+        })
     }
 }
 
