@@ -11,7 +11,7 @@
 //! [`AlarmLayer`] publishes an alarm for every final failure that reaches it;
 //! put it outside the retry layer, so only failures after retries alarm. A
 //! duplicate delivery that found its idempotency key in progress is not final
-//! ([`is_in_progress_elsewhere`])
+//! ([`is_in_progress_elsewhere`](crate::layers::idempotency::is_in_progress_elsewhere))
 //! and never alarms: the first delivery reports the outcome. The
 //! alarm also says how many attempts were made. The handler's error is always
 //! returned as it was: an alarm that fails to publish is logged and counted
