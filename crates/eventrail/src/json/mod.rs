@@ -151,6 +151,41 @@ fn first_backslash(chunk: &[u8]) -> usize {
     (hits.trailing_zeros() / 8) as usize
 }
 
+/// Whether `a` and `b` hold the same bytes, compared in place: a word (or
+/// two overlapping ones) at a time for the short keys and route values the
+/// scanners compare, where a call to `memcmp` through the dynamic linker's
+/// table costs more than the comparison (18 per SQS record on the order
+/// app's workload).
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    fn word(s: &[u8], at: usize) -> Option<u64> {
+        let w: [u8; 8] = s.get(at..at + 8)?.try_into().ok()?;
+        Some(u64::from_le_bytes(w))
+    }
+    fn half(s: &[u8], at: usize) -> Option<u32> {
+        let w: [u8; 4] = s.get(at..at + 4)?.try_into().ok()?;
+        Some(u32::from_le_bytes(w))
+    }
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        0..4 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => {
+            let mut at = 0;
+            while at + 8 < n {
+                if word(a, at) != word(b, at) {
+                    return false;
+                }
+                at += 8;
+            }
+            word(a, n - 8) == word(b, n - 8)
+        }
+    }
+}
+
 /// `byte` in each of a word's eight bytes.
 pub(crate) const fn splat(byte: u8) -> u64 {
     0x0101_0101_0101_0101 * byte as u64
@@ -332,6 +367,25 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_bytes_agrees_with_slice_equality() {
+        // Every length up to three words, equal and with one byte changed
+        // at each place, and against every other length.
+        let base: Vec<u8> = (b'a'..=b'z').cycle().take(24).collect();
+        for n in 0..=24 {
+            let a = &base[..n];
+            assert!(same_bytes(a, a), "{n} bytes, equal");
+            for at in 0..n {
+                let mut b = a.to_vec();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(a, &b), "{n} bytes, byte {at} differs");
+            }
+            for m in 0..=24 {
+                assert_eq!(same_bytes(a, &base[..m]), n == m, "{n} against {m} bytes");
+            }
+        }
+    }
 
     #[test]
     fn picks_wanted_fields_only() {

@@ -85,7 +85,10 @@ pub(crate) fn object_fields<'a, S: AsRef<str>>(
     let mut c = Cursor { text, pos: 0 };
     c.object(|c, key| {
         let value = c.value()?;
-        if let Some(i) = wanted.iter().position(|w| w.as_ref() == key) {
+        if let Some(i) = wanted
+            .iter()
+            .position(|w| super::same_bytes(w.as_ref().as_bytes(), key.as_bytes()))
+        {
             out[i] = Some(value);
         }
         Some(())

@@ -245,7 +245,9 @@ impl Router {
         }
         let route = routes.routes.iter().find(|r| match &r.on {
             None => true,
-            Some((i, value)) => route_slots[*i].and_then(plain) == Some(value.as_str()),
+            Some((i, value)) => route_slots[*i]
+                .and_then(plain)
+                .is_some_and(|v| crate::json::same_bytes(v.as_bytes(), value.as_bytes())),
         })?;
         (route.build)(body, meta).ok()
     }

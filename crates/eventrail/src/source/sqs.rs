@@ -329,7 +329,7 @@ mod plain {
             let rest = self.text.as_bytes().get(self.at..)?;
             let end = key.len() + 1;
             let quoted = rest.first() == Some(&b'"') && rest.get(end) == Some(&b'"');
-            (quoted && rest.get(1..end)? == key.as_bytes()).then(|| {
+            (quoted && crate::json::same_bytes(rest.get(1..end)?, key.as_bytes())).then(|| {
                 self.at += end + 1;
                 key
             })

@@ -33,14 +33,13 @@ pin_project_lite::pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn new(inner: F, budget: Duration) -> Self {
+    /// The call `inner`, started at `now`, with `budget` to finish.
+    pub(super) fn new(inner: F, budget: Duration, now: Instant) -> Self {
         Self {
             inner,
             timer: Timer::Idle {
                 // As `tokio::time::sleep` computes it.
-                deadline: Instant::now()
-                    .checked_add(budget)
-                    .unwrap_or_else(far_future),
+                deadline: now.checked_add(budget).unwrap_or_else(far_future),
             },
             budget,
         }

@@ -45,10 +45,15 @@ impl TimeoutLayer {
 
     /// The budget of a call for an envelope with metadata `meta`, now.
     pub fn budget(&self, meta: &Metadata) -> Duration {
+        self.budget_at(meta, Instant::now())
+    }
+
+    /// [`budget`](Self::budget) at `now`: the layer's call reads the clock
+    /// once for the budget and its timer's deadline.
+    pub(super) fn budget_at(&self, meta: &Metadata, now: Instant) -> Duration {
         let (Some(margin), Some(deadline)) = (self.deadline_margin, meta.deadline()) else {
             return self.limit;
         };
-        let now = Instant::now();
         if deadline <= now || deadline - now > MAX_PLAUSIBLE_DEADLINE {
             tracing::warn!(
                 record_id = meta.record_id(),

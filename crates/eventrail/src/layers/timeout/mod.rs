@@ -49,6 +49,7 @@ mod layer;
 
 use std::task::{Context, Poll};
 
+use tokio::time::Instant;
 use tower_service::Service;
 
 use crate::envelope::Envelope;
@@ -102,7 +103,8 @@ where
     }
 
     fn call(&mut self, env: Envelope<E>) -> Self::Future {
-        let budget = self.layer.budget(env.meta());
-        ResponseFuture::new(self.inner.call(env), budget)
+        let now = Instant::now();
+        let budget = self.layer.budget_at(env.meta(), now);
+        ResponseFuture::new(self.inner.call(env), budget, now)
     }
 }
