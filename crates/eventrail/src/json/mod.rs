@@ -158,14 +158,11 @@ fn first_backslash(chunk: &[u8]) -> usize {
 /// app's workload).
 #[inline]
 pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    fn word(s: &[u8], at: usize) -> Option<u64> {
-        let w: [u8; 8] = s.get(at..at + 8)?.try_into().ok()?;
-        Some(u64::from_le_bytes(w))
+    fn bytes<const N: usize>(s: &[u8], at: usize) -> Option<[u8; N]> {
+        s.get(at..at + N)?.try_into().ok()
     }
-    fn half(s: &[u8], at: usize) -> Option<u32> {
-        let w: [u8; 4] = s.get(at..at + 4)?.try_into().ok()?;
-        Some(u32::from_le_bytes(w))
-    }
+    let word = |s: &[u8], at| bytes::<8>(s, at).map(u64::from_le_bytes);
+    let half = |s: &[u8], at| bytes::<4>(s, at).map(u32::from_le_bytes);
     let n = a.len();
     if n != b.len() {
         return false;
