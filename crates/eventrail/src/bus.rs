@@ -453,7 +453,14 @@ impl std::error::Error for FanOutError {
 // ---------------------------------------------------------------- handler_fn
 
 /// Turns an async function of an [`Envelope<E>`] into a handler (a
-/// `tower::Service`). The function is shared, so it only needs to be `Fn`.
+/// `tower::Service`).
+///
+/// The function is kept inline and cloned with the handler (the bus clones
+/// a handler for every call, as tower services are): a function item, or a
+/// closure that captures only `Clone` values, costs nothing or a few
+/// reference-count bumps to clone, and no atomic operation when it captures
+/// nothing. State a closure should share rather than copy goes in an `Arc`,
+/// or through [`handler_fn_with_state`].
 ///
 /// See the [module docs](self) for an example.
 pub fn handler_fn<E, F, Fut, R, Er>(f: F) -> HandlerFn<F, E>
@@ -462,21 +469,21 @@ where
     Fut: Future<Output = Result<R, Er>>,
 {
     HandlerFn {
-        f: Arc::new(f),
+        f,
         _event: PhantomData,
     }
 }
 
 /// A handler made from an async function. See [`handler_fn`].
 pub struct HandlerFn<F, E> {
-    f: Arc<F>,
+    f: F,
     _event: PhantomData<fn(E)>,
 }
 
-impl<F, E> Clone for HandlerFn<F, E> {
+impl<F: Clone, E> Clone for HandlerFn<F, E> {
     fn clone(&self) -> Self {
         Self {
-            f: Arc::clone(&self.f),
+            f: self.f.clone(),
             _event: PhantomData,
         }
     }

@@ -189,8 +189,6 @@ impl App {
         // What the record's layers report (attempts, replays) reaches the
         // outcome through this node, wherever the handlers run.
         let stats = Stats::root_with_clock(self.inner.config.clock.clone());
-        let mut meta = meta;
-        meta.set_stats(Arc::clone(&stats));
         let stamp = |mut env: AnyEnvelope| {
             let m = env.meta_mut();
             if m.deadline().is_none() {
@@ -222,9 +220,12 @@ impl App {
         // Cancelled (dropped) when only the margin is left, so the
         // invocation answers in time whatever the handlers do.
         let cancel_at = self.cancel_at(inv);
+        // The record's own metadata holds the node's last reference the app
+        // keeps (every reference is two atomic operations on a record's path).
+        let mut meta = meta;
+        meta.set_stats(stats);
         Start::Running(Running {
             meta,
-            stats,
             work: AssertUnwindSafe(work).catch_unwind(),
             cancel_at,
             started: cancel_at.map(|_| Instant::now()),
@@ -270,8 +271,8 @@ impl Future for Work {
 /// A started record: its dispatch with panics caught, and what its outcome
 /// needs.
 struct Running {
+    /// Carries the record's [`Stats`] root, which its envelopes report to.
     meta: Metadata,
-    stats: Arc<Stats>,
     work: futures_util::future::CatchUnwind<AssertUnwindSafe<Work>>,
     cancel_at: Option<Instant>,
     started: Option<Instant>,
@@ -304,21 +305,24 @@ impl Running {
     ) -> RecordOutcome {
         let Running {
             mut meta,
-            stats,
             work,
             started,
             ..
         } = self;
         // Done with: whatever it still holds (the envelopes) goes now.
         drop(work);
-        let attempts = stats.attempts();
+        let (attempts, only_attempts) = meta.stats_root().map_or((0, false), |stats| {
+            // Only when nothing else holds it (a handler's clone could
+            // still write).
+            let alone = Arc::strong_count(stats) == 1;
+            (stats.attempts(), alone && stats.only_attempts())
+        });
         if attempts > meta.attempt() {
             meta.set_attempt(attempts);
         }
         // Most records report nothing but attempts, now in the metadata:
-        // their node goes, so a batch's outcomes do not keep one each. Only
-        // when nothing else holds it (a handler's clone could still write).
-        if Arc::strong_count(&stats) == 2 && stats.only_attempts() {
+        // their node goes, so a batch's outcomes do not keep one each.
+        if only_attempts {
             meta.clear_stats();
         }
         match result {

@@ -213,19 +213,23 @@ mod tests {
         // Only the handler (and this test) hold the state between calls.
         assert_eq!(Arc::strong_count(&shared), 2);
 
-        // What a closure capturing the state does instead: a copy per call.
+        // What a closure capturing the state by value does instead: the bus
+        // clones a handler for every call, and the closure with it, so the
+        // state is copied once per call though the body never clones it.
         let captured = Counted {
             clones: Arc::clone(&clones),
             greeting: "hi",
         };
         let bus = Bus::builder()
             .on(crate::handler_fn(move |env: Envelope<String>| {
-                let s = captured.clone();
-                async move { Ok::<_, HandlerError>(format!("{} {}", s.greeting, env.event())) }
+                // The whole value is captured (not just a field of it).
+                let whole: &Counted = &captured;
+                let greeting = whole.greeting;
+                async move { Ok::<_, HandlerError>(format!("{greeting} {}", env.event())) }
             }))
             .build();
         for name in ["ana", "bo", "cy"] {
-            bus.send(env(name)).await.unwrap();
+            assert_eq!(bus.send(env(name)).await.unwrap(), format!("hi {name}"));
         }
         assert_eq!(clones.load(Ordering::SeqCst), 3);
     }

@@ -35,7 +35,7 @@
 
 use std::fmt;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 
 use tokio::time::Instant;
 
@@ -289,6 +289,11 @@ impl Metadata {
         self.stats = Some(root);
     }
 
+    /// The node the layers' reports reach, as the app set it.
+    pub(crate) fn stats_root(&self) -> Option<&Arc<Stats>> {
+        self.stats.as_ref()
+    }
+
     /// Whether the metadata carries a node for the layers' reports.
     #[cfg(test)]
     pub(crate) fn has_stats(&self) -> bool {
@@ -384,9 +389,8 @@ impl Metadata {
         let Some(s) = &self.stats else {
             return false;
         };
-        let root = s.root_node();
-        let mut metrics = root.metrics.lock().unwrap_or_else(PoisonError::into_inner);
-        metrics.push(HandlerMetric::new(name, value, unit));
+        s.root_node()
+            .add_metric(HandlerMetric::new(name, value, unit));
         true
     }
 

@@ -33,6 +33,10 @@ pub(crate) struct Stats {
     pub(super) dead_letter_failures: AtomicU32,
     /// Metrics handlers added ([`Metadata::add_metric`]); kept on the root.
     pub(super) metrics: Mutex<Vec<HandlerMetric>>,
+    /// Set once a metric is added: most records add none, and a load
+    /// tells them so without taking the lock (two atomic operations, as
+    /// costly as the rest of a bare record's bookkeeping).
+    pub(super) has_metrics: AtomicBool,
     /// The app's clock ([`Metadata::clock`]); kept on the root.
     pub(super) clock: Option<Arc<dyn Clock>>,
     pub(super) parent: Option<Arc<Stats>>,
@@ -59,6 +63,7 @@ impl Stats {
             dead_lettered: AtomicU32::new(0),
             dead_letter_failures: AtomicU32::new(0),
             metrics: Mutex::new(Vec::new()),
+            has_metrics: AtomicBool::new(false),
             clock,
             parent,
         })
@@ -101,6 +106,9 @@ impl Stats {
 
     /// Hands the metrics handlers added to `f`, in the order they were added.
     pub(crate) fn each_metric(&self, f: impl FnMut(&HandlerMetric)) {
+        if !self.has_metrics() {
+            return;
+        }
         let metrics = self.metrics.lock().unwrap_or_else(PoisonError::into_inner);
         metrics.iter().for_each(f);
     }
@@ -108,13 +116,23 @@ impl Stats {
     /// Whether the layers reported nothing but attempts to this node: no
     /// replay, alarm, dead letter or metric.
     pub(crate) fn only_attempts(&self) -> bool {
-        !self.replayed()
-            && self.counts() == LayerCounts::default()
-            && self
-                .metrics
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .is_empty()
+        !self.replayed() && self.counts() == LayerCounts::default() && !self.has_metrics()
+    }
+
+    /// Whether a metric was added to this node. Set (release) after the
+    /// metric is in the list, so a reader that sees it set and then locks
+    /// finds the metric.
+    fn has_metrics(&self) -> bool {
+        self.has_metrics.load(Ordering::Acquire)
+    }
+
+    /// Adds a handler's metric to this node.
+    pub(super) fn add_metric(&self, metric: HandlerMetric) {
+        self.metrics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(metric);
+        self.has_metrics.store(true, Ordering::Release);
     }
 
     pub(super) fn root_node(&self) -> &Stats {
