@@ -126,6 +126,19 @@ struct Slot {
     lines: Option<Lines>,
 }
 
+impl Slot {
+    /// See [`HandlerJournal::note`].
+    fn note(&self, text: impl fmt::Display) {
+        if let Some(lines) = &self.lines {
+            let text = text.to_string();
+            lock(lines).push(Entry {
+                handler: self.name.clone(),
+                text,
+            });
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Shared {
     lines: Option<Lines>,
@@ -291,13 +304,7 @@ impl HandlerJournal {
     /// Writes a line, if the journal records lines: `text` is formatted
     /// only then (pass `format_args!(..)` to format nothing otherwise).
     pub fn note(&self, text: impl fmt::Display) {
-        if let Some(lines) = &self.0.lines {
-            let text = text.to_string();
-            lock(lines).push(Entry {
-                handler: self.0.name.clone(),
-                text,
-            });
-        }
+        self.0.note(text);
     }
 
     /// Records that the handler acknowledged an event without acting on
@@ -386,7 +393,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = std::task::ready!(this.inner.poll(cx));
-        let journal = HandlerJournal(Arc::clone(this.slot));
+        // Written through the slot the future holds: a `HandlerJournal`
+        // here would be one more reference count per call.
+        let journal = &**this.slot;
         match this.kind {
             Kind::Attempt(attempt) => match &result {
                 Err(e) => journal.note(format_args!("attempt {attempt} failed: {e}")),

@@ -289,6 +289,19 @@ impl Metadata {
         self.stats = Some(root);
     }
 
+    /// A copy that carries no node for the layers' reports (one reference
+    /// count fewer, for a layer that keeps the node itself).
+    pub(crate) fn clone_without_stats(&self) -> Metadata {
+        Metadata {
+            record_id: Arc::clone(&self.record_id),
+            source: self.source,
+            attempt: self.attempt,
+            origin: self.origin.clone(),
+            deadline: self.deadline,
+            stats: None,
+        }
+    }
+
     /// The node the layers' reports reach, as the app set it.
     pub(crate) fn stats_root(&self) -> Option<&Arc<Stats>> {
         self.stats.as_ref()

@@ -48,9 +48,12 @@ where
                         Ok(resp) => return Poll::Ready(Ok(resp)),
                         Err(e) => e,
                     };
-                    let Some(meta) = meta.take() else {
+                    let Some(mut meta) = meta.take() else {
                         return Poll::Ready(Err(err));
                     };
+                    // The copy was taken without the scope it was made in,
+                    // which the call kept; it reports the alarm there.
+                    meta.set_stats(Arc::clone(scope));
                     if is_in_progress_elsewhere(&*err) {
                         // A duplicate while the first delivery runs: not
                         // final, the first delivery reports the outcome.

@@ -147,7 +147,9 @@ where
 
     fn call(&mut self, mut env: Envelope<E>) -> Self::Future {
         let scope = env.meta_mut().enter_scope();
-        let meta = env.meta().clone();
+        // What an alarm needs of the metadata, without a second reference
+        // to `scope` (the future holds one; the alarm's copy gets it back).
+        let meta = env.meta().clone_without_stats();
         let fut = call_catching(&mut self.inner, env);
         ResponseFuture::new(AlarmCall::Calling {
             fut,

@@ -115,7 +115,9 @@ use crate::envelope::MAX_PLAUSIBLE_DEADLINE;
 use crate::envelope::{Envelope, Metadata};
 use crate::error::BoxError;
 use crate::layers::catch_panic::call_catching;
-use crate::ports::{Clock, IdempotencyRecord, IdempotencyStatus, IdempotencyStore, LockOutcome};
+use crate::ports::{
+    Clock, IdempotencyRecord, IdempotencyStatus, IdempotencyStore, LockOutcome, SystemClock,
+};
 
 pub use self::error::{is_in_progress_elsewhere, IdempotencyError};
 pub use self::future::ResponseFuture;
@@ -209,7 +211,7 @@ where
             lock.disarm();
             match result {
                 Ok(resp) => match serde_json::to_string(&resp) {
-                    Ok(json) => Ok(complete(&layer, &*clock, &key, json, resp).await),
+                    Ok(json) => Ok(complete(&layer, clock.get(&layer), &key, json, resp).await),
                     Err(e) => {
                         tracing::warn!(key, error = %e, "the handler's result does not serialize; not kept for duplicates");
                         delete(&layer, &key).await;
@@ -230,11 +232,29 @@ enum Step<R> {
     /// Answered without running the handler: replayed, refused or failed.
     Done(Result<R, BoxError>),
     /// The lock is held under `key`; expiry times come from `clock`.
-    Locked { key: String, clock: Arc<dyn Clock> },
+    Locked { key: String, clock: ClockOf },
     /// Run the handler without protection (no key and
     /// [`MissingKey::PassThrough`], or the store failed and the layer fails
     /// open).
     Unprotected,
+}
+
+/// Which clock a call's expiry times come from: the layer's own, borrowed
+/// from the layer for as long as the call runs (no reference count taken),
+/// or the record's.
+enum ClockOf {
+    Layer,
+    Record(Arc<dyn Clock>),
+}
+
+impl ClockOf {
+    fn get<'a, E>(&'a self, layer: &'a IdempotencyLayer<E>) -> &'a dyn Clock {
+        match self {
+            ClockOf::Record(c) => &**c,
+            // `Layer` is only chosen when the layer has a clock.
+            ClockOf::Layer => layer.options.clock.as_deref().unwrap_or(&SystemClock),
+        }
+    }
 }
 
 /// Steps 1, 2, 5 and 6 of the module docs: the key, the lock, and the
@@ -269,10 +289,10 @@ async fn take_lock<E, R: DeserializeOwned>(
         None => None,
     };
     let clock = match &layer.options.clock {
-        Some(c) => Arc::clone(c),
-        None => env.meta().clock(),
+        Some(_) => ClockOf::Layer,
+        None => ClockOf::Record(env.meta().clock()),
     };
-    let now = clock.now();
+    let now = clock.get(layer).now();
     let left = env
         .meta()
         .deadline()
