@@ -1,20 +1,27 @@
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
 
+use super::table::{self, Slots};
 use crate::ports::{IdempotencyRecord, IdempotencyStore, LockOutcome, PortError};
 
 /// An [`IdempotencyStore`] in memory: for tests, local runs, and functions
 /// whose duplicates arrive within one warm instance. Clones share records.
 ///
 /// Expiry is decided by the `now` the layer passes in, so it follows whatever
-/// [`Clock`](crate::ports::Clock) the layer uses.
+/// [`Clock`](crate::ports::Clock) the layer uses. A call is one hashed
+/// lookup under one mutex; a record takes a 64-byte slot and the bytes of
+/// its key, payload hash and result, copied into one buffer the records
+/// share (no allocation per record). Keys are hashed with foldhash from a
+/// seed drawn when the store is made, so keys taken from event payloads
+/// cannot be prepared in advance to collide (foldhash resists that much,
+/// not a sender who studies a long-lived process). A deleted key keeps its slot (not its record): a store that
+/// sees a stream of new keys grows by one slot and one key per key, as a
+/// map of records would.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryIdempotencyStore {
-    records: Arc<Mutex<HashMap<String, IdempotencyRecord>>>,
+    records: Arc<Mutex<Slots>>,
 }
 
 impl MemoryIdempotencyStore {
@@ -25,53 +32,28 @@ impl MemoryIdempotencyStore {
 
     /// How many records are stored, expired ones included.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().present()
     }
 
     /// Whether no record is stored.
     pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.len() == 0
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, IdempotencyRecord>> {
+    fn lock(&self) -> MutexGuard<'_, Slots> {
         // A panic while holding the lock cannot leave a record half-written.
         self.records.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-// The map holds each record under its key, with the record's own `key`
-// field left empty (a second copy of every key would cost an allocation per
-// lock); records are given their key back on the way out.
-
-/// `record` (kept without its key) as the store's callers see it.
-fn with_key(key: &str, record: &IdempotencyRecord) -> IdempotencyRecord {
-    let mut out = record.clone();
-    out.key = key.to_owned();
-    out
 }
 
 #[async_trait]
 impl IdempotencyStore for MemoryIdempotencyStore {
     async fn try_lock(
         &self,
-        mut record: IdempotencyRecord,
+        record: IdempotencyRecord,
         now: SystemTime,
     ) -> Result<LockOutcome, PortError> {
-        let key = std::mem::take(&mut record.key);
-        // One lookup: the key is hashed once whatever the outcome.
-        match self.lock().entry(key) {
-            Entry::Occupied(e) if e.get().is_live_at(now) => {
-                Ok(LockOutcome::Exists(with_key(e.key(), e.get())))
-            }
-            Entry::Occupied(mut e) => {
-                e.insert(record);
-                Ok(LockOutcome::Acquired)
-            }
-            Entry::Vacant(e) => {
-                e.insert(record);
-                Ok(LockOutcome::Acquired)
-            }
-        }
+        table::try_lock(&mut self.lock(), &record, now)
     }
 
     async fn complete(
@@ -80,29 +62,16 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         result: String,
         expires_at: SystemTime,
     ) -> Result<(), PortError> {
-        let mut records = self.lock();
-        match records.get_mut(key) {
-            Some(record) => record.complete(result, expires_at),
-            None => {
-                let mut record =
-                    IdempotencyRecord::in_progress(String::new(), expires_at, None, None);
-                record.complete(result, expires_at);
-                records.insert(key.to_owned(), record);
-            }
-        }
-        Ok(())
+        table::complete(&mut self.lock(), key, &result, expires_at)
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
-        self.lock().remove(key);
+        self.lock().delete(key);
         Ok(())
     }
 
     async fn get(&self, key: &str) -> Result<Option<IdempotencyRecord>, PortError> {
-        Ok(self
-            .lock()
-            .get_key_value(key)
-            .map(|(key, record)| with_key(key, record)))
+        Ok(self.lock().lookup(key))
     }
 }
 

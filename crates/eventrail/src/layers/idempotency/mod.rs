@@ -100,6 +100,7 @@ mod error;
 mod future;
 mod layer;
 mod memory;
+pub(crate) mod table;
 
 use std::task::{Context, Poll};
 
