@@ -1,7 +1,7 @@
 //! A handler's output: its JSON text, as the handler serialized it.
 
+use std::cell::Cell;
 use std::fmt;
-use std::io;
 use std::ops::Deref;
 use std::sync::OnceLock;
 
@@ -41,51 +41,17 @@ pub struct Output {
     value: OnceLock<Box<Value>>,
 }
 
-/// Where an output is serialized: on the stack while it is short, so a
-/// `null` costs no allocation and a short output exactly one.
-struct Buffer {
-    stack: [u8; 256],
-    len: usize,
-    heap: Vec<u8>,
+thread_local! {
+    /// The buffer outputs are serialized into, kept between calls: a `null`
+    /// costs no allocation and any other output exactly one (its copy).
+    /// Writing to a `Vec` is what serde_json's writer calls inline; a
+    /// hand-written `io::Write` costs a call and its bounds per fragment.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
-impl Buffer {
-    fn new() -> Self {
-        Self {
-            stack: [0; 256],
-            len: 0,
-            heap: Vec::new(),
-        }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        if self.heap.is_empty() {
-            &self.stack[..self.len]
-        } else {
-            &self.heap
-        }
-    }
-}
-
-impl io::Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.heap.is_empty() && self.len + buf.len() <= self.stack.len() {
-            self.stack[self.len..self.len + buf.len()].copy_from_slice(buf);
-            self.len += buf.len();
-        } else {
-            if self.heap.is_empty() {
-                self.heap.reserve(2 * (self.len + buf.len()));
-                self.heap.extend_from_slice(&self.stack[..self.len]);
-            }
-            self.heap.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+/// Scratch buffers larger than this are not kept (one huge output should
+/// not pin its memory for the life of the thread).
+const SCRATCH_KEEP: usize = 16 * 1024;
 
 impl Output {
     /// `null`.
@@ -95,14 +61,20 @@ impl Output {
 
     /// `value` serialized to JSON, its fields in their order.
     pub fn serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        let mut buf = Buffer::new();
-        serde_json::to_writer(&mut buf, value)?;
-        if buf.bytes() == b"null" {
-            // What most handlers return (`()`): nothing to check or keep.
-            return Ok(Self::null());
+        // Taken out of its cell, so a `Serialize` impl that serializes an
+        // output of its own gets a buffer of its own.
+        let mut buf = SCRATCH.with(Cell::take);
+        buf.clear();
+        let out = serde_json::to_writer(&mut buf, value).and_then(|()| {
+            // serde_json writes UTF-8; checked rather than assumed (no
+            // `unsafe` in this crate).
+            let text = std::str::from_utf8(&buf).map_err(serde::ser::Error::custom)?;
+            Ok(Self::from_text(text))
+        });
+        if buf.capacity() <= SCRATCH_KEEP {
+            SCRATCH.with(|c| c.set(buf));
         }
-        let text = std::str::from_utf8(buf.bytes()).map_err(serde::ser::Error::custom)?;
-        Ok(Self::from_text(text))
+        out
     }
 
     /// JSON text a serializer wrote.
@@ -310,6 +282,25 @@ mod tests {
         assert_eq!(out, serde_json::json!({"alpha": 2, "mid": "m", "zeta": 1}));
     }
 
+    /// Serializes an output of its own while being serialized.
+    struct Nested(u32);
+
+    impl Serialize for Nested {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let inner =
+                Output::serialize(&[self.0, self.0 + 1]).map_err(serde::ser::Error::custom)?;
+            (inner.json(), self.0).serialize(s)
+        }
+    }
+
+    #[test]
+    fn an_output_serialized_while_serializing_another_keeps_both_whole() {
+        let out = Output::serialize(&vec![Nested(1), Nested(5)]).unwrap();
+        assert_eq!(out.json(), r#"[["[1,2]",1],["[5,6]",5]]"#);
+        // The buffer is reused afterwards without a trace of either.
+        assert_eq!(Output::serialize("x").unwrap().json(), r#""x""#);
+    }
+
     #[test]
     fn null_arrays_and_values() {
         let unit = Output::serialize(&()).unwrap();
@@ -329,11 +320,13 @@ mod tests {
         assert_eq!(arr.json(), r#"[{"zeta":1,"alpha":2,"mid":"m"},null,"two"]"#);
         assert_eq!(arr.value()[2], "two");
         assert_eq!(Output::array(Vec::new()).json(), "[]");
-        // Longer than the stack buffer: written on the heap, whole.
-        let long: Vec<String> = (0..100).map(|i| format!("item-{i}")).collect();
+        // Longer than the scratch buffer that is kept: written whole, and
+        // the next output is not polluted by it.
+        let long: Vec<String> = (0..3000).map(|i| format!("item-{i}")).collect();
         let out = Output::serialize(&long).unwrap();
         assert_eq!(out.json(), serde_json::to_string(&long).unwrap());
-        assert!(out.json().len() > 256);
+        assert!(out.json().len() > SCRATCH_KEEP);
+        assert_eq!(Output::serialize(&7).unwrap().json(), "7");
         let v = serde_json::json!({"b": 1, "a": [true]});
         assert_eq!(Output::from(v.clone()).into_value(), v);
         assert_eq!(
