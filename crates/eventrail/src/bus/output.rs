@@ -2,6 +2,7 @@
 
 use std::cell::Cell;
 use std::fmt;
+use std::io;
 use std::ops::Deref;
 use std::sync::OnceLock;
 
@@ -49,6 +50,42 @@ thread_local! {
     static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
+/// Where a value of no size is serialized: a few bytes on the stack.
+#[derive(Default)]
+struct Small {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl Small {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl io::Write for Small {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.write_all(bytes).map(|()| bytes.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let end = self.len + bytes.len();
+        let dst = self
+            .buf
+            .get_mut(self.len..end)
+            .ok_or(io::ErrorKind::WriteZero)?;
+        dst.copy_from_slice(bytes);
+        self.len = end;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Scratch buffers larger than this are not kept (one huge output should
 /// not pin its memory for the life of the thread).
 const SCRATCH_KEEP: usize = 16 * 1024;
@@ -61,20 +98,36 @@ impl Output {
 
     /// `value` serialized to JSON, its fields in their order.
     pub fn serialize<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
+        // A value of no size (`()`, what most handlers return) writes a few
+        // bytes at most: on the stack, where the compiler sees `null`
+        // through and keeps nothing.
+        if std::mem::size_of_val(value) == 0 {
+            let mut small = Small::default();
+            if serde_json::to_writer(&mut small, value).is_ok() {
+                return Self::from_bytes(small.bytes());
+            }
+            // Longer than `Small`, or an error: the general path says which.
+        }
         // Taken out of its cell, so a `Serialize` impl that serializes an
         // output of its own gets a buffer of its own.
         let mut buf = SCRATCH.with(Cell::take);
         buf.clear();
-        let out = serde_json::to_writer(&mut buf, value).and_then(|()| {
-            // serde_json writes UTF-8; checked rather than assumed (no
-            // `unsafe` in this crate).
-            let text = std::str::from_utf8(&buf).map_err(serde::ser::Error::custom)?;
-            Ok(Self::from_text(text))
-        });
+        let out = serde_json::to_writer(&mut buf, value).and_then(|()| Self::from_bytes(&buf));
         if buf.capacity() <= SCRATCH_KEEP {
             SCRATCH.with(|c| c.set(buf));
         }
         out
+    }
+
+    /// The JSON text serde_json wrote.
+    fn from_bytes(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        if bytes == b"null" {
+            return Ok(Self::null());
+        }
+        // serde_json writes UTF-8; checked rather than assumed (no `unsafe`
+        // in this crate).
+        let text = std::str::from_utf8(bytes).map_err(serde::ser::Error::custom)?;
+        Ok(Self::from_text(text))
     }
 
     /// JSON text a serializer wrote.
@@ -299,6 +352,29 @@ mod tests {
         assert_eq!(out.json(), r#"[["[1,2]",1],["[5,6]",5]]"#);
         // The buffer is reused afterwards without a trace of either.
         assert_eq!(Output::serialize("x").unwrap().json(), r#""x""#);
+    }
+
+    /// A value of no size that writes more than the stack buffer holds.
+    struct Wordy;
+
+    impl Serialize for Wordy {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_str("a unit value that writes more than thirty-two bytes")
+        }
+    }
+
+    #[derive(Serialize)]
+    struct Empty {}
+
+    #[test]
+    fn values_of_no_size_serialize_whole() {
+        assert!(Output::serialize(&()).unwrap().is_null());
+        assert_eq!(Output::serialize(&Empty {}).unwrap().json(), "{}");
+        assert_eq!(
+            Output::serialize(&Wordy).unwrap().json(),
+            r#""a unit value that writes more than thirty-two bytes""#
+        );
+        assert_eq!(Output::serialize("").unwrap().json(), r#""""#);
     }
 
     #[test]
