@@ -485,3 +485,83 @@ async fn store_failures_are_reported_with_the_store_classification() {
     assert!(is_retryable(&*err));
     assert_eq!(h.runs(), 0);
 }
+
+/// A store that answers only through its futures (as one with I/O does):
+/// it delegates to the memory store and counts the calls that reach it.
+#[derive(Debug, Default)]
+struct Remote {
+    inner: MemoryIdempotencyStore,
+    calls: AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl IdempotencyStore for Remote {
+    async fn try_lock(
+        &self,
+        record: eventrail::ports::IdempotencyRecord,
+        now: SystemTime,
+    ) -> Result<eventrail::ports::LockOutcome, eventrail::ports::PortError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        self.inner.try_lock(record, now).await
+    }
+    async fn complete(
+        &self,
+        key: &str,
+        result: String,
+        expires_at: SystemTime,
+    ) -> Result<(), eventrail::ports::PortError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        self.inner.complete(key, result, expires_at).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), eventrail::ports::PortError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.delete(key).await
+    }
+    async fn get(
+        &self,
+        key: &str,
+    ) -> Result<Option<eventrail::ports::IdempotencyRecord>, eventrail::ports::PortError> {
+        self.inner.get(key).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_without_immediate_answers_is_awaited_with_the_same_results() {
+    let store = Arc::new(Remote::default());
+    let h = Handler::default();
+    let mut svc = IdempotencyLayer::from_event(store.clone())
+        .with_clock(clock())
+        .layer(h.service());
+    let mut results = Vec::new();
+    for _ in 0..2 {
+        results.push(
+            svc.ready()
+                .await
+                .unwrap()
+                .call(pay("p-9", 700))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        results,
+        [
+            Receipt {
+                charged: 700,
+                run: 1
+            },
+            Receipt {
+                charged: 700,
+                run: 1
+            }
+        ]
+    );
+    assert_eq!(h.runs(), 1);
+    // Lock and completion of the first delivery, the duplicate's lock.
+    assert_eq!(store.calls.load(Ordering::SeqCst), 3);
+    let stored = store.inner.get("Payment#p-9").await.unwrap().unwrap();
+    assert_eq!(stored.status, IdempotencyStatus::Completed);
+    assert_eq!(stored.result.as_deref(), Some(r#"{"charged":700,"run":1}"#));
+}

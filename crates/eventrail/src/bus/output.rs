@@ -1,6 +1,5 @@
 //! A handler's output: its JSON text, as the handler serialized it.
 
-use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::ops::Deref;
@@ -9,6 +8,8 @@ use std::sync::OnceLock;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
+
+use crate::json::with_json;
 
 /// The output of a handler, as JSON (`()` becomes `null`): what a record's
 /// [`Status::Done`](crate::app::Status::Done) carries and what a Step
@@ -40,14 +41,6 @@ pub struct Output {
     /// Boxed: a batch's report keeps an output per record, and few are
     /// ever read as a `Value`.
     value: OnceLock<Box<Value>>,
-}
-
-thread_local! {
-    /// The buffer outputs are serialized into, kept between calls: a `null`
-    /// costs no allocation and any other output exactly one (its copy).
-    /// Writing to a `Vec` is what serde_json's writer calls inline; a
-    /// hand-written `io::Write` costs a call and its bounds per fragment.
-    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 /// Where a value of no size is serialized: a few bytes on the stack.
@@ -86,10 +79,6 @@ impl io::Write for Small {
     }
 }
 
-/// Scratch buffers larger than this are not kept (one huge output should
-/// not pin its memory for the life of the thread).
-const SCRATCH_KEEP: usize = 16 * 1024;
-
 impl Output {
     /// `null`.
     pub fn null() -> Self {
@@ -108,15 +97,7 @@ impl Output {
             }
             // Longer than `Small`, or an error: the general path says which.
         }
-        // Taken out of its cell, so a `Serialize` impl that serializes an
-        // output of its own gets a buffer of its own.
-        let mut buf = SCRATCH.with(Cell::take);
-        buf.clear();
-        let out = serde_json::to_writer(&mut buf, value).and_then(|()| Self::from_bytes(&buf));
-        if buf.capacity() <= SCRATCH_KEEP {
-            SCRATCH.with(|c| c.set(buf));
-        }
-        out
+        with_json(value, Self::from_text)
     }
 
     /// The JSON text serde_json wrote.
@@ -401,7 +382,7 @@ mod tests {
         let long: Vec<String> = (0..3000).map(|i| format!("item-{i}")).collect();
         let out = Output::serialize(&long).unwrap();
         assert_eq!(out.json(), serde_json::to_string(&long).unwrap());
-        assert!(out.json().len() > SCRATCH_KEEP);
+        assert!(out.json().len() > crate::json::SCRATCH_KEEP);
         assert_eq!(Output::serialize(&7).unwrap().json(), "7");
         let v = serde_json::json!({"b": 1, "a": [true]});
         assert_eq!(Output::from(v.clone()).into_value(), v);

@@ -1,13 +1,16 @@
 //! Borrowed JSON reading: a single-pass scan of a JSON object that picks out
 //! a few top-level fields without building a tree (wanted values are borrowed
 //! as raw JSON, everything else is skipped), and string lookups along a path.
+//! And one writer: [`with_json`], serde_json into a buffer kept per thread.
 
 pub(crate) mod split;
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::Serialize;
 use serde_json::value::RawValue;
 
 /// The raw values of the wanted fields, by position in the wanted list.
@@ -359,6 +362,40 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
         }
         d.deserialize_str(V)
     }
+}
+
+thread_local! {
+    /// The buffer JSON is written into ([`with_json`]), kept between calls:
+    /// an output or a stored result costs no allocation beyond its copy.
+    /// serde_json's writes to a `Vec` are inlined; a hand-written
+    /// `io::Write` cost a call and its bounds checks per fragment.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Scratch buffers larger than this are not kept (one huge output should
+/// not pin its memory for the life of the thread).
+pub(crate) const SCRATCH_KEEP: usize = 16 * 1024;
+
+/// `value` serialized to JSON in this thread's scratch buffer, handed to
+/// `f` (to copy or to store without an allocation of its own).
+pub(crate) fn with_json<T: Serialize + ?Sized, R>(
+    value: &T,
+    f: impl FnOnce(&str) -> R,
+) -> Result<R, serde_json::Error> {
+    // Taken out of its cell, so a `Serialize` impl (or `f`) that serializes
+    // something of its own gets a buffer of its own.
+    let mut buf = SCRATCH.with(Cell::take);
+    buf.clear();
+    let out = serde_json::to_writer(&mut buf, value).and_then(|()| {
+        // serde_json writes UTF-8; checked rather than assumed (no `unsafe`
+        // in this crate).
+        let text = std::str::from_utf8(&buf).map_err(serde::ser::Error::custom)?;
+        Ok(f(text))
+    });
+    if buf.capacity() <= SCRATCH_KEEP {
+        SCRATCH.with(|c| c.set(buf));
+    }
+    out
 }
 
 #[cfg(test)]

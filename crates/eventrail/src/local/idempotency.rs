@@ -162,11 +162,12 @@ impl LocalIdempotencyStore {
     }
 }
 
-#[async_trait]
-impl IdempotencyStore for LocalIdempotencyStore {
-    async fn try_lock(
+impl LocalIdempotencyStore {
+    /// `try_lock`, which never waits: the port's async method and
+    /// [`try_lock_now`](IdempotencyStore::try_lock_now) both run it.
+    fn lock_record(
         &self,
-        rec: IdempotencyRecord,
+        rec: &IdempotencyRecord,
         now: SystemTime,
     ) -> Result<LockOutcome, PortError> {
         let mut slots = lock(&self.inner);
@@ -175,7 +176,7 @@ impl IdempotencyStore for LocalIdempotencyStore {
             now,
         };
         self.faults.run_lazy(&self.calls, call, || {
-            let outcome = table::try_lock(&mut slots, &rec, now)?;
+            let outcome = table::try_lock(&mut slots, rec, now)?;
             match &outcome {
                 LockOutcome::Exists(existing) => {
                     tracing::debug!(target: "eventrail::local", key = %rec.key, status = ?existing.status, "idempotency: duplicate");
@@ -188,10 +189,11 @@ impl IdempotencyStore for LocalIdempotencyStore {
         })
     }
 
-    async fn complete(
+    /// `complete`, which never waits (see [`lock_record`](Self::lock_record)).
+    fn complete_record(
         &self,
         key: &str,
-        result: String,
+        result: &str,
         expires_at: SystemTime,
     ) -> Result<(), PortError> {
         let mut slots = lock(&self.inner);
@@ -200,8 +202,45 @@ impl IdempotencyStore for LocalIdempotencyStore {
         };
         self.faults.run_lazy(&self.calls, call, || {
             tracing::debug!(target: "eventrail::local", key = %key, result = %result, "idempotency: completed");
-            table::complete(&mut slots, key, &result, expires_at)
+            table::complete(&mut slots, key, result, expires_at)
         })
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for LocalIdempotencyStore {
+    async fn try_lock(
+        &self,
+        rec: IdempotencyRecord,
+        now: SystemTime,
+    ) -> Result<LockOutcome, PortError> {
+        self.lock_record(&rec, now)
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        result: String,
+        expires_at: SystemTime,
+    ) -> Result<(), PortError> {
+        self.complete_record(key, &result, expires_at)
+    }
+
+    fn try_lock_now(
+        &self,
+        rec: &IdempotencyRecord,
+        now: SystemTime,
+    ) -> Option<Result<LockOutcome, PortError>> {
+        Some(self.lock_record(rec, now))
+    }
+
+    fn complete_now(
+        &self,
+        key: &str,
+        result: &str,
+        expires_at: SystemTime,
+    ) -> Option<Result<(), PortError>> {
+        Some(self.complete_record(key, result, expires_at))
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
@@ -287,6 +326,54 @@ mod tests {
         assert!(store.try_lock(rec, t).await.unwrap_err().is_retryable());
         assert_eq!(store.acquired("k"), 0);
         assert_eq!(store.keys(), ["gone"]);
+    }
+
+    #[tokio::test]
+    async fn answers_now_as_its_futures_do_faults_and_log_included() {
+        let store = LocalIdempotencyStore::new();
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        let exp = t + Duration::from_secs(60);
+        let rec = IdempotencyRecord::in_progress("k", exp, Some(exp), None);
+        assert_eq!(
+            store.try_lock_now(&rec, t).unwrap().unwrap(),
+            LockOutcome::Acquired
+        );
+        // The record the future then finds is the one written now.
+        match store.try_lock(rec.clone(), t).await.unwrap() {
+            LockOutcome::Exists(existing) => {
+                assert_eq!(existing.status, IdempotencyStatus::InProgress)
+            }
+            other => panic!("expected the live record, got {other:?}"),
+        }
+        store.complete_now("k", r#"{"n":1}"#, exp).unwrap().unwrap();
+        assert_eq!(
+            store.record("k").unwrap().result.as_deref(),
+            Some(r#"{"n":1}"#)
+        );
+        store.fail_next(2, Fault::throttled());
+        assert!(store.try_lock_now(&rec, t).unwrap().is_err());
+        assert!(store.complete_now("k", "2", exp).unwrap().is_err());
+        assert_eq!(store.acquired("k"), 1);
+        let kinds: Vec<_> = store
+            .calls()
+            .iter()
+            .map(|c| {
+                (
+                    matches!(c.request, IdempotencyCall::TryLock { .. }),
+                    c.is_ok(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (true, true),
+                (true, true),
+                (false, true),
+                (true, false),
+                (false, false)
+            ]
+        );
     }
 
     #[tokio::test]

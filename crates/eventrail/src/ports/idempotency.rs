@@ -123,4 +123,36 @@ pub trait IdempotencyStore: Send + Sync + fmt::Debug {
     async fn delete(&self, key: &str) -> Result<(), PortError>;
     /// Reads the record for `key`.
     async fn get(&self, key: &str) -> Result<Option<IdempotencyRecord>, PortError>;
+
+    /// [`try_lock`](Self::try_lock) answered at once, for a store that never
+    /// waits (one in memory): the same outcome, state change, faults and
+    /// call log as `try_lock(record.clone(), now)` would give, without a
+    /// future or a copy of the record. `None`, the default, has the caller
+    /// await `try_lock` (a store with I/O).
+    ///
+    /// The idempotency layer asks this first on every call; an in-memory
+    /// store answering here saves a boxed future and a copy of the key per
+    /// event.
+    fn try_lock_now(
+        &self,
+        record: &IdempotencyRecord,
+        now: SystemTime,
+    ) -> Option<Result<LockOutcome, PortError>> {
+        let _ = (record, now);
+        None
+    }
+
+    /// [`complete`](Self::complete) answered at once, as
+    /// [`try_lock_now`](Self::try_lock_now) is: `result` is borrowed, so
+    /// the caller need not allocate it. `None`, the default, has the caller
+    /// await `complete`.
+    fn complete_now(
+        &self,
+        key: &str,
+        result: &str,
+        expires_at: SystemTime,
+    ) -> Option<Result<(), PortError>> {
+        let _ = (key, result, expires_at);
+        None
+    }
 }

@@ -73,12 +73,52 @@ impl IdempotencyStore for MemoryIdempotencyStore {
     async fn get(&self, key: &str) -> Result<Option<IdempotencyRecord>, PortError> {
         Ok(self.lock().lookup(key))
     }
+
+    fn try_lock_now(
+        &self,
+        record: &IdempotencyRecord,
+        now: SystemTime,
+    ) -> Option<Result<LockOutcome, PortError>> {
+        Some(table::try_lock(&mut self.lock(), record, now))
+    }
+
+    fn complete_now(
+        &self,
+        key: &str,
+        result: &str,
+        expires_at: SystemTime,
+    ) -> Option<Result<(), PortError>> {
+        Some(table::complete(&mut self.lock(), key, result, expires_at))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[tokio::test]
+    async fn answers_now_what_its_futures_answer() {
+        let s = MemoryIdempotencyStore::new();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let exp = t0 + Duration::from_secs(60);
+        let rec = IdempotencyRecord::in_progress("k", exp, Some(exp), Some("h".into()));
+        assert_eq!(
+            s.try_lock_now(&rec, t0).unwrap().unwrap(),
+            LockOutcome::Acquired
+        );
+        match s.try_lock_now(&rec, t0).unwrap().unwrap() {
+            LockOutcome::Exists(existing) => {
+                assert_eq!(existing.payload_hash.as_deref(), Some("h"))
+            }
+            other => panic!("expected the live record, got {other:?}"),
+        }
+        s.complete_now("k", "[1]", exp).unwrap().unwrap();
+        let got = s.get("k").await.unwrap().unwrap();
+        assert_eq!(got.status, crate::ports::IdempotencyStatus::Completed);
+        assert_eq!(got.result.as_deref(), Some("[1]"));
+        assert_eq!(s.len(), 1);
+    }
 
     #[tokio::test]
     async fn lock_complete_expire() {

@@ -115,6 +115,7 @@ use tower_service::Service;
 use crate::envelope::MAX_PLAUSIBLE_DEADLINE;
 use crate::envelope::{Envelope, Metadata};
 use crate::error::BoxError;
+use crate::json::with_json;
 use crate::layers::catch_panic::call_catching;
 use crate::ports::{
     Clock, IdempotencyRecord, IdempotencyStatus, IdempotencyStore, LockOutcome, SystemClock,
@@ -211,14 +212,7 @@ where
             let result = call.await;
             lock.disarm();
             match result {
-                Ok(resp) => match serde_json::to_string(&resp) {
-                    Ok(json) => Ok(complete(&layer, clock.get(&layer), &key, json, resp).await),
-                    Err(e) => {
-                        tracing::warn!(key, error = %e, "the handler's result does not serialize; not kept for duplicates");
-                        delete(&layer, &key).await;
-                        Ok(resp)
-                    }
-                },
+                Ok(resp) => Ok(complete(&layer, clock.get(&layer), &key, resp).await),
                 Err(e) => {
                     delete(&layer, &key).await;
                     Err(e)
@@ -301,15 +295,23 @@ async fn take_lock<E, R: DeserializeOwned>(
         .filter(|left| !left.is_zero() && *left <= MAX_PLAUSIBLE_DEADLINE);
     let in_progress_until = now + left.unwrap_or(layer.options.in_progress_expiry);
     let record = IdempotencyRecord::in_progress(
-        key.clone(),
+        key,
         now + layer.options.expiry,
         Some(in_progress_until),
-        hash.clone(),
+        hash,
     );
-    match layer.store.try_lock(record, now).await {
+    // An in-memory store answers at once; one with I/O gets a copy.
+    let outcome = match layer.store.try_lock_now(&record, now) {
+        Some(outcome) => outcome,
+        None => layer.store.try_lock(record.clone(), now).await,
+    };
+    let IdempotencyRecord {
+        key, payload_hash, ..
+    } = record;
+    match outcome {
         Ok(LockOutcome::Acquired) => Step::Locked { key, clock },
         Ok(LockOutcome::Exists(existing)) => {
-            Step::Done(replay(env.meta(), &key, hash.as_deref(), existing))
+            Step::Done(replay(env.meta(), &key, payload_hash.as_deref(), existing))
         }
         Err(e) => match layer.options.on_store_error {
             OnStoreError::FailClosed => Step::Done(Err(IdempotencyError::store(e).into())),
@@ -327,22 +329,39 @@ async fn take_lock<E, R: DeserializeOwned>(
     }
 }
 
-/// Marks the record completed with `json` (the serialized `resp`), retried
-/// as [`complete_retry`](IdempotencyLayer::complete_retry) says; a final
-/// failure is logged and counted (see the module docs).
+/// Marks the record completed with `resp` serialized, retried as
+/// [`complete_retry`](IdempotencyLayer::complete_retry) says; a final
+/// failure is logged and counted (see the module docs). A result that does
+/// not serialize is not kept: the record is deleted, and a duplicate runs
+/// the handler again.
 async fn complete<E, R: Serialize>(
     layer: &IdempotencyLayer<E>,
     clock: &dyn Clock,
     key: &str,
-    json: String,
     resp: R,
 ) -> R {
     let policy = layer.options.complete_retry;
-    let mut json = json;
     let mut attempt = 1;
     loop {
         let until = clock.now() + layer.options.expiry;
-        let e = match layer.store.complete(key, json, until).await {
+        // Serialized into the thread's scratch buffer: an in-memory store
+        // copies it from there, a store with I/O gets its own copy.
+        let answered = with_json(&resp, |json| {
+            layer
+                .store
+                .complete_now(key, json, until)
+                .ok_or_else(|| json.to_owned())
+        });
+        let stored = match answered {
+            Ok(Ok(stored)) => stored,
+            Ok(Err(json)) => layer.store.complete(key, json, until).await,
+            Err(e) => {
+                tracing::warn!(key, error = %e, "the handler's result does not serialize; not kept for duplicates");
+                delete(layer, key).await;
+                return resp;
+            }
+        };
+        let e = match stored {
             Ok(()) => return resp,
             Err(e) => e,
         };
@@ -351,11 +370,6 @@ async fn complete<E, R: Serialize>(
             tracing::warn!(key, attempt, delay_ms = delay.as_millis() as u64, error = %e, "could not store the idempotency result; retrying");
             tokio::time::sleep(delay).await;
             attempt += 1;
-            // It serialized once; it does again (the first copy went to the store).
-            match serde_json::to_string(&resp) {
-                Ok(again) => json = again,
-                Err(_) => return resp,
-            }
             continue;
         }
         let n = layer.counters.unrecorded.fetch_add(1, Ordering::Relaxed) + 1;
