@@ -28,17 +28,25 @@
 //! ```
 //!
 //! Dispatch costs one allocation per handler call (the type-erased future);
-//! the event itself is shared, never copied.
+//! the event itself is shared, never copied. The bus keeps one instance of
+//! each handler to call in place: a dispatch that finds it free and ready
+//! (`poll_ready` answers at once) calls it there, so a layered stack is not
+//! cloned per call; otherwise (another thread is calling it, or it is not
+//! ready yet) a clone of the handler waits for readiness, as
+//! `tower::ServiceExt::oneshot` does. Either way the handler's `call` runs
+//! before the returned future first completes, and a panic in it surfaces
+//! when that future is polled.
 
-use std::any::TypeId;
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll, Waker};
 
 use serde::Serialize;
 use tower_service::Service;
@@ -61,8 +69,57 @@ trait ErasedHandler: Send + Sync {
 }
 
 struct Typed<E, S> {
+    /// The registered service: cloned for a call that cannot use `shared`.
     svc: S,
+    /// An instance called in place: a call that finds it free and ready
+    /// makes its call with it, and costs no clone of the stack (a clone and
+    /// a drop of a layered stack are two atomic operations per `Arc` its
+    /// layers hold).
+    shared: Mutex<S>,
     _event: PhantomData<fn(E)>,
+}
+
+impl<E, S: Clone> Typed<E, S> {
+    fn new(svc: S) -> Self {
+        Self {
+            shared: Mutex::new(svc.clone()),
+            svc,
+            _event: PhantomData,
+        }
+    }
+}
+
+impl<E, S> Typed<E, S>
+where
+    E: Send + Sync + 'static,
+    S: Service<Envelope<E>> + Clone + Send + Sync + 'static,
+    S::Error: Into<BoxError>,
+{
+    /// Makes the call with `shared` if it is ready now (polled once with a
+    /// waker that does nothing; a service that is not ready registers it and
+    /// is asked again at the next call).
+    fn call_in_place(shared: &mut S, env: Envelope<E>) -> Result<S::Future, InPlaceMiss<E>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        match catch_unwind(AssertUnwindSafe(|| shared.poll_ready(&mut cx))) {
+            Ok(Poll::Ready(Ok(()))) => {}
+            Ok(Poll::Ready(Err(e))) => return Err(InPlaceMiss::Failed(e.into())),
+            Ok(Poll::Pending) => return Err(InPlaceMiss::NotReady(env)),
+            Err(panic) => return Err(InPlaceMiss::Panicked(panic)),
+        }
+        catch_unwind(AssertUnwindSafe(|| shared.call(env))).map_err(InPlaceMiss::Panicked)
+    }
+}
+
+/// Why [`Typed::call_in_place`] made no call, or what it left.
+enum InPlaceMiss<E> {
+    /// Not ready at once: the envelope back, for a clone to wait.
+    NotReady(Envelope<E>),
+    /// Its readiness failed: the record fails, the instance is replaced.
+    Failed(BoxError),
+    /// `poll_ready` or `call` panicked: raised again when the record's
+    /// future is polled (where the app catches a handler's panic), and the
+    /// instance is replaced.
+    Panicked(Box<dyn Any + Send>),
 }
 
 impl<E, S> ErasedHandler for Typed<E, S>
@@ -76,15 +133,47 @@ where
     fn call(&self, env: AnyEnvelope) -> Dispatch {
         // The table is keyed by the event's type, so this holds; the typed
         // envelope, not the erased one, goes into the future.
-        match env.downcast::<E>() {
-            Ok(env) => Dispatch::boxed(Box::pin(TypedCall::<S, E> {
-                state: CallState::NotReady {
-                    svc: self.svc.clone(),
-                    env: Some(env),
-                },
-            })),
-            Err(e) => Dispatch::ready(Err(RecordError::no_handler(e.event_type_name()).into())),
-        }
+        let env = match env.downcast::<E>() {
+            Ok(env) => env,
+            Err(e) => {
+                return Dispatch::ready(Err(RecordError::no_handler(e.event_type_name()).into()))
+            }
+        };
+        // A service with nothing to drop (a `handler_fn`) clones for free;
+        // any other is called in place when its shared instance is free
+        // (another thread may be calling it) and ready.
+        let free = if std::mem::needs_drop::<S>() {
+            self.shared.try_lock().ok()
+        } else {
+            None
+        };
+        let env = match free {
+            Some(mut shared) => match Self::call_in_place(&mut shared, env) {
+                Ok(fut) => {
+                    return Dispatch::boxed(Box::pin(TypedCall::<S, E> {
+                        state: CallState::Called { fut },
+                    }))
+                }
+                Err(InPlaceMiss::NotReady(env)) => env,
+                Err(InPlaceMiss::Failed(e)) => {
+                    *shared = self.svc.clone();
+                    return Dispatch::ready(Err(e));
+                }
+                Err(InPlaceMiss::Panicked(panic)) => {
+                    *shared = self.svc.clone();
+                    return Dispatch::boxed(Box::pin(
+                        async move { std::panic::resume_unwind(panic) },
+                    ));
+                }
+            },
+            None => env,
+        };
+        Dispatch::boxed(Box::pin(TypedCall::<S, E> {
+            state: CallState::NotReady {
+                svc: self.svc.clone(),
+                env: Some(env),
+            },
+        }))
     }
 }
 
@@ -259,10 +348,7 @@ impl BusBuilder {
             });
         entry.handlers.push(Handler {
             name: name.into(),
-            inner: Box::new(Typed::<E, S> {
-                svc,
-                _event: PhantomData,
-            }),
+            inner: Box::new(Typed::<E, S>::new(svc)),
         });
         self
     }
@@ -523,6 +609,77 @@ mod tests {
 
     fn env<E>(e: E) -> Envelope<E> {
         Envelope::new(e, Metadata::new("r", Source::Direct))
+    }
+
+    /// A handler with state to drop (so the bus calls it in place), whose
+    /// `poll_ready` and `call` do what the event says: `0` is ready and
+    /// answers, `1` is not ready at first (it wakes itself and is ready
+    /// on the next poll), `2` fails to get ready, `3` panics in `call`.
+    #[derive(Clone, Default)]
+    struct Moody {
+        calls: Arc<std::sync::atomic::AtomicUsize>,
+        /// What the next `poll_ready` does (the event of the last call).
+        mood: u8,
+        polled: bool,
+    }
+
+    impl Service<Envelope<u8>> for Moody {
+        type Response = usize;
+        type Error = BoxError;
+        type Future = std::future::Ready<Result<usize, BoxError>>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            match self.mood {
+                1 if !self.polled => {
+                    self.polled = true;
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                2 => Poll::Ready(Err("cannot get ready".into())),
+                _ => Poll::Ready(Ok(())),
+            }
+        }
+
+        fn call(&mut self, env: Envelope<u8>) -> Self::Future {
+            let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            if *env == 3 {
+                panic!("call panicked");
+            }
+            std::future::ready(Ok(n))
+        }
+    }
+
+    /// Sets the mood the next `poll_ready` of every instance shows.
+    fn with_mood(m: &Moody, mood: u8) -> Moody {
+        Moody { mood, ..m.clone() }
+    }
+
+    #[tokio::test]
+    async fn a_handler_is_called_in_place_and_every_miss_is_handled() {
+        use futures_util::FutureExt;
+
+        let moody = Moody::default();
+        // Ready: called in place, answered.
+        let bus = Bus::builder().on(moody.clone()).build();
+        assert_eq!(bus.send(env(0u8)).await.unwrap(), 1);
+        assert_eq!(bus.send(env(0u8)).await.unwrap(), 2);
+        // Not ready at once: a clone waits for readiness, then answers.
+        let bus = Bus::builder().on(with_mood(&moody, 1)).build();
+        assert_eq!(bus.send(env(1u8)).await.unwrap(), 3);
+        // Readiness fails: the record fails with the service's error.
+        let bus = Bus::builder().on(with_mood(&moody, 2)).build();
+        let err = bus.send(env(2u8)).await.unwrap_err();
+        assert_eq!(err.to_string(), "cannot get ready");
+        // A panic in `call` is raised when the future is polled, where the
+        // app catches it; the next call still works.
+        let bus = Bus::builder().on(moody.clone()).build();
+        let dispatch = bus.send(env(3u8));
+        let panic = std::panic::AssertUnwindSafe(dispatch)
+            .catch_unwind()
+            .await
+            .unwrap_err();
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"call panicked"));
+        assert_eq!(bus.send(env(0u8)).await.unwrap(), 5);
     }
 
     #[tokio::test]
