@@ -112,7 +112,8 @@ where
 
 /// Why [`Typed::call_in_place`] made no call, or what it left.
 enum InPlaceMiss<E> {
-    /// Not ready at once: the envelope back, for a clone to wait.
+    /// Not ready at once: the envelope back, for a clone to wait (the
+    /// instance is replaced).
     NotReady(Envelope<E>),
     /// Its readiness failed: the record fails, the instance is replaced.
     Failed(BoxError),
@@ -154,7 +155,14 @@ where
                         state: CallState::Called { fut },
                     }))
                 }
-                Err(InPlaceMiss::NotReady(env)) => env,
+                Err(InPlaceMiss::NotReady(env)) => {
+                    // Whatever its `poll_ready` started (a reservation in a
+                    // bounded queue, say) would wait for a waker that does
+                    // nothing and hold what it got until the next dispatch:
+                    // it goes with the instance instead.
+                    *shared = self.svc.clone();
+                    env
+                }
                 Err(InPlaceMiss::Failed(e)) => {
                     *shared = self.svc.clone();
                     return Dispatch::ready(Err(e));
