@@ -1,0 +1,202 @@
+//! A handler of one event type behind the bus's type-erased table: called
+//! in place when its kept instance is free and ready, else through a clone
+//! that waits for readiness (see the [bus docs](super)).
+
+use std::any::Any;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{ready, Context, Poll, Waker};
+
+use serde::Serialize;
+use tower_service::Service;
+
+use super::{Dispatch, ErasedHandler, Output};
+use crate::envelope::{AnyEnvelope, Envelope};
+use crate::error::{BoxError, HandlerError, RecordError};
+
+pub(super) struct Typed<E, S> {
+    /// The registered service: cloned for a call that cannot use `shared`.
+    svc: S,
+    /// An instance called in place: a call that finds it free and ready
+    /// makes its call with it, and costs no clone of the stack (a clone and
+    /// a drop of a layered stack are two atomic operations per `Arc` its
+    /// layers hold).
+    shared: Mutex<S>,
+    _event: PhantomData<fn(E)>,
+}
+
+impl<E, S: Clone> Typed<E, S> {
+    pub(super) fn new(svc: S) -> Self {
+        Self {
+            shared: Mutex::new(svc.clone()),
+            svc,
+            _event: PhantomData,
+        }
+    }
+}
+
+impl<E, S> Typed<E, S>
+where
+    E: Send + Sync + 'static,
+    S: Service<Envelope<E>> + Clone + Send + Sync + 'static,
+    S::Error: Into<BoxError>,
+{
+    /// Makes the call with `shared` if it is ready now (polled once with a
+    /// waker that does nothing; a service that is not ready registers it and
+    /// is asked again at the next call).
+    fn call_in_place(shared: &mut S, env: Envelope<E>) -> Result<S::Future, InPlaceMiss<E>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        match catch_unwind(AssertUnwindSafe(|| shared.poll_ready(&mut cx))) {
+            Ok(Poll::Ready(Ok(()))) => {}
+            Ok(Poll::Ready(Err(e))) => return Err(InPlaceMiss::Failed(e.into())),
+            Ok(Poll::Pending) => return Err(InPlaceMiss::NotReady(env)),
+            Err(panic) => return Err(InPlaceMiss::Panicked(panic)),
+        }
+        catch_unwind(AssertUnwindSafe(|| shared.call(env))).map_err(InPlaceMiss::Panicked)
+    }
+}
+
+/// Why [`Typed::call_in_place`] made no call, or what it left.
+enum InPlaceMiss<E> {
+    /// Not ready at once: the envelope back, for a clone to wait (the
+    /// instance is replaced).
+    NotReady(Envelope<E>),
+    /// Its readiness failed: the record fails, the instance is replaced.
+    Failed(BoxError),
+    /// `poll_ready` or `call` panicked: raised again when the record's
+    /// future is polled (where the app catches a handler's panic), and the
+    /// instance is replaced.
+    Panicked(Box<dyn Any + Send>),
+}
+
+impl<E, S> ErasedHandler for Typed<E, S>
+where
+    E: Send + Sync + 'static,
+    S: Service<Envelope<E>> + Clone + Send + Sync + 'static,
+    S::Response: Serialize,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    fn call(&self, env: AnyEnvelope) -> Dispatch {
+        // The table is keyed by the event's type, so this holds; the typed
+        // envelope, not the erased one, goes into the future.
+        let env = match env.downcast::<E>() {
+            Ok(env) => env,
+            Err(e) => {
+                return Dispatch::ready(Err(RecordError::no_handler(e.event_type_name()).into()))
+            }
+        };
+        // A service with nothing to drop (a `handler_fn`) clones for free;
+        // any other is called in place when its shared instance is free
+        // (another thread may be calling it) and ready.
+        let free = if std::mem::needs_drop::<S>() {
+            self.shared.try_lock().ok()
+        } else {
+            None
+        };
+        let env = match free {
+            Some(mut shared) => match Self::call_in_place(&mut shared, env) {
+                Ok(fut) => {
+                    return Dispatch::boxed(Box::pin(TypedCall::<S, E> {
+                        state: CallState::Called { fut },
+                    }))
+                }
+                Err(InPlaceMiss::NotReady(env)) => {
+                    // Whatever its `poll_ready` started (a reservation in a
+                    // bounded queue, say) would wait for a waker that does
+                    // nothing and hold what it got until the next dispatch:
+                    // it goes with the instance instead.
+                    *shared = self.svc.clone();
+                    env
+                }
+                Err(InPlaceMiss::Failed(e)) => {
+                    *shared = self.svc.clone();
+                    return Dispatch::ready(Err(e));
+                }
+                Err(InPlaceMiss::Panicked(panic)) => {
+                    *shared = self.svc.clone();
+                    return Dispatch::boxed(Box::pin(
+                        async move { std::panic::resume_unwind(panic) },
+                    ));
+                }
+            },
+            None => env,
+        };
+        Dispatch::boxed(Box::pin(TypedCall::<S, E> {
+            state: CallState::NotReady {
+                svc: self.svc.clone(),
+                env: Some(env),
+            },
+        }))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// One handler call: the service made ready, called, its response
+    /// serialized. (What `tower::ServiceExt::oneshot` and an `async` block
+    /// did, in one state machine.)
+    struct TypedCall<S, E>
+    where
+        S: Service<Envelope<E>>,
+    {
+        #[pin]
+        state: CallState<S, Envelope<E>, S::Future>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = CallProj]
+    enum CallState<S, R, F> {
+        NotReady { svc: S, env: Option<R> },
+        Called { #[pin] fut: F },
+        Done,
+    }
+}
+
+impl<S, E> Future for TypedCall<S, E>
+where
+    S: Service<Envelope<E>>,
+    S::Response: Serialize,
+    S::Error: Into<BoxError>,
+{
+    type Output = Result<Output, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                CallProj::NotReady { svc, env } => {
+                    if let Err(e) = ready!(svc.poll_ready(cx)) {
+                        state.set(CallState::Done);
+                        return Poll::Ready(Err(e.into()));
+                    }
+                    let Some(env) = env.take() else {
+                        state.set(CallState::Done);
+                        return Poll::Ready(Err("a handler call lost its envelope".into()));
+                    };
+                    let fut = svc.call(env);
+                    state.set(CallState::Called { fut });
+                }
+                CallProj::Called { fut } => {
+                    let result = ready!(fut.poll(cx));
+                    state.set(CallState::Done);
+                    return Poll::Ready(match result {
+                        Ok(resp) => Output::serialize(&resp).map_err(|e| {
+                            HandlerError::permanent(format!(
+                                "the handler's output does not serialize: {e}"
+                            ))
+                            .into()
+                        }),
+                        Err(e) => Err(e.into()),
+                    });
+                }
+                CallProj::Done => {
+                    return Poll::Ready(Err("a handler call polled after completion".into()))
+                }
+            }
+        }
+    }
+}
