@@ -32,8 +32,9 @@
 //! each handler to call in place: a dispatch that finds it free and ready
 //! (`poll_ready` answers at once) calls it there, so a layered stack is not
 //! cloned per call; otherwise (another thread is calling it, or it is not
-//! ready yet) a clone of the handler waits for readiness, as
-//! `tower::ServiceExt::oneshot` does. Either way the handler's `call` runs
+//! ready yet) the call waits for readiness in the returned future, as
+//! `tower::ServiceExt::oneshot` does, on a clone or on the instance that
+//! started getting ready (a fresh clone is then kept in its place). Either way the handler's `call` runs
 //! before the returned future first completes, and a panic in it surfaces
 //! when that future is polled.
 

@@ -1,6 +1,6 @@
 //! A handler of one event type behind the bus's type-erased table: called
-//! in place when its kept instance is free and ready, else through a clone
-//! that waits for readiness (see the [bus docs](super)).
+//! in place when its kept instance is free and ready, else through a
+//! future that waits for readiness (see the [bus docs](super)).
 
 use std::any::Any;
 use std::future::Future;
@@ -59,16 +59,16 @@ where
     }
 }
 
-/// Why [`Typed::call_in_place`] made no call, or what it left.
+/// Why [`Typed::call_in_place`] made no call. After any of them a fresh
+/// clone becomes the kept instance.
 enum InPlaceMiss<E> {
-    /// Not ready at once: the envelope back, for a clone to wait (the
-    /// instance is replaced).
+    /// Not ready at once: the envelope back, for the instance to get ready
+    /// in the record's future.
     NotReady(Envelope<E>),
-    /// Its readiness failed: the record fails, the instance is replaced.
+    /// Its readiness failed: the record fails.
     Failed(BoxError),
     /// `poll_ready` or `call` panicked: raised again when the record's
-    /// future is polled (where the app catches a handler's panic), and the
-    /// instance is replaced.
+    /// future is polled (where the app catches a handler's panic).
     Panicked(Box<dyn Any + Send>),
 }
 
@@ -97,37 +97,46 @@ where
         } else {
             None
         };
-        let env = match free {
-            Some(mut shared) => match Self::call_in_place(&mut shared, env) {
-                Ok(fut) => {
-                    return Dispatch::boxed(Box::pin(TypedCall::<S, E> {
-                        state: CallState::Called { fut },
-                    }))
-                }
-                Err(InPlaceMiss::NotReady(env)) => {
-                    // Whatever its `poll_ready` started (a reservation in a
-                    // bounded queue, say) would wait for a waker that does
-                    // nothing and hold what it got until the next dispatch:
-                    // it goes with the instance instead.
-                    *shared = self.svc.clone();
-                    env
-                }
-                Err(InPlaceMiss::Failed(e)) => {
-                    *shared = self.svc.clone();
-                    return Dispatch::ready(Err(e));
-                }
-                Err(InPlaceMiss::Panicked(panic)) => {
-                    *shared = self.svc.clone();
-                    return Dispatch::boxed(Box::pin(
-                        async move { std::panic::resume_unwind(panic) },
-                    ));
-                }
-            },
-            None => env,
+        let Some(mut shared) = free else {
+            return Self::readying(self.svc.clone(), env);
         };
+        let miss = match Self::call_in_place(&mut shared, env) {
+            Ok(fut) => {
+                return Dispatch::boxed(Box::pin(TypedCall::<S, E> {
+                    state: CallState::Called { fut },
+                }))
+            }
+            Err(miss) => miss,
+        };
+        // The kept instance is not called in place again: a fresh clone
+        // takes its place. One that is getting ready goes on in the record's
+        // future, polled with a real waker (what its `poll_ready` started, a
+        // reservation in a bounded queue say, would otherwise wait for a
+        // waker that does nothing); one that failed or panicked is dropped.
+        let old = std::mem::replace(&mut *shared, self.svc.clone());
+        match miss {
+            InPlaceMiss::NotReady(env) => Self::readying(old, env),
+            InPlaceMiss::Failed(e) => Dispatch::ready(Err(e)),
+            InPlaceMiss::Panicked(panic) => {
+                Dispatch::boxed(Box::pin(async move { std::panic::resume_unwind(panic) }))
+            }
+        }
+    }
+}
+
+impl<E, S> Typed<E, S>
+where
+    E: Send + Sync + 'static,
+    S: Service<Envelope<E>> + Clone + Send + Sync + 'static,
+    S::Response: Serialize,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+{
+    /// The call of `env` by `svc`, once `svc` is ready.
+    fn readying(svc: S, env: Envelope<E>) -> Dispatch {
         Dispatch::boxed(Box::pin(TypedCall::<S, E> {
             state: CallState::NotReady {
-                svc: self.svc.clone(),
+                svc,
                 env: Some(env),
             },
         }))
