@@ -1,7 +1,7 @@
 #![doc = include_str!("docs/response.md")]
 
 use eventrail::app::{RecordOutcome, Report, Status};
-use eventrail::bus::Output;
+use eventrail::bus::{Output, Outputs};
 use eventrail::source::firehose::{self, Transformation, TRANSFORMATION_KEY};
 use eventrail::source::s3_batch::{self, ResultCode};
 use eventrail::source::RawEvent;
@@ -67,6 +67,17 @@ impl serde::Serialize for Response {
             Response::Json(v) => v.serialize(serializer),
             Response::Output(o) => o.serialize(serializer),
         }
+    }
+}
+
+/// Whether the answer to a batch from `source` is made of the handlers'
+/// outputs (a Step Functions task's output, S3 Batch Operations' result
+/// strings, Firehose's transformed records). Every other source answers
+/// with failed record ids at most, so its outputs are not serialized.
+pub(crate) fn outputs_for(source: Source) -> Outputs {
+    match source {
+        Source::StepFunctions | Source::S3Batch | Source::Firehose => Outputs::Keep,
+        _ => Outputs::Discard,
     }
 }
 

@@ -478,3 +478,51 @@ async fn a_lambda_deadline_already_past_starts_nothing_like_a_zero_local_deadlin
     let resp = invoke(&app, &payload, watch).await.unwrap();
     assert_eq!(failures(&resp), Vec::<String>::new());
 }
+
+/// A job handler whose output has no JSON form.
+fn unserializable_app() -> eventrail::App {
+    use eventrail::{handler_fn, App, Bus, Envelope, HandlerError, Router};
+
+    struct NoJson;
+    impl serde::Serialize for NoJson {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("no JSON form"))
+        }
+    }
+    let router = Router::new()
+        .sqs("type", "JOB")
+        .to::<common::Job>()
+        .step_function("JOB")
+        .to::<common::Job>();
+    let bus = Bus::builder()
+        .on(handler_fn(|_: Envelope<common::Job>| async {
+            Ok::<_, HandlerError>(NoJson)
+        }))
+        .build();
+    App::builder(router, bus).build().unwrap()
+}
+
+#[tokio::test]
+async fn outputs_are_serialized_only_where_the_answer_is_made_of_them() {
+    let app = unserializable_app();
+    // An SQS answer lists failed ids only: the output is never serialized,
+    // so the record that succeeded stays a success.
+    let resp = run(&app, &batch(vec![sqs_record("a", job("a"))]))
+        .await
+        .unwrap();
+    assert_eq!(resp, json!({"batchItemFailures": []}));
+    // A Step Functions answer is the output: the task fails.
+    let payload = json!({"type": "JOB", "payload": {"id": "t-1"}});
+    let err = run(&app, payload.to_string().as_bytes()).await.unwrap_err();
+    match err {
+        InvokeError::TaskFailed { error, retryable } => {
+            assert!(error.contains("no JSON form"), "{error}");
+            assert!(!retryable);
+        }
+        other => panic!("expected a failed task, got {other:?}"),
+    }
+    // `process` hands the report over: its outputs are kept.
+    let payload = batch(vec![sqs_record("b", job("b"))]);
+    let report = process(&app, detect(&payload).unwrap(), &Invocation::new("t")).await;
+    assert!(report.outcomes[0].is_failed());
+}

@@ -67,7 +67,46 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// A type-erased handler.
 trait ErasedHandler: Send + Sync {
-    fn call(&self, env: AnyEnvelope) -> Dispatch;
+    fn call(&self, env: AnyEnvelope, outputs: Outputs) -> Dispatch;
+}
+
+/// Whether a dispatch serializes what its handlers return into an
+/// [`Output`].
+///
+/// An [`App`](crate::App) keeps each record's output in its report by
+/// default ([`Invocation::outputs`](crate::app::Invocation::outputs)). A batch
+/// whose answer carries no output (an SQS, SNS, DynamoDB, Kinesis, Kafka,
+/// S3 notification or EventBridge invocation answers with failed record ids
+/// at most) can skip that work: the Lambda adapter discards them for those
+/// sources, and keeps them for Step Functions, S3 Batch Operations and
+/// Firehose, whose answers are made of them.
+///
+/// ```
+/// use eventrail::bus::Outputs;
+/// use eventrail::{handler_fn, Bus, Envelope, HandlerError, Metadata, Source};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let bus = Bus::builder()
+///     .on(handler_fn(|e: Envelope<u32>| async move { Ok::<_, HandlerError>(*e.event() + 1) }))
+///     .build();
+/// let env = || Envelope::new(41_u32, Metadata::new("m-1", Source::Sqs));
+/// assert_eq!(bus.send(env()).await.unwrap().json(), "42");
+/// let discarded = bus.dispatch_with(env().into(), Outputs::Discard).await.unwrap();
+/// assert!(discarded.is_null());
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outputs {
+    /// Each handler's response is serialized into the [`Output`] the
+    /// dispatch answers with; a response that does not serialize fails the
+    /// call (permanently). The default.
+    #[default]
+    Keep,
+    /// Responses are dropped unserialized: a call that succeeds answers
+    /// `null`, and a response that would not serialize does not fail it.
+    /// Saves a serialization and an allocation per call.
+    Discard,
 }
 
 struct Handler {
@@ -221,18 +260,24 @@ impl Bus {
     /// failure is a [`FanOutError`] listing every handler that failed. An event
     /// type with no handler is a permanent [`RecordError`].
     pub fn dispatch(&self, env: AnyEnvelope) -> Dispatch {
+        self.dispatch_with(env, Outputs::Keep)
+    }
+
+    /// [`dispatch`](Self::dispatch), keeping or discarding what the handlers
+    /// return as `outputs` says (see [`Outputs`]).
+    pub fn dispatch_with(&self, env: AnyEnvelope, outputs: Outputs) -> Dispatch {
         let Some(entry) = self.table.get(&env.event_type()) else {
             return Dispatch::ready(Err(RecordError::no_handler(env.event_type_name()).into()));
         };
         match entry.handlers.as_slice() {
             [] => Dispatch::ready(Err(RecordError::no_handler(env.event_type_name()).into())),
-            [one] => one.inner.call(env),
+            [one] => one.inner.call(env, outputs),
             many => {
                 let calls: Vec<_> = many
                     .iter()
-                    .map(|h| (Arc::clone(&h.name), h.inner.call(env.clone())))
+                    .map(|h| (Arc::clone(&h.name), h.inner.call(env.clone(), outputs)))
                     .collect();
-                Dispatch::boxed(Box::pin(fan_out(calls)))
+                Dispatch::boxed(Box::pin(fan_out(calls, outputs)))
             }
         }
     }
@@ -246,19 +291,22 @@ impl Bus {
 /// A named handler call in flight.
 type Call = (Arc<str>, Dispatch);
 
-async fn fan_out(calls: Vec<Call>) -> Result<Output, BoxError> {
+async fn fan_out(calls: Vec<Call>, outputs: Outputs) -> Result<Output, BoxError> {
     let (names, futs): (Vec<_>, Vec<_>) = calls.into_iter().unzip();
     let results = futures_util::future::join_all(futs).await;
-    let mut outputs = Vec::with_capacity(results.len());
+    let mut outs = Vec::with_capacity(results.len());
     let mut failures = Vec::new();
     for (name, r) in names.into_iter().zip(results) {
         match r {
-            Ok(o) => outputs.push(o),
+            Ok(o) => outs.push(o),
             Err(e) => failures.push((name, e)),
         }
     }
     if failures.is_empty() {
-        Ok(Output::array(outputs))
+        Ok(match outputs {
+            Outputs::Keep => Output::array(outs),
+            Outputs::Discard => Output::null(),
+        })
     } else {
         Err(FanOutError { failures }.into())
     }
@@ -551,6 +599,63 @@ mod tests {
             .build();
         let out = bus.send(env(1u8)).await.unwrap();
         assert_eq!(out, serde_json::json!([1, "two"]));
+    }
+
+    /// A response whose `Serialize` fails.
+    struct Unserializable;
+
+    impl serde::Serialize for Unserializable {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("no JSON for this"))
+        }
+    }
+
+    #[tokio::test]
+    async fn discarded_outputs_are_null_and_never_serialized() {
+        let one = Bus::builder()
+            .on(handler_fn(|_: Envelope<u8>| async {
+                Ok::<_, HandlerError>(Unserializable)
+            }))
+            .build();
+        // Kept, the output must serialize: the call fails permanently.
+        let err = one.send(env(1u8)).await.unwrap_err();
+        assert!(!is_retryable(&*err));
+        assert!(err.to_string().contains("no JSON for this"), "{err}");
+        // Discarded, nothing is serialized and the call succeeds with `null`.
+        let out = one
+            .dispatch_with(AnyEnvelope::new(env(1u8)), Outputs::Discard)
+            .await
+            .unwrap();
+        assert!(out.is_null());
+        // A fan-out answers `null`, not an array of them; failures stay.
+        let fan = Bus::builder()
+            .on(handler_fn(|_: Envelope<u8>| async {
+                Ok::<_, HandlerError>(Unserializable)
+            }))
+            .on(handler_fn(|_: Envelope<u8>| async {
+                Ok::<_, HandlerError>(2)
+            }))
+            .build();
+        let out = fan
+            .dispatch_with(AnyEnvelope::new(env(1u8)), Outputs::Discard)
+            .await
+            .unwrap();
+        assert!(out.is_null());
+        let failing = Bus::builder()
+            .on(handler_fn(|_: Envelope<u8>| async {
+                Ok::<_, HandlerError>(1)
+            }))
+            .on(handler_fn(|_: Envelope<u8>| async {
+                Err::<u8, _>(HandlerError::retryable("busy"))
+            }))
+            .build();
+        let err = failing
+            .dispatch_with(AnyEnvelope::new(env(1u8)), Outputs::Discard)
+            .await
+            .unwrap_err();
+        let fan_err = err.downcast_ref::<FanOutError>().unwrap();
+        assert_eq!(fan_err.failures().count(), 1);
+        assert!(is_retryable(&*err));
     }
 
     #[tokio::test]

@@ -1,5 +1,5 @@
 //! What an invocation hands the app: the raw event by source, and the
-//! invocation's facts (request id, deadline).
+//! invocation's facts (request id, deadline, whether outputs are kept).
 
 use super::*;
 
@@ -137,6 +137,11 @@ pub struct Invocation {
     /// The invocation deadline; `None` for none. One already reached means
     /// no time is left.
     pub deadline: Option<Instant>,
+    /// Whether each record's [`Status::Done`](crate::app::Status::Done)
+    /// carries its handler's output ([`Outputs::Keep`], the default) or
+    /// `null` ([`Outputs::Discard`]: nothing is serialized, for callers that
+    /// read no output).
+    pub outputs: Outputs,
 }
 
 impl Invocation {
@@ -152,6 +157,21 @@ impl Invocation {
     /// record starts.
     pub fn with_deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
+        self
+    }
+
+    /// Keeps or discards the handlers' outputs (see [`Outputs`]).
+    ///
+    /// ```
+    /// use eventrail::app::Invocation;
+    /// use eventrail::bus::Outputs;
+    ///
+    /// let inv = Invocation::new("r-1").with_outputs(Outputs::Discard);
+    /// assert_eq!(inv.outputs, Outputs::Discard);
+    /// assert_eq!(Invocation::default().outputs, Outputs::Keep);
+    /// ```
+    pub fn with_outputs(mut self, outputs: Outputs) -> Self {
+        self.outputs = outputs;
         self
     }
 }

@@ -69,7 +69,7 @@ use aws_lambda_events::event::sns::SnsEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use tokio::time::Instant;
 
-use crate::bus::{Bus, Output};
+use crate::bus::{Bus, Output, Outputs};
 use crate::envelope::{Metadata, Source};
 use crate::error::{BoxError, Classify, ErrorClass, RecordError};
 use crate::factory::{one_per_record, EventFactory, InputRecords, Routed, StepFunctionInput};

@@ -8,7 +8,9 @@ use crate::envelope::HandlerMetric;
 #[non_exhaustive]
 pub enum Status {
     /// Every event of the record was handled; the output of its handler(s)
-    /// (`null` when the record produced no event, an array when it produced several).
+    /// (`null` when the record produced no event, an array when it produced
+    /// several, and `null` whenever the invocation discards outputs: see
+    /// [`Invocation::outputs`](crate::app::Invocation::outputs)).
     Done(Output),
     /// No route matched and the app acknowledges unmatched records.
     Acknowledged,

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::error::{DEADLINE, EARLIER_FAILURE};
 use super::{App, Cancelled, Failure, HandlerPanic, Invocation, NotStarted, RecordOutcome, Status};
-use crate::bus::{Dispatch, Output};
+use crate::bus::{Dispatch, Output, Outputs};
 use crate::envelope::{AnyEnvelope, Metadata, Stats};
 use crate::error::{classify, BoxError};
 use crate::factory::Routed;
@@ -198,14 +198,15 @@ impl App {
             env
         };
         let bus = &self.inner.bus;
+        let keep = inv.outputs;
         let mut envs = envelopes.into_iter().map(stamp);
         let work = match (envs.next(), envs.len()) {
             (None, _) => Work::Nothing,
-            (Some(one), 0) => Work::One(bus.dispatch(one)),
+            (Some(one), 0) => Work::One(bus.dispatch_with(one, keep)),
             (Some(first), _) => {
                 let all: Vec<Dispatch> = std::iter::once(first)
                     .chain(envs)
-                    .map(|e| bus.dispatch(e))
+                    .map(|e| bus.dispatch_with(e, keep))
                     .collect();
                 Work::Many(Box::pin(async move {
                     let results = futures_util::future::join_all(all).await;
@@ -213,7 +214,10 @@ impl App {
                     for r in results {
                         outputs.push(r?);
                     }
-                    Ok(Output::array(outputs))
+                    Ok(match keep {
+                        Outputs::Keep => Output::array(outputs),
+                        Outputs::Discard => Output::null(),
+                    })
                 }))
             }
         };

@@ -13,7 +13,7 @@ use std::task::{ready, Context, Poll, Waker};
 use serde::Serialize;
 use tower_service::Service;
 
-use super::{Dispatch, ErasedHandler, Output};
+use super::{Dispatch, ErasedHandler, Output, Outputs};
 use crate::envelope::{AnyEnvelope, Envelope};
 use crate::error::{BoxError, HandlerError, RecordError};
 
@@ -80,7 +80,7 @@ where
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
 {
-    fn call(&self, env: AnyEnvelope) -> Dispatch {
+    fn call(&self, env: AnyEnvelope, outputs: Outputs) -> Dispatch {
         // The table is keyed by the event's type, so this holds; the typed
         // envelope, not the erased one, goes into the future.
         let env = match env.downcast::<E>() {
@@ -98,12 +98,13 @@ where
             None
         };
         let Some(mut shared) = free else {
-            return Self::readying(self.svc.clone(), env);
+            return Self::readying(self.svc.clone(), env, outputs);
         };
         let miss = match Self::call_in_place(&mut shared, env) {
             Ok(fut) => {
                 return Dispatch::boxed(Box::pin(TypedCall::<S, E> {
                     state: CallState::Called { fut },
+                    outputs,
                 }))
             }
             Err(miss) => miss,
@@ -115,7 +116,7 @@ where
         // waker that does nothing); one that failed or panicked is dropped.
         let old = std::mem::replace(&mut *shared, self.svc.clone());
         match miss {
-            InPlaceMiss::NotReady(env) => Self::readying(old, env),
+            InPlaceMiss::NotReady(env) => Self::readying(old, env, outputs),
             InPlaceMiss::Failed(e) => Dispatch::ready(Err(e)),
             InPlaceMiss::Panicked(panic) => {
                 Dispatch::boxed(Box::pin(async move { std::panic::resume_unwind(panic) }))
@@ -133,12 +134,13 @@ where
     S::Future: Send + 'static,
 {
     /// The call of `env` by `svc`, once `svc` is ready.
-    fn readying(svc: S, env: Envelope<E>) -> Dispatch {
+    fn readying(svc: S, env: Envelope<E>, outputs: Outputs) -> Dispatch {
         Dispatch::boxed(Box::pin(TypedCall::<S, E> {
             state: CallState::NotReady {
                 svc,
                 env: Some(env),
             },
+            outputs,
         }))
     }
 }
@@ -153,6 +155,8 @@ pin_project_lite::pin_project! {
     {
         #[pin]
         state: CallState<S, Envelope<E>, S::Future>,
+        // Whether the response is serialized or dropped.
+        outputs: Outputs,
     }
 }
 
@@ -174,7 +178,8 @@ where
     type Output = Result<Output, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
+        let this = self.project();
+        let mut state = this.state;
         loop {
             match state.as_mut().project() {
                 CallProj::NotReady { svc, env } => {
@@ -193,6 +198,7 @@ where
                     let result = ready!(fut.poll(cx));
                     state.set(CallState::Done);
                     return Poll::Ready(match result {
+                        Ok(_) if *this.outputs == Outputs::Discard => Ok(Output::null()),
                         Ok(resp) => Output::serialize(&resp).map_err(|e| {
                             HandlerError::permanent(format!(
                                 "the handler's output does not serialize: {e}"
