@@ -372,16 +372,17 @@ impl Router {
         &self,
         index: usize,
         raw: &str,
-        read: Option<sqs::View<'_>>,
+        read: Option<sqs::Message<'_>>,
     ) -> Routed {
         // A message read by hand whose body does not unescape is read again
         // by serde_json, for the error it gives.
-        let parts = match read.and_then(sqs::View::into_parts) {
+        let parts = match read.and_then(sqs::Message::into_parts) {
             Some(parts) => Ok(parts),
             None => serde_json::from_str::<sqs::View<'_>>(raw)
                 .map_err(|e| e.to_string())
                 .and_then(|v| {
-                    v.into_parts()
+                    v.into_message()
+                        .into_parts()
                         .ok_or_else(|| "the body has an invalid escape".to_owned())
                 }),
         };

@@ -194,7 +194,7 @@ pub struct RawEvent<'a> {
     /// SQS messages read in the pass that split the batch, index for index
     /// with `records` (`None`, or past the end: read it from its text).
     /// The router takes them, so that each is dropped once routed.
-    sqs: Mutex<Vec<Option<sqs::View<'a>>>>,
+    sqs: Mutex<Vec<Option<sqs::Message<'a>>>>,
 }
 
 impl Clone for RawEvent<'_> {
@@ -239,7 +239,7 @@ impl<'a> RawEvent<'a> {
             let on = *sqs_batch.get_or_insert_with(|| {
                 crate::json::split::first_value(tail).and_then(record_kind) == Some(Source::Sqs)
             });
-            on.then(|| sqs::View::read(tail)).flatten()
+            on.then(|| sqs::Message::read(tail)).flatten()
         };
         if let Some((records, decoded)) = crate::json::split::records_with(text, &mut read_sqs) {
             let mut event = Self::batch(records, text)?;
@@ -343,7 +343,7 @@ impl<'a> RawEvent<'a> {
     /// Takes the SQS messages the batch split read, index for index with
     /// [`records`](Self::records) (`None`, or past the end, where it did
     /// not); empty when taken before.
-    pub(crate) fn take_sqs_messages(&self) -> Vec<Option<sqs::View<'a>>> {
+    pub(crate) fn take_sqs_messages(&self) -> Vec<Option<sqs::Message<'a>>> {
         std::mem::take(&mut *lock(&self.sqs))
     }
 

@@ -108,6 +108,40 @@ impl Span {
 /// What keeps the buffer's offsets in 32 bits.
 const MAX_BYTES: usize = u32::MAX as usize - 1;
 
+/// A time kept in a slot: nanoseconds since the Unix epoch, in 8 bytes
+/// where a `SystemTime` takes 16 (a slot keeps two, and a store one slot
+/// per key it ever saw). Exact from 1970 to 2554; a time before is kept as
+/// the epoch, one after as the end of that range. `u64::MAX` is no time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stamp(u64);
+
+impl Stamp {
+    const NONE: Self = Self(u64::MAX);
+
+    fn of(t: SystemTime) -> Self {
+        let nanos = t
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Self(
+            u64::try_from(nanos)
+                .unwrap_or(u64::MAX - 1)
+                .min(u64::MAX - 1),
+        )
+    }
+
+    fn of_opt(t: Option<SystemTime>) -> Self {
+        t.map_or(Self::NONE, Self::of)
+    }
+
+    fn time(self) -> SystemTime {
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(self.0)
+    }
+
+    fn time_opt(self) -> Option<SystemTime> {
+        (self != Self::NONE).then(|| self.time())
+    }
+}
+
 /// A record, its text kept in [`Slots::bytes`], and how many times its
 /// key was locked.
 #[derive(Debug)]
@@ -115,8 +149,8 @@ pub(crate) struct Slot {
     pub(crate) key: Span,
     pub(crate) payload_hash: Span,
     pub(crate) result: Span,
-    pub(crate) expires_at: SystemTime,
-    pub(crate) in_progress_expires_at: Option<SystemTime>,
+    expires_at: Stamp,
+    in_progress_expires_at: Stamp,
     pub(crate) status: IdempotencyStatus,
     pub(crate) present: bool,
     pub(crate) acquired: u32,
@@ -127,8 +161,8 @@ impl Slot {
         self.present
             && is_live(
                 self.status,
-                self.expires_at,
-                self.in_progress_expires_at,
+                self.expires_at.time(),
+                self.in_progress_expires_at.time_opt(),
                 now,
             )
     }
@@ -169,8 +203,8 @@ impl Slots {
         let key = self.text(slot.key).unwrap_or_default();
         let mut rec = IdempotencyRecord::in_progress(
             key,
-            slot.expires_at,
-            slot.in_progress_expires_at,
+            slot.expires_at.time(),
+            slot.in_progress_expires_at.time_opt(),
             self.text(slot.payload_hash),
         );
         rec.status = slot.status;
@@ -249,8 +283,8 @@ impl Slots {
             key,
             payload_hash: Span::NONE,
             result: Span::NONE,
-            expires_at: SystemTime::UNIX_EPOCH,
-            in_progress_expires_at: None,
+            expires_at: Stamp(0),
+            in_progress_expires_at: Stamp::NONE,
             status: IdempotencyStatus::InProgress,
             present: false,
             acquired: 0,
@@ -271,8 +305,8 @@ impl Slots {
         self.replace_text(i, hash);
         let slot = &mut self.slots[i];
         slot.status = IdempotencyStatus::InProgress;
-        slot.expires_at = expires_at;
-        slot.in_progress_expires_at = in_progress_expires_at;
+        slot.expires_at = Stamp::of(expires_at);
+        slot.in_progress_expires_at = Stamp::of_opt(in_progress_expires_at);
         slot.present = true;
         Ok(())
     }
@@ -350,8 +384,8 @@ pub(crate) fn complete(
     let slot = &mut slots.slots[i];
     let old = std::mem::replace(&mut slot.result, result);
     slot.status = IdempotencyStatus::Completed;
-    slot.expires_at = expires_at;
-    slot.in_progress_expires_at = None;
+    slot.expires_at = Stamp::of(expires_at);
+    slot.in_progress_expires_at = Stamp::NONE;
     slots.release(old);
     Ok(())
 }
@@ -385,6 +419,29 @@ impl Slots {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn stamps_keep_times_to_the_nanosecond_in_half_the_space() {
+        for t in [
+            UNIX_EPOCH,
+            UNIX_EPOCH + Duration::new(1_790_000_000, 123_456_789),
+            UNIX_EPOCH + Duration::new(17_000_000_000, 1),
+        ] {
+            assert_eq!(Stamp::of(t).time(), t);
+            assert_eq!(Stamp::of_opt(Some(t)).time_opt(), Some(t));
+        }
+        assert_eq!(Stamp::of_opt(None).time_opt(), None);
+        // Out of range: before the epoch is the epoch, far ahead is still a
+        // time (never "no time").
+        assert_eq!(
+            Stamp::of(UNIX_EPOCH - Duration::from_secs(5)).time(),
+            UNIX_EPOCH
+        );
+        let far = UNIX_EPOCH + Duration::from_secs(u64::MAX / 2);
+        assert!(Stamp::of_opt(Some(far)).time_opt().is_some());
+        assert!(std::mem::size_of::<Slot>() <= 48);
+    }
 
     #[test]
     fn the_key_hash_tells_keys_apart() {
