@@ -416,10 +416,10 @@ fn dynamodb_image_that_does_not_unmarshal_is_bad_input() {
     let seen = Seen::default();
     let app = app(&seen);
     let routed = app.transform(SourceEvent::DynamoDb(fixture("dynamodb.json")));
-    let err = routed[4].result().as_ref().unwrap_err();
+    let err = routed[4].result().unwrap_err();
     assert!(err.is_bad_input());
     assert!(err.to_string().contains("new image"), "{err}");
-    let first = &routed[0].result().as_ref().unwrap()[0];
+    let first = &routed[0].result().unwrap()[0];
     let change = first.event_ref::<DataChange<Order>>().unwrap();
     assert_eq!(change.kind, ChangeKind::Insert);
     assert_eq!(

@@ -18,7 +18,7 @@ use super::{App, Cancelled, Failure, HandlerPanic, Invocation, NotStarted, Recor
 use crate::bus::{Dispatch, Output, Outputs};
 use crate::envelope::{AnyEnvelope, Metadata, Stats};
 use crate::error::{classify, BoxError};
-use crate::factory::Routed;
+use crate::factory::{Envelopes, Routed};
 
 impl App {
     /// Dispatches records an [`EventFactory`](crate::factory::EventFactory) produced.
@@ -160,7 +160,7 @@ impl App {
     /// Starts a record: its outcome if it ends before any handler runs,
     /// else its dispatch, not yet polled.
     fn start_record(&self, routed: Routed, inv: &Invocation) -> Start {
-        let (meta, _, result) = routed.into_parts();
+        let (meta, result) = routed.into_envelopes();
         let envelopes = match result {
             Ok(envs) => envs,
             Err(e)
@@ -199,6 +199,13 @@ impl App {
         };
         let bus = &self.inner.bus;
         let keep = inv.outputs;
+        let envelopes = match envelopes {
+            Envelopes::One(one) => {
+                let work = Work::One(bus.dispatch_with(stamp(one), keep));
+                return self.running(meta, stats, work, inv);
+            }
+            Envelopes::Many(envs) => envs,
+        };
         let mut envs = envelopes.into_iter().map(stamp);
         let work = match (envs.next(), envs.len()) {
             (None, _) => Work::Nothing,
@@ -221,12 +228,22 @@ impl App {
                 }))
             }
         };
+        self.running(meta, stats, work, inv)
+    }
+
+    /// The record `meta` describes, running `work` with `stats` as its node.
+    fn running(
+        &self,
+        mut meta: Metadata,
+        stats: Arc<Stats>,
+        work: Work,
+        inv: &Invocation,
+    ) -> Start {
         // Cancelled (dropped) when only the margin is left, so the
         // invocation answers in time whatever the handlers do.
         let cancel_at = self.cancel_at(inv);
         // The record's own metadata holds the node's last reference the app
         // keeps (every reference is two atomic operations on a record's path).
-        let mut meta = meta;
         meta.set_stats(stats);
         Start::Running(Running {
             meta,

@@ -71,6 +71,7 @@ mod record;
 mod typed;
 
 pub(crate) use self::contract::{one_per_record, InputRecords};
+pub(crate) use self::record::Envelopes;
 pub use self::record::{Record, Routed, Transformed};
 
 /// The records of a raw payload, routed one at a time (see
@@ -297,6 +298,6 @@ mod tests {
         assert_eq!(out[1].record_id(), "b");
         assert!(out
             .iter()
-            .all(|r| r.result().as_ref().is_err_and(|e| e.is_no_route())));
+            .all(|r| r.result().is_err_and(|e| e.is_no_route())));
     }
 }

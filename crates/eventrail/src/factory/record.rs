@@ -131,12 +131,17 @@ impl Record {
     /// The record became one event.
     pub fn event<E: Send + Sync + 'static>(self, event: E) -> Routed {
         let env = AnyEnvelope::new(Envelope::new(event, self.meta.clone()));
-        self.finish(Ok(vec![env]))
+        self.finish(Ok(Envelopes::One(env)))
     }
 
     /// The record became these envelopes (possibly none: the record is done).
     pub fn events(self, envelopes: Vec<AnyEnvelope>) -> Routed {
-        self.finish(Ok(envelopes))
+        self.finish(Ok(Envelopes::Many(envelopes)))
+    }
+
+    /// The record became `envelopes`, or failed.
+    pub(crate) fn routed(self, result: Result<Envelopes, RecordError>) -> Routed {
+        self.finish(result)
     }
 
     /// The record failed.
@@ -150,7 +155,7 @@ impl Record {
         self.finish(Err(RecordError::no_route(msg)))
     }
 
-    fn finish(self, result: Result<Vec<AnyEnvelope>, RecordError>) -> Routed {
+    fn finish(self, result: Result<Envelopes, RecordError>) -> Routed {
         Routed {
             meta: self.meta,
             order_key: self.order_key,
@@ -159,12 +164,42 @@ impl Record {
     }
 }
 
+/// The envelopes a record became: most records become one event, kept
+/// here without a `Vec` (an allocation per record saved).
+#[derive(Debug)]
+pub(crate) enum Envelopes {
+    One(AnyEnvelope),
+    Many(Vec<AnyEnvelope>),
+}
+
+impl Envelopes {
+    pub(crate) fn as_slice(&self) -> &[AnyEnvelope] {
+        match self {
+            Envelopes::One(env) => std::slice::from_ref(env),
+            Envelopes::Many(envs) => envs,
+        }
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<AnyEnvelope> {
+        match self {
+            Envelopes::One(env) => vec![env],
+            Envelopes::Many(envs) => envs,
+        }
+    }
+}
+
+impl From<Vec<AnyEnvelope>> for Envelopes {
+    fn from(envs: Vec<AnyEnvelope>) -> Self {
+        Envelopes::Many(envs)
+    }
+}
+
 /// What became of one input record. See [`Record`].
 #[derive(Debug)]
 pub struct Routed {
     meta: Metadata,
     order_key: Option<Arc<str>>,
-    result: Result<Vec<AnyEnvelope>, RecordError>,
+    result: Result<Envelopes, RecordError>,
 }
 
 impl Routed {
@@ -184,8 +219,8 @@ impl Routed {
     }
 
     /// The envelopes, or why the record failed.
-    pub fn result(&self) -> &Result<Vec<AnyEnvelope>, RecordError> {
-        &self.result
+    pub fn result(&self) -> Result<&[AnyEnvelope], &RecordError> {
+        self.result.as_ref().map(Envelopes::as_slice)
     }
 
     /// Takes the parts.
@@ -196,7 +231,16 @@ impl Routed {
         Option<Arc<str>>,
         Result<Vec<AnyEnvelope>, RecordError>,
     ) {
-        (self.meta, self.order_key, self.result)
+        (
+            self.meta,
+            self.order_key,
+            self.result.map(Envelopes::into_vec),
+        )
+    }
+
+    /// Takes the metadata and the envelopes as they are kept.
+    pub(crate) fn into_envelopes(self) -> (Metadata, Result<Envelopes, RecordError>) {
+        (self.meta, self.result)
     }
 }
 

@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use super::{deserialize_json, envelope, info, single, BuildFrom, Router};
 use crate::envelope::{AnyEnvelope, Metadata, Source};
 use crate::error::RecordError;
-use crate::factory::{Record, Routed, Transformed};
+use crate::factory::{Envelopes, Record, Routed, Transformed};
 use crate::json::{probe_into, raw_str};
 use crate::routes::RouteInfo;
 use crate::source::{sqs, MalformedRecord};
@@ -205,9 +205,9 @@ impl Router {
         meta: &Metadata,
         unwrap_sns: bool,
         unwrap_s3: bool,
-    ) -> Option<Result<Vec<AnyEnvelope>, RecordError>> {
+    ) -> Option<Result<Envelopes, RecordError>> {
         if let Some(envelope) = self.route_plain_body(routes, body, meta) {
-            return Some(Ok(vec![envelope]));
+            return Some(Ok(Envelopes::One(envelope)));
         }
         self.route_checked_body(routes, body, meta, unwrap_sns, unwrap_s3)
     }
@@ -262,7 +262,7 @@ impl Router {
         meta: &Metadata,
         unwrap_sns: bool,
         unwrap_s3: bool,
-    ) -> Option<Result<Vec<AnyEnvelope>, RecordError>> {
+    ) -> Option<Result<Envelopes, RecordError>> {
         // The probe's fields on the stack where they fit (they do unless the
         // routes look at more than PROBE_ON_STACK fields of the body).
         let (mut stack, mut heap);
@@ -310,7 +310,7 @@ impl Router {
         if unwrap_s3 {
             if wrapper.is_s3_test_event() {
                 tracing::debug!(record_id = meta.record_id(), "S3 test event acknowledged");
-                return Some(Ok(Vec::new()));
+                return Some(Ok(Envelopes::Many(Vec::new())));
             }
             if wrapper.records.is_some() {
                 if let Some(routed) = self.route_s3_notification(body, meta) {
@@ -324,7 +324,7 @@ impl Router {
                 route_slots[*i].and_then(raw_str).as_deref() == Some(value.as_str())
             }
         })?;
-        Some((route.build)(body, meta).map(|e| vec![e]))
+        Some((route.build)(body, meta).map(Envelopes::One))
     }
 
     /// The first catch-all route's result for `body`, or `not_json` when
@@ -335,9 +335,9 @@ impl Router {
         body: &str,
         meta: &Metadata,
         not_json: impl FnOnce() -> RecordError,
-    ) -> Option<Result<Vec<AnyEnvelope>, RecordError>> {
+    ) -> Option<Result<Envelopes, RecordError>> {
         match routes.routes.iter().find(|r| r.on.is_none()) {
-            Some(route) => Some((route.build)(body, meta).map(|e| vec![e])),
+            Some(route) => Some((route.build)(body, meta).map(Envelopes::One)),
             None => Some(Err(not_json())),
         }
     }
@@ -349,7 +349,7 @@ impl Router {
         &self,
         body: &str,
         meta: &Metadata,
-    ) -> Option<Option<Result<Vec<AnyEnvelope>, RecordError>>> {
+    ) -> Option<Option<Result<Envelopes, RecordError>>> {
         let s3 = serde_json::from_str::<S3Event>(body).ok()?;
         if s3.records.is_empty() || s3.records.iter().any(|r| r.s3.bucket.name.is_none()) {
             return None;
@@ -362,7 +362,7 @@ impl Router {
                 Some(Err(e)) => return Some(Some(Err(e))),
             }
         }
-        Some(Some(Ok(out)))
+        Some(Some(Ok(Envelopes::Many(out))))
     }
 
     /// An SQS record read straight from the payload: no typed message is

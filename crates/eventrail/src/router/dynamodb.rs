@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use super::{envelope, info, single, BuildFrom, Router};
 use crate::dynamodb::{key_str, DataChange};
 use crate::envelope::Source;
-use crate::factory::{Record, Transformed};
+use crate::factory::{Envelopes, Record, Transformed};
 use crate::routes::RouteInfo;
 
 /// Which records a DynamoDB route takes.
@@ -106,7 +106,7 @@ impl Router {
                 .dynamodb
                 .iter()
                 .find(|route| route.matches(&r))
-                .map(|route| (route.build)(&r, record.meta()).map(|e| vec![e]));
+                .map(|route| (route.build)(&r, record.meta()).map(Envelopes::One));
             out.push(self.with_fallback(
                 record,
                 result,

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{deserialize_value, envelope, info, BuildFrom, Router};
 use crate::envelope::Source;
-use crate::factory::{Record, Transformed};
+use crate::factory::{Envelopes, Record, Transformed};
 use crate::routes::RouteInfo;
 
 pub(super) struct EventBridgeRoute {
@@ -58,7 +58,7 @@ impl Router {
             .eventbridge
             .iter()
             .find(|r| r.matches(&event))
-            .map(|route| (route.build)(&event.detail, record.meta()).map(|e| vec![e]));
+            .map(|route| (route.build)(&event.detail, record.meta()).map(Envelopes::One));
         std::iter::once(self.with_fallback(
             record,
             result,

@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use super::{envelope, info, Router};
 use crate::envelope::{AnyEnvelope, Metadata, Source};
 use crate::error::RecordError;
-use crate::factory::{Record, Transformed};
+use crate::factory::{Envelopes, Record, Transformed};
 use crate::json::{probe, raw_str};
 use crate::source::kafka::{KafkaBatch, KafkaMessage, KafkaRecord};
 
@@ -69,7 +69,7 @@ impl Router {
         &self,
         r: &KafkaRecord,
         meta: &Metadata,
-    ) -> Option<Result<Vec<AnyEnvelope>, RecordError>> {
+    ) -> Option<Result<Envelopes, RecordError>> {
         if let Err(e) = r.key_bytes() {
             return Some(Err(RecordError::bad_input(e.to_string())));
         }
@@ -85,7 +85,7 @@ impl Router {
                     .as_ref()
                     .is_none_or(|(f, v)| field_is(text, f, v))
         })?;
-        Some((route.build)(r, value.as_deref(), meta).map(|e| vec![e]))
+        Some((route.build)(r, value.as_deref(), meta).map(Envelopes::One))
     }
 
     pub(super) fn route_kafka(&self, batch: KafkaBatch) -> Transformed {

@@ -61,7 +61,8 @@ use serde_json::Value;
 use crate::envelope::{AnyEnvelope, Envelope, Metadata, Source};
 use crate::error::RecordError;
 use crate::factory::{
-    transform_typed, EventFactory, Record, Routed, RoutedIter, StepFunctionInput, Transformed,
+    transform_typed, Envelopes, EventFactory, Record, Routed, RoutedIter, StepFunctionInput,
+    Transformed,
 };
 pub use crate::routes::RouteConflict;
 use crate::routes::RouteInfo;
@@ -231,12 +232,12 @@ impl Router {
     fn with_fallback<T>(
         &self,
         record: Record,
-        result: Option<Result<Vec<AnyEnvelope>, RecordError>>,
+        result: Option<Result<Envelopes, RecordError>>,
         single: impl FnOnce() -> T,
         call: impl FnOnce(&dyn EventFactory, T) -> Transformed,
     ) -> Routed {
         match result {
-            Some(Ok(envs)) => record.events(envs),
+            Some(result @ Ok(_)) => record.routed(result),
             Some(Err(e)) => record.fail(e),
             None => match &self.fallback {
                 Some(f) => call(&**f, single())

@@ -6,7 +6,7 @@ use super::key::KeyMatch;
 use super::{envelope, info, single, Router};
 use crate::envelope::{AnyEnvelope, Metadata, Source};
 use crate::error::RecordError;
-use crate::factory::{Record, Transformed};
+use crate::factory::{Envelopes, Record, Transformed};
 use crate::routes::RouteInfo;
 use crate::s3::S3Object;
 
@@ -55,7 +55,7 @@ impl Router {
             let record = Record::s3(&r);
             let result = self
                 .route_s3_record(&r, record.meta())
-                .map(|res| res.map(|e| vec![e]));
+                .map(|res| res.map(Envelopes::One));
             out.push(self.with_fallback(
                 record,
                 result,

@@ -4,7 +4,7 @@ use super::key::KeyMatch;
 use super::{envelope, info, Router};
 use crate::envelope::{AnyEnvelope, Metadata, Source};
 use crate::error::RecordError;
-use crate::factory::{Record, Transformed};
+use crate::factory::{Envelopes, Record, Transformed};
 use crate::source::s3_batch::{S3BatchEvent, S3BatchTask};
 
 type S3BatchBuild = Box<dyn Fn(S3BatchTask, &Metadata) -> AnyEnvelope + Send + Sync>;
@@ -51,13 +51,13 @@ impl Router {
         let mut out = Transformed::with_capacity(event.tasks.len());
         for t in &event.tasks {
             let record = Record::s3_batch(t);
-            let result: Option<Result<Vec<AnyEnvelope>, RecordError>> = match event.task(t) {
+            let result: Option<Result<Envelopes, RecordError>> = match event.task(t) {
                 Err(e) => Some(Err(e)),
                 Ok(task) => self
                     .s3_batch
                     .iter()
                     .find(|r| r.key.matches(&task.key))
-                    .map(|r| Ok(vec![(r.build)(task, record.meta())])),
+                    .map(|r| Ok(Envelopes::One((r.build)(task, record.meta())))),
             };
             out.push(self.with_fallback(
                 record,

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{deserialize_value, envelope, info, BuildFrom, Router};
 use crate::envelope::Source;
-use crate::factory::{Record, StepFunctionInput, Transformed};
+use crate::factory::{Envelopes, Record, StepFunctionInput, Transformed};
 use crate::routes::RouteInfo;
 
 pub(super) struct SfnRoute {
@@ -35,7 +35,7 @@ impl Router {
         let kind = input.input.get("type").and_then(Value::as_str);
         let result = kind
             .and_then(|k| self.sfn.iter().find(|r| r.value == k))
-            .map(|route| (route.build)(&input.input, record.meta()).map(|e| vec![e]));
+            .map(|route| (route.build)(&input.input, record.meta()).map(Envelopes::One));
         std::iter::once(self.with_fallback(
             record,
             result,
