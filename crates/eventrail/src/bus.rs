@@ -622,10 +622,8 @@ mod tests {
         assert!(!is_retryable(&*err));
         assert!(err.to_string().contains("no JSON for this"), "{err}");
         // Discarded, nothing is serialized and the call succeeds with `null`.
-        let out = one
-            .dispatch_with(AnyEnvelope::new(env(1u8)), Outputs::Discard)
-            .await
-            .unwrap();
+        let discard = |bus: &Bus| bus.dispatch_with(AnyEnvelope::new(env(1u8)), Outputs::Discard);
+        let out = discard(&one).await.unwrap();
         assert!(out.is_null());
         // A fan-out answers `null`, not an array of them; failures stay.
         let fan = Bus::builder()
@@ -636,10 +634,7 @@ mod tests {
                 Ok::<_, HandlerError>(2)
             }))
             .build();
-        let out = fan
-            .dispatch_with(AnyEnvelope::new(env(1u8)), Outputs::Discard)
-            .await
-            .unwrap();
+        let out = discard(&fan).await.unwrap();
         assert!(out.is_null());
         let failing = Bus::builder()
             .on(handler_fn(|_: Envelope<u8>| async {
@@ -649,10 +644,7 @@ mod tests {
                 Err::<u8, _>(HandlerError::retryable("busy"))
             }))
             .build();
-        let err = failing
-            .dispatch_with(AnyEnvelope::new(env(1u8)), Outputs::Discard)
-            .await
-            .unwrap_err();
+        let err = discard(&failing).await.unwrap_err();
         let fan_err = err.downcast_ref::<FanOutError>().unwrap();
         assert_eq!(fan_err.failures().count(), 1);
         assert!(is_retryable(&*err));
