@@ -109,6 +109,17 @@ pub enum Outputs {
     Discard,
 }
 
+impl Outputs {
+    /// The output of several calls whose outputs are `items`, in order:
+    /// their array, or `null` when outputs are discarded.
+    pub(crate) fn join(self, items: Vec<Output>) -> Output {
+        match self {
+            Outputs::Keep => Output::array(items),
+            Outputs::Discard => Output::null(),
+        }
+    }
+}
+
 struct Handler {
     name: Arc<str>,
     inner: Box<dyn ErasedHandler>,
@@ -303,10 +314,7 @@ async fn fan_out(calls: Vec<Call>, outputs: Outputs) -> Result<Output, BoxError>
         }
     }
     if failures.is_empty() {
-        Ok(match outputs {
-            Outputs::Keep => Output::array(outs),
-            Outputs::Discard => Output::null(),
-        })
+        Ok(outputs.join(outs))
     } else {
         Err(FanOutError { failures }.into())
     }

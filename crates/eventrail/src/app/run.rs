@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::error::{DEADLINE, EARLIER_FAILURE};
 use super::{App, Cancelled, Failure, HandlerPanic, Invocation, NotStarted, RecordOutcome, Status};
-use crate::bus::{Dispatch, Output, Outputs};
+use crate::bus::{Dispatch, Output};
 use crate::envelope::{AnyEnvelope, Metadata, Stats};
 use crate::error::{classify, BoxError};
 use crate::factory::{Envelopes, Routed};
@@ -199,51 +199,36 @@ impl App {
         };
         let bus = &self.inner.bus;
         let keep = inv.outputs;
-        let envelopes = match envelopes {
-            Envelopes::One(one) => {
-                let work = Work::One(bus.dispatch_with(stamp(one), keep));
-                return self.running(meta, stats, work, inv);
-            }
-            Envelopes::Many(envs) => envs,
-        };
-        let mut envs = envelopes.into_iter().map(stamp);
-        let work = match (envs.next(), envs.len()) {
-            (None, _) => Work::Nothing,
-            (Some(one), 0) => Work::One(bus.dispatch_with(one, keep)),
-            (Some(first), _) => {
-                let all: Vec<Dispatch> = std::iter::once(first)
-                    .chain(envs)
-                    .map(|e| bus.dispatch_with(e, keep))
-                    .collect();
-                Work::Many(Box::pin(async move {
-                    let results = futures_util::future::join_all(all).await;
-                    let mut outputs = Vec::with_capacity(results.len());
-                    for r in results {
-                        outputs.push(r?);
+        let work = match envelopes {
+            Envelopes::One(one) => Work::One(bus.dispatch_with(stamp(one), keep)),
+            Envelopes::Many(envs) => {
+                let mut envs = envs.into_iter().map(stamp);
+                match (envs.next(), envs.len()) {
+                    (None, _) => Work::Nothing,
+                    (Some(one), 0) => Work::One(bus.dispatch_with(one, keep)),
+                    (Some(first), _) => {
+                        let all: Vec<Dispatch> = std::iter::once(first)
+                            .chain(envs)
+                            .map(|e| bus.dispatch_with(e, keep))
+                            .collect();
+                        Work::Many(Box::pin(async move {
+                            let results = futures_util::future::join_all(all).await;
+                            let mut outputs = Vec::with_capacity(results.len());
+                            for r in results {
+                                outputs.push(r?);
+                            }
+                            Ok(keep.join(outputs))
+                        }))
                     }
-                    Ok(match keep {
-                        Outputs::Keep => Output::array(outputs),
-                        Outputs::Discard => Output::null(),
-                    })
-                }))
+                }
             }
         };
-        self.running(meta, stats, work, inv)
-    }
-
-    /// The record `meta` describes, running `work` with `stats` as its node.
-    fn running(
-        &self,
-        mut meta: Metadata,
-        stats: Arc<Stats>,
-        work: Work,
-        inv: &Invocation,
-    ) -> Start {
         // Cancelled (dropped) when only the margin is left, so the
         // invocation answers in time whatever the handlers do.
         let cancel_at = self.cancel_at(inv);
         // The record's own metadata holds the node's last reference the app
         // keeps (every reference is two atomic operations on a record's path).
+        let mut meta = meta;
         meta.set_stats(stats);
         Start::Running(Running {
             meta,

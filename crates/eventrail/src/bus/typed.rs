@@ -42,8 +42,21 @@ impl<E, S> Typed<E, S>
 where
     E: Send + Sync + 'static,
     S: Service<Envelope<E>> + Clone + Send + Sync + 'static,
+    S::Response: Serialize,
     S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
 {
+    /// The record's future for a call in `state`.
+    fn dispatch(state: CallState<S, Envelope<E>, S::Future>, outputs: Outputs) -> Dispatch {
+        Dispatch::boxed(Box::pin(TypedCall::<S, E> { state, outputs }))
+    }
+
+    /// The call of `env` by `svc`, once `svc` is ready.
+    fn readying(svc: S, env: Envelope<E>, outputs: Outputs) -> Dispatch {
+        let env = Some(env);
+        Self::dispatch(CallState::NotReady { svc, env }, outputs)
+    }
+
     /// Makes the call with `shared` if it is ready now (polled once with a
     /// waker that does nothing; a service that is not ready registers it and
     /// is asked again at the next call).
@@ -101,12 +114,7 @@ where
             return Self::readying(self.svc.clone(), env, outputs);
         };
         let miss = match Self::call_in_place(&mut shared, env) {
-            Ok(fut) => {
-                return Dispatch::boxed(Box::pin(TypedCall::<S, E> {
-                    state: CallState::Called { fut },
-                    outputs,
-                }))
-            }
+            Ok(fut) => return Self::dispatch(CallState::Called { fut }, outputs),
             Err(miss) => miss,
         };
         // The kept instance is not called in place again: a fresh clone
@@ -122,26 +130,6 @@ where
                 Dispatch::boxed(Box::pin(async move { std::panic::resume_unwind(panic) }))
             }
         }
-    }
-}
-
-impl<E, S> Typed<E, S>
-where
-    E: Send + Sync + 'static,
-    S: Service<Envelope<E>> + Clone + Send + Sync + 'static,
-    S::Response: Serialize,
-    S::Error: Into<BoxError>,
-    S::Future: Send + 'static,
-{
-    /// The call of `env` by `svc`, once `svc` is ready.
-    fn readying(svc: S, env: Envelope<E>, outputs: Outputs) -> Dispatch {
-        Dispatch::boxed(Box::pin(TypedCall::<S, E> {
-            state: CallState::NotReady {
-                svc,
-                env: Some(env),
-            },
-            outputs,
-        }))
     }
 }
 

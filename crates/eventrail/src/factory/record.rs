@@ -188,12 +188,6 @@ impl Envelopes {
     }
 }
 
-impl From<Vec<AnyEnvelope>> for Envelopes {
-    fn from(envs: Vec<AnyEnvelope>) -> Self {
-        Envelopes::Many(envs)
-    }
-}
-
 /// What became of one input record. See [`Record`].
 #[derive(Debug)]
 pub struct Routed {

@@ -237,8 +237,7 @@ impl Router {
         call: impl FnOnce(&dyn EventFactory, T) -> Transformed,
     ) -> Routed {
         match result {
-            Some(result @ Ok(_)) => record.routed(result),
-            Some(Err(e)) => record.fail(e),
+            Some(result) => record.routed(result),
             None => match &self.fallback {
                 Some(f) => call(&**f, single())
                     .into_vec()
