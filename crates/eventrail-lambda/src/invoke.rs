@@ -49,7 +49,7 @@ use tokio::time::Instant;
 use crate::detect::{detect, Detected};
 use crate::error::InvokeError;
 use crate::function::Function;
-use crate::response::{outputs_for, respond_inner, Response};
+use crate::response::{kept_for, respond_inner, Response};
 
 /// Processes one raw payload and builds the Lambda response. See the
 /// [module docs](self).
@@ -87,9 +87,10 @@ pub(crate) async fn invoke_response(
     // An unusable payload is the caller's to report: the runtime logs it,
     // the local command prints it as its one `error:` line.
     let detected = detect(payload)?;
-    // The report stays here: its outputs are serialized only where the
-    // answer is made of them.
-    let inv = inv.with_outputs(outputs_for(detected.source()));
+    // The report stays here: its outputs are serialized, and its records'
+    // outcomes kept, only where the answer is made of them.
+    let (outputs, outcomes) = kept_for(detected.source());
+    let inv = inv.with_outputs(outputs).with_outcomes(outcomes);
     let report = function.app().process_raw(detected.raw(), &inv).await;
     let duration = started.elapsed();
     let config = function.config();

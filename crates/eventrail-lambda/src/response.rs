@@ -1,6 +1,6 @@
 #![doc = include_str!("docs/response.md")]
 
-use eventrail::app::{RecordOutcome, Report, Status};
+use eventrail::app::{Outcomes, RecordOutcome, Report, Status};
 use eventrail::bus::{Output, Outputs};
 use eventrail::source::firehose::{self, Transformation, TRANSFORMATION_KEY};
 use eventrail::source::s3_batch::{self, ResultCode};
@@ -70,14 +70,18 @@ impl serde::Serialize for Response {
     }
 }
 
-/// Whether the answer to a batch from `source` is made of the handlers'
-/// outputs (a Step Functions task's output, S3 Batch Operations' result
+/// What the answer to a batch from `source` needs of its records: the
+/// handlers' outputs and every record's outcome where the answer is made
+/// of them (a Step Functions task's output, S3 Batch Operations' result
 /// strings, Firehose's transformed records). Every other source answers
-/// with failed record ids at most, so its outputs are not serialized.
-pub(crate) fn outputs_for(source: Source) -> Outputs {
+/// with failed record ids at most, so its outputs are not serialized and
+/// only its failed records' outcomes are kept.
+pub(crate) fn kept_for(source: Source) -> (Outputs, Outcomes) {
     match source {
-        Source::StepFunctions | Source::S3Batch | Source::Firehose => Outputs::Keep,
-        _ => Outputs::Discard,
+        Source::StepFunctions | Source::S3Batch | Source::Firehose => {
+            (Outputs::Keep, Outcomes::All)
+        }
+        _ => (Outputs::Discard, Outcomes::Failures),
     }
 }
 
@@ -107,7 +111,7 @@ fn respond_json(
     policy: WholeBatchFailure,
     missing: ResultCode,
 ) -> Result<Value, InvokeError> {
-    let total = report.outcomes.len();
+    let total = report.records();
     let failed = report.failed();
     match report.source {
         Source::Sqs | Source::DynamoDb | Source::Kinesis | Source::Kafka
@@ -316,7 +320,7 @@ fn first_failure(report: &Report) -> String {
 }
 
 fn log_all_failed(report: &Report, failed: usize, policy: WholeBatchFailure) {
-    if failed > 0 && failed == report.outcomes.len() {
+    if failed > 0 && failed == report.records() {
         let first = first_failure(report);
         let answer = match policy {
             WholeBatchFailure::FailInvocation => "the invocation fails",

@@ -100,7 +100,7 @@ impl BatchAlarm {
         if failed == 0 {
             return None;
         }
-        let total = report.outcomes.len();
+        let total = report.records();
         let records: Vec<_> = failures()
             .filter(|(_, f)| !is_in_progress_elsewhere(&*f.error))
             .map(|(o, f)| {

@@ -142,6 +142,10 @@ pub struct Invocation {
     /// `null` ([`Outputs::Discard`]: nothing is serialized, for callers that
     /// read no output).
     pub outputs: Outputs,
+    /// Whether the [`Report`](crate::app::Report) keeps every record's
+    /// outcome ([`Outcomes::All`], the default) or only the failed ones
+    /// ([`Outcomes::Failures`]: the others are counted as they end).
+    pub outcomes: Outcomes,
 }
 
 impl Invocation {
@@ -172,6 +176,21 @@ impl Invocation {
     /// ```
     pub fn with_outputs(mut self, outputs: Outputs) -> Self {
         self.outputs = outputs;
+        self
+    }
+
+    /// Keeps every record's outcome in the report, or only the failed ones
+    /// (see [`Outcomes`]).
+    ///
+    /// ```
+    /// use eventrail::app::{Invocation, Outcomes};
+    ///
+    /// let inv = Invocation::new("r-1").with_outcomes(Outcomes::Failures);
+    /// assert_eq!(inv.outcomes, Outcomes::Failures);
+    /// assert_eq!(Invocation::default().outcomes, Outcomes::All);
+    /// ```
+    pub fn with_outcomes(mut self, outcomes: Outcomes) -> Self {
+        self.outcomes = outcomes;
         self
     }
 }

@@ -93,7 +93,7 @@ pub use self::builder::AppBuilder;
 use self::builder::{Acknowledge, Config};
 pub use self::error::{Cancelled, NotStarted};
 pub use self::event::{Invocation, SourceEvent};
-pub use self::report::{Counts, Failure, RecordOutcome, Report, Status};
+pub use self::report::{Counts, Failure, Outcomes, RecordOutcome, Report, Status};
 pub use crate::envelope::MAX_PLAUSIBLE_DEADLINE;
 pub use crate::error::HandlerPanic;
 
@@ -221,8 +221,8 @@ impl App {
     pub async fn process(&self, event: SourceEvent, inv: &Invocation) -> Report {
         let source = event.source();
         let routed = self.transform(event);
-        let outcomes = self.run(routed, inv).await;
-        Report { source, outcomes }
+        let (outcomes, tally) = self.run_each(routed.into_iter(), inv, inv.outcomes).await;
+        Report::tallied(source, outcomes, tally)
     }
 
     /// Processes the records of a raw payload (see [`RawEvent`]), the path
@@ -232,8 +232,8 @@ impl App {
     pub async fn process_raw(&self, event: &RawEvent<'_>, inv: &Invocation) -> Report {
         let source = event.source();
         let records = self.inner.factory.transform_raw_iter(event);
-        let outcomes = self.run_each(records, inv).await;
-        Report { source, outcomes }
+        let (outcomes, tally) = self.run_each(records, inv, inv.outcomes).await;
+        Report::tallied(source, outcomes, tally)
     }
 }
 
@@ -279,10 +279,7 @@ mod tests {
         ];
         let inv = Invocation::new("r-1");
         let outcomes = app.run(routed, &inv).await;
-        let report = Report {
-            source: Source::Direct,
-            outcomes,
-        };
+        let report = Report::new(Source::Direct, outcomes);
         assert_eq!((report.failed(), report.retried()), (0, 1));
         assert_eq!(report.duplicates(), 0);
         // Nothing but attempts reported: the attempts are in the metadata
@@ -299,10 +296,7 @@ mod tests {
         let inv = Invocation::new("r-2");
         let outcomes = app.run(again, &inv).await;
         assert!(outcomes.iter().all(|o| !o.is_failed()));
-        let report = Report {
-            source: Source::Direct,
-            outcomes,
-        };
+        let report = Report::new(Source::Direct, outcomes);
         assert_eq!(report.duplicates(), 2);
         // A replay is kept with its node.
         assert!(report.outcomes.iter().all(|o| o.meta.has_stats()));
@@ -327,15 +321,109 @@ mod tests {
         let outcomes = app.run(routed, &Invocation::new("r-1")).await;
         let kept: Vec<bool> = outcomes.iter().map(|o| o.meta.has_stats()).collect();
         assert_eq!(kept, [true, false]);
-        let report = Report {
-            source: Source::Direct,
-            outcomes,
-        };
+        let report = Report::new(Source::Direct, outcomes);
         let names: Vec<String> = report
             .handler_metrics()
             .iter()
             .map(|m| m.name.to_string())
             .collect();
         assert_eq!(names, ["Pings"]);
+    }
+
+    /// A batch of every kind of outcome: done at once, failed at once,
+    /// failed after waiting (so out of order), retried, with a metric, and
+    /// a FIFO group stopped by a failure.
+    fn mixed_batch() -> Vec<Routed> {
+        let r = |id: &str| Record::new(id, Source::Direct);
+        vec![
+            r("a").event(Ping("ok")),
+            r("b").event(Ping("slow-fail")),
+            r("c").event(Ping("fail")),
+            r("d").event(Ping("count")),
+            r("e").event(Ping("flaky")),
+            r("f").with_order_key("g").event(Ping("ok")),
+            r("g").with_order_key("g").event(Ping("fail")),
+            r("h").with_order_key("g").event(Ping("ok")),
+            r("i").event(Ping("ok")),
+        ]
+    }
+
+    /// What `process` does with records already routed.
+    async fn process(app: &App, routed: Vec<Routed>, inv: &Invocation) -> Report {
+        let (outcomes, tally) = app.run_each(routed.into_iter(), inv, inv.outcomes).await;
+        Report::tallied(Source::Direct, outcomes, tally)
+    }
+
+    fn mixed_app() -> App {
+        let flaky = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let handler = ServiceBuilder::new()
+            .retries(RetryPolicy::default().with_max_attempts(3))
+            .service(handler_fn(move |env: Envelope<Ping>| {
+                let flaky = Arc::clone(&flaky);
+                async move {
+                    match env.event().0 {
+                        "fail" => Err(HandlerError::permanent("no")),
+                        "slow-fail" => {
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            Err(HandlerError::permanent("late no"))
+                        }
+                        "count" => {
+                            env.meta()
+                                .add_metric("Pings", 2.0, crate::metrics::Unit::Count);
+                            Ok(())
+                        }
+                        "flaky" if flaky.swap(false, std::sync::atomic::Ordering::SeqCst) => {
+                            Err(HandlerError::retryable("busy"))
+                        }
+                        _ => Ok(()),
+                    }
+                }
+            }));
+        let bus = Bus::builder().on(handler).build();
+        App::builder(Router::new(), bus).build().unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_report_of_failures_counts_every_record() {
+        let inv = Invocation::new("r-1");
+        let all = process(&mixed_app(), mixed_batch(), &inv).await;
+        let inv = inv.with_outcomes(Outcomes::Failures);
+        let failures = process(&mixed_app(), mixed_batch(), &inv).await;
+
+        let ids = |r: &Report| -> Vec<String> {
+            r.outcomes
+                .iter()
+                .map(|o| o.record_id().to_owned())
+                .collect()
+        };
+        assert_eq!(ids(&all), ["a", "b", "c", "d", "e", "f", "g", "h", "i"]);
+        // Only the failures, in input order (`b` ended last).
+        assert_eq!(ids(&failures), ["b", "c", "g", "h"]);
+        assert_eq!(
+            failures.failed_ids().collect::<Vec<_>>(),
+            ["b", "c", "g", "h"]
+        );
+
+        let c = failures.counts();
+        assert_eq!(c, all.counts());
+        assert_eq!((c.records, c.done, c.failed, c.retried), (9, 5, 4, 1));
+        assert_eq!(
+            (failures.records(), failures.done(), failures.failed()),
+            (9, 5, 4)
+        );
+        assert_eq!(failures.retried(), all.retried());
+        assert_eq!(failures.duplicates(), all.duplicates());
+        assert_eq!(failures.acknowledged(), all.acknowledged());
+        let metrics = |r: &Report| -> Vec<(String, f64)> {
+            r.handler_metrics()
+                .iter()
+                .map(|m| (m.name.to_string(), m.value))
+                .collect()
+        };
+        assert_eq!(metrics(&failures), [("Pings".to_owned(), 2.0)]);
+        assert_eq!(metrics(&failures), metrics(&all));
+        // `run` always gives one outcome per record.
+        let outcomes = mixed_app().run(mixed_batch(), &inv).await;
+        assert_eq!(outcomes.len(), 9);
     }
 }

@@ -14,7 +14,10 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::time::Instant;
 
 use super::error::{DEADLINE, EARLIER_FAILURE};
-use super::{App, Cancelled, Failure, HandlerPanic, Invocation, NotStarted, RecordOutcome, Status};
+use super::report::Tally;
+use super::{
+    App, Cancelled, Failure, HandlerPanic, Invocation, NotStarted, Outcomes, RecordOutcome, Status,
+};
 use crate::bus::{Dispatch, Output};
 use crate::envelope::{AnyEnvelope, Metadata, Stats};
 use crate::error::{classify, BoxError};
@@ -23,11 +26,14 @@ use crate::factory::{Envelopes, Routed};
 impl App {
     /// Dispatches records an [`EventFactory`](crate::factory::EventFactory) produced.
     pub async fn run(&self, routed: Vec<Routed>, inv: &Invocation) -> Vec<RecordOutcome> {
-        self.run_each(routed.into_iter(), inv).await
+        self.run_each(routed.into_iter(), inv, Outcomes::All)
+            .await
+            .0
     }
 
-    /// Dispatches records as `records` hands them out, one outcome per
-    /// record, in input order.
+    /// Dispatches records as `records` hands them out: the outcomes `keep`
+    /// selects, in input order, and with [`Outcomes::Failures`] the tally
+    /// of every record.
     ///
     /// Records without an order key start as they come, as soon as a slot
     /// is free (a record is decoded only when it starts). From the first
@@ -38,9 +44,10 @@ impl App {
         &self,
         mut records: impl Iterator<Item = Routed> + Send,
         inv: &Invocation,
-    ) -> Vec<RecordOutcome> {
+        keep: Outcomes,
+    ) -> (Vec<RecordOutcome>, Option<Tally>) {
         let cfg = &self.inner.config;
-        let mut outcomes: Vec<(usize, RecordOutcome)> = Vec::with_capacity(records.size_hint().0);
+        let mut outcomes = Kept::new(keep, records.size_hint().0);
         let mut running = FuturesUnordered::new();
         let mut ordered_from = None;
         let mut i = 0;
@@ -82,7 +89,7 @@ impl App {
             let rest = std::iter::once(first).chain(records);
             outcomes.extend(self.run_ordered(rest, i, inv).await);
         }
-        in_input_order(outcomes)
+        outcomes.finish()
     }
 
     /// Runs `records` (the first at index `first`) grouped by order key, in
@@ -346,16 +353,69 @@ impl Running {
     }
 }
 
-fn in_input_order(mut tagged: Vec<(usize, RecordOutcome)>) -> Vec<RecordOutcome> {
-    // Records that finish as they start (most) come back in order already.
-    if !tagged.is_sorted_by_key(|(i, _)| *i) {
-        tagged.sort_unstable_by_key(|(i, _)| *i);
+/// The outcomes a run keeps, each with its record's input index, and with
+/// [`Outcomes::Failures`] the tally of every record.
+struct Kept {
+    outcomes: Vec<(usize, RecordOutcome)>,
+    /// Every record's counts: `Some` when only failures are kept.
+    tally: Option<Tally>,
+    /// Outcomes received.
+    seen: usize,
+}
+
+impl Kept {
+    fn new(keep: Outcomes, records: usize) -> Self {
+        let (outcomes, tally) = match keep {
+            // A record that succeeded is counted and dropped as it ends, so
+            // a large batch does not hold its outcome until the batch ends.
+            Outcomes::Failures => (Vec::new(), Some(Tally::default())),
+            _ => (Vec::with_capacity(records), None),
+        };
+        Self {
+            outcomes,
+            tally,
+            seen: 0,
+        }
     }
-    debug_assert!(
-        tagged.iter().enumerate().all(|(k, (i, _))| k == *i),
-        "every record has one outcome"
-    );
-    tagged.into_iter().map(|(_, o)| o).collect()
+
+    fn push(&mut self, (i, outcome): (usize, RecordOutcome)) {
+        self.seen += 1;
+        if let Some(tally) = &mut self.tally {
+            tally.add(&outcome);
+            if !outcome.is_failed() {
+                return;
+            }
+        }
+        self.outcomes.push((i, outcome));
+    }
+
+    /// The kept outcomes in input order, and the tally.
+    fn finish(self) -> (Vec<RecordOutcome>, Option<Tally>) {
+        let Kept {
+            outcomes: mut tagged,
+            tally,
+            seen,
+        } = self;
+        // Records that finish as they start (most) come back in order already.
+        if !tagged.is_sorted_by_key(|(i, _)| *i) {
+            tagged.sort_unstable_by_key(|(i, _)| *i);
+        }
+        debug_assert!(
+            tagged.windows(2).all(|w| w[0].0 < w[1].0)
+                && tagged.last().is_none_or(|(i, _)| *i < seen)
+                && (tally.is_some() || tagged.len() == seen),
+            "every record has one outcome"
+        );
+        (tagged.into_iter().map(|(_, o)| o).collect(), tally)
+    }
+}
+
+impl Extend<(usize, RecordOutcome)> for Kept {
+    fn extend<I: IntoIterator<Item = (usize, RecordOutcome)>>(&mut self, iter: I) {
+        for tagged in iter {
+            self.push(tagged);
+        }
+    }
 }
 
 fn not_started(meta: Metadata, reason: &'static str) -> RecordOutcome {
