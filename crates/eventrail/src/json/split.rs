@@ -269,6 +269,16 @@ impl<'a> Cursor<'a> {
             };
             // Nothing is kept for the records before the first decoded one,
             // nor for any when `decode` declines them all.
+            if out.is_empty() {
+                // Both lists take their size once, from the first record's
+                // (records of a batch are much alike): grown by doubling,
+                // a large batch would touch about twice its memory.
+                let n = estimated_len(self.text.len() - self.pos, value.len());
+                out.reserve(n);
+                if read.is_some() {
+                    decoded.reserve(n);
+                }
+            }
             if read.is_some() || !decoded.is_empty() {
                 decoded.resize_with(out.len(), || None);
                 decoded.push(read);
@@ -284,9 +294,31 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// How many elements an array is likely to hold, `rest` bytes of it left
+/// after a first element of `first` bytes: a quarter more than as many
+/// elements as large (capacity reserved but never written costs no memory),
+/// and at most one per 128 bytes left, so that a tiny first element does not
+/// reserve much (a smaller record is unusual; the lists grow if need be).
+fn estimated_len(rest: usize, first: usize) -> usize {
+    let like_first = rest / (first + 1);
+    (like_first + like_first / 4 + 1).min(rest / 128 + 1)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{object_fields, records};
+    use super::{estimated_len, object_fields, records};
+
+    #[test]
+    fn a_batch_is_sized_from_its_first_record() {
+        // 10 000 records of 660 bytes and their commas: 9 999 left.
+        assert_eq!(estimated_len(9_999 * 661 + 2, 660), 12_499);
+        // A tiny first record reserves one element per 128 bytes at most.
+        assert_eq!(estimated_len(6_000_000, 2), 46_876);
+        assert_eq!(estimated_len(0, 660), 1);
+        // Whatever the estimate, every record is kept.
+        let text = format!(r#"{{"Records": [1, "{}", {{}}, []]}}"#, "x".repeat(5000));
+        assert_eq!(records(&text).unwrap().len(), 4);
+    }
 
     #[test]
     fn splits_records_exactly() {
