@@ -15,7 +15,9 @@
 //! 3. Runs every variant on each file, in turn, `--runs` times (default 7)
 //!    after one warm-up round: `floor FILE`, `example-orders invoke FILE`
 //!    (with and without `--log-level off`), `bare invoke FILE` (with and
-//!    without). Each run is timed as a plain child process (wall time,
+//!    without). Each round starts one variant later than the one before
+//!    (the second round with `example-orders invoke`, and so on), so that
+//!    no variant always follows the same one. Each run is timed as a plain child process (wall time,
 //!    `std::time::Instant` around spawn and exit) and run again under GNU
 //!    time (`/usr/bin/time -f %M`) for its peak RSS.
 //! 4. Checks every run: exit status 0 and a response listing exactly the
@@ -407,11 +409,16 @@ fn run(opts: &Options) -> Result<(), String> {
             measure(&bin_dir, &scratch.0, v, w)?;
         }
         let mut samples: Vec<Samples> = VARIANTS.iter().map(|_| Samples::default()).collect();
-        for _ in 0..opts.runs {
-            for (v, s) in VARIANTS.iter().zip(&mut samples) {
-                let (wall, rss) = measure(&bin_dir, &scratch.0, v, w)?;
-                s.wall_ms.push(wall);
-                s.rss_kib.push(rss);
+        for round in 0..opts.runs {
+            // Each round starts one variant later than the one before, so
+            // that no variant always runs right after the same other one
+            // (what a process leaves behind, in the caches and the kernel's
+            // page lists, weighs on the next).
+            for k in 0..VARIANTS.len() {
+                let at = (round + k) % VARIANTS.len();
+                let (wall, rss) = measure(&bin_dir, &scratch.0, &VARIANTS[at], w)?;
+                samples[at].wall_ms.push(wall);
+                samples[at].rss_kib.push(rss);
             }
         }
         results.push(samples);
