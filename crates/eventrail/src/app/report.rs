@@ -172,6 +172,11 @@ impl Tally {
         self.counts.add(o);
         add_metrics(&mut self.metrics, o);
     }
+
+    /// The records counted.
+    pub(crate) fn records(&self) -> usize {
+        self.counts.records
+    }
 }
 
 /// Adds the handler metrics of `o` to `sums`: summed by name, in the order
@@ -237,35 +242,18 @@ impl Report {
 
     /// The number of records a retry layer attempted more than once.
     pub fn retried(&self) -> usize {
-        match &self.tally {
-            Some(t) => t.counts.retried,
-            None => self
-                .outcomes
-                .iter()
-                .filter(|o| o.meta.attempt() > 1)
-                .count(),
-        }
+        self.counts().retried
     }
 
     /// The number of records an idempotency layer answered from a stored
     /// result instead of running the handler again (duplicate deliveries).
     pub fn duplicates(&self) -> usize {
-        match &self.tally {
-            Some(t) => t.counts.duplicates,
-            None => self.outcomes.iter().filter(|o| o.meta.replayed()).count(),
-        }
+        self.counts().duplicates
     }
 
     /// The number of unmatched records that were acknowledged.
     pub fn acknowledged(&self) -> usize {
-        match &self.tally {
-            Some(t) => t.counts.acknowledged,
-            None => self
-                .outcomes
-                .iter()
-                .filter(|o| matches!(o.status, Status::Acknowledged))
-                .count(),
-        }
+        self.counts().acknowledged
     }
 
     /// Every count of the batch, in one pass over the outcomes: what the

@@ -359,8 +359,6 @@ struct Kept {
     outcomes: Vec<(usize, RecordOutcome)>,
     /// Every record's counts: `Some` when only failures are kept.
     tally: Option<Tally>,
-    /// Outcomes received.
-    seen: usize,
 }
 
 impl Kept {
@@ -371,15 +369,10 @@ impl Kept {
             Outcomes::Failures => (Vec::new(), Some(Tally::default())),
             _ => (Vec::with_capacity(records), None),
         };
-        Self {
-            outcomes,
-            tally,
-            seen: 0,
-        }
+        Self { outcomes, tally }
     }
 
     fn push(&mut self, (i, outcome): (usize, RecordOutcome)) {
-        self.seen += 1;
         if let Some(tally) = &mut self.tally {
             tally.add(&outcome);
             if !outcome.is_failed() {
@@ -394,18 +387,19 @@ impl Kept {
         let Kept {
             outcomes: mut tagged,
             tally,
-            seen,
         } = self;
         // Records that finish as they start (most) come back in order already.
         if !tagged.is_sorted_by_key(|(i, _)| *i) {
             tagged.sort_unstable_by_key(|(i, _)| *i);
         }
-        debug_assert!(
-            tagged.windows(2).all(|w| w[0].0 < w[1].0)
-                && tagged.last().is_none_or(|(i, _)| *i < seen)
-                && (tally.is_some() || tagged.len() == seen),
-            "every record has one outcome"
-        );
+        // Every record has one outcome: all kept, or all counted.
+        debug_assert!(match &tally {
+            None => tagged.iter().enumerate().all(|(k, (i, _))| k == *i),
+            Some(t) => {
+                tagged.windows(2).all(|w| w[0].0 < w[1].0)
+                    && tagged.last().is_none_or(|(i, _)| *i < t.records())
+            }
+        });
         (tagged.into_iter().map(|(_, o)| o).collect(), tally)
     }
 }
