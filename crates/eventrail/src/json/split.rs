@@ -267,8 +267,6 @@ impl<'a> Cursor<'a> {
                     (value, None)
                 }
             };
-            // Nothing is kept for the records before the first decoded one,
-            // nor for any when `decode` declines them all.
             if out.is_empty() {
                 // Both lists take their size once, from the first record's
                 // (records of a batch are much alike): grown by doubling,
@@ -279,6 +277,8 @@ impl<'a> Cursor<'a> {
                     decoded.reserve(n);
                 }
             }
+            // Nothing is kept for the records before the first decoded one,
+            // nor for any when `decode` declines them all.
             if read.is_some() || !decoded.is_empty() {
                 decoded.resize_with(out.len(), || None);
                 decoded.push(read);
